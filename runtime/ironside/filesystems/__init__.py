@@ -1,0 +1,1 @@
+"""File systems the engine reads and writes through: ``local`` paths and ``s3://`` URIs."""
