@@ -1,0 +1,1 @@
+"""Files shipped to every Batch host as one zipped S3 asset (see ``launch_template.user_data``)."""

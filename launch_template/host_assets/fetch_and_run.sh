@@ -1,0 +1,85 @@
+#!/bin/bash
+# fetch_and_run.sh: the command of every Ironside AWS Batch job.
+#
+# Downloads the task script at BATCH_FILE_S3_URL with the host's AWS CLI (bind-mounted
+# read-only at /usr/local/aws-cli; `aws` on PATH otherwise), checks its size against S3's
+# ContentLength, then runs it with bash and exits with its exit code.
+#
+# Environment:
+#   BATCH_FILE_TYPE            must be "script"
+#   BATCH_FILE_S3_URL          s3://bucket/key of the task script
+#   FETCH_AND_RUN_ATTEMPTS     download attempts (default 5)
+#   FETCH_AND_RUN_SLEEP_BASE   seconds; attempt n waits n * base before the next (default 2)
+#   AWS_ENDPOINT_URL           honoured by the AWS CLI (tests point it at a local S3)
+set -uo pipefail
+
+AWS_CLI_V2=/usr/local/aws-cli/v2/current/bin/aws
+ATTEMPTS=${FETCH_AND_RUN_ATTEMPTS:-5}
+SLEEP_BASE=${FETCH_AND_RUN_SLEEP_BASE:-2}
+
+die() {
+  echo "fetch_and_run.sh: $*" >&2
+  exit 1
+}
+
+find_aws_cli() {
+  if [ -x "$AWS_CLI_V2" ]; then
+    echo "$AWS_CLI_V2"
+  elif command -v aws >/dev/null 2>&1; then
+    command -v aws
+  else
+    die "no AWS CLI: neither $AWS_CLI_V2 (the host's, mounted read-only) nor aws on PATH"
+  fi
+}
+
+# download URL BUCKET KEY DEST: one attempt, including the size check.
+download() {
+  local url=$1 bucket=$2 key=$3 dest=$4 expected actual
+  expected=$("$AWS" s3api head-object --bucket "$bucket" --key "$key" \
+    --query ContentLength --output text) || {
+    echo "fetch_and_run.sh: cannot read the size of $url" >&2
+    return 1
+  }
+  "$AWS" s3 cp --only-show-errors "$url" "$dest" || {
+    echo "fetch_and_run.sh: download of $url failed" >&2
+    return 1
+  }
+  actual=$(wc -c <"$dest" | tr -d ' ')
+  if [ "$actual" != "$expected" ]; then
+    echo "fetch_and_run.sh: $url: downloaded $actual bytes, S3 says $expected" >&2
+    return 1
+  fi
+}
+
+main() {
+  [ "${BATCH_FILE_TYPE:-}" = "script" ] \
+    || die "BATCH_FILE_TYPE must be 'script', not '${BATCH_FILE_TYPE:-}'"
+  local url=${BATCH_FILE_S3_URL:-}
+  case "$url" in
+    s3://?*/?*) ;;
+    *) die "BATCH_FILE_S3_URL must be s3://bucket/key, not '$url'" ;;
+  esac
+  case "$ATTEMPTS$SLEEP_BASE" in
+    *[!0-9]*) die "FETCH_AND_RUN_ATTEMPTS and FETCH_AND_RUN_SLEEP_BASE must be whole numbers" ;;
+  esac
+  local rest=${url#s3://}
+  local bucket=${rest%%/*} key=${rest#*/}
+  AWS=$(find_aws_cli) || exit 1
+  local dir script attempt
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/fetch_and_run.XXXXXX") || die "cannot create a temporary directory"
+  script="$dir/$(basename "$key")"
+  for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
+    if download "$url" "$bucket" "$key" "$script"; then
+      chmod u+x "$script"
+      exec bash "$script" "$@"
+    fi
+    if ((attempt < ATTEMPTS)); then
+      echo "fetch_and_run.sh: attempt $attempt/$ATTEMPTS failed; retrying in $((attempt * SLEEP_BASE)) s" >&2
+      sleep $((attempt * SLEEP_BASE))
+    fi
+  done
+  rm -rf "$dir"
+  die "giving up on $url after $ATTEMPTS attempts"
+}
+
+main "$@"

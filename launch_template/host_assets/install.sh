@@ -1,0 +1,66 @@
+#!/bin/bash
+# Installs the Ironside host assets on a Batch host; run by the user data from the
+# unzipped asset directory.  Exits non-zero on any failure (the user data then takes
+# the host out of service).
+#
+# Environment: IRONSIDE_REGION, IRONSIDE_HOST_LOG_GROUP, IRONSIDE_SCRATCH_MOUNT,
+# IRONSIDE_AUTOSCALE_CONFIG (path of the daemon's JSON config).
+set -Eeuo pipefail
+umask 022
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${IRONSIDE_REGION:?}" "${IRONSIDE_HOST_LOG_GROUP:?}" "${IRONSIDE_SCRATCH_MOUNT:?}"
+: "${IRONSIDE_AUTOSCALE_CONFIG:?}"
+CW_AGENT_DIR=/opt/aws/amazon-cloudwatch-agent
+CW_AGENT_CONFIG=$CW_AGENT_DIR/etc/ironside-host-logs.json
+UNIT=ironside-ebs-autoscale.service
+
+yum_install() {
+  local attempt
+  for attempt in 1 2 3; do
+    if yum install -y -q "$@"; then
+      return 0
+    fi
+    sleep $((attempt * 10))
+  done
+  echo "install.sh: yum install $* failed" >&2
+  return 1
+}
+
+install_fetch_and_run() {
+  install -m 0755 "$HERE/fetch_and_run.sh" /usr/local/bin/fetch_and_run.sh
+}
+
+# The daemon needs python3 with boto3, and btrfs-progs for the scratch file system.
+install_daemon_prerequisites() {
+  yum_install python3 btrfs-progs
+  if ! python3 -c 'import boto3' 2>/dev/null; then
+    yum_install python3-boto3 || { yum_install python3-pip && python3 -m pip install -q boto3; }
+  fi
+}
+
+install_cloudwatch_agent() {
+  yum_install amazon-cloudwatch-agent
+  mkdir -p "$(dirname "$CW_AGENT_CONFIG")"
+  sed -e "s|@@HOST_LOG_GROUP@@|${IRONSIDE_HOST_LOG_GROUP}|g" \
+    "$HERE/cloudwatch-agent.json" >"$CW_AGENT_CONFIG"
+  "$CW_AGENT_DIR/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s \
+    -c "file:$CW_AGENT_CONFIG"
+}
+
+# Create the scratch file system now (a host without it must not take jobs), then keep
+# growing it from the systemd service.
+install_autoscale_daemon() {
+  sed -e "s|@@ASSETS_DIR@@|${HERE}|g" -e "s|@@CONFIG@@|${IRONSIDE_AUTOSCALE_CONFIG}|g" \
+    "$HERE/$UNIT" >"/etc/systemd/system/$UNIT"
+  mkdir -p "$IRONSIDE_SCRATCH_MOUNT"
+  PYTHONPATH="$HERE" AWS_DEFAULT_REGION="$IRONSIDE_REGION" \
+    python3 -m ebs_autoscale --config "$IRONSIDE_AUTOSCALE_CONFIG" init
+  systemctl daemon-reload
+  systemctl enable --now "$UNIT"
+}
+
+install_fetch_and_run
+install_daemon_prerequisites
+install_cloudwatch_agent
+install_autoscale_daemon
+echo "install.sh: host assets installed"

@@ -1,0 +1,78 @@
+IRONSIDE_HOST_ASSETS_URL=@@HOST_ASSETS_URL@@
+IRONSIDE_REGION=@@REGION@@
+IRONSIDE_HOST_LOG_GROUP=@@HOST_LOG_GROUP@@
+IRONSIDE_DOCKER_HUB_SECRET_ARN=@@DOCKER_HUB_SECRET_ARN@@
+IRONSIDE_SCRATCH_MOUNT=@@SCRATCH_MOUNT@@
+IRONSIDE_ASSETS_DIR=/opt/ironside/host-assets
+IRONSIDE_AUTOSCALE_CONFIG=/etc/ironside/ebs-autoscale.json
+AWS=/usr/local/aws-cli/v2/current/bin/aws
+export AWS_DEFAULT_REGION="$IRONSIDE_REGION"
+
+install_packages() {
+  retry yum install -y -q unzip curl
+}
+
+# AWS CLI v2 under /usr/local/aws-cli: task containers bind-mount it read-only.
+install_aws_cli() {
+  if [ -x "$AWS" ]; then
+    return 0
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  retry curl -fsSL -o "$tmp/awscliv2.zip" "https://awscli.amazonaws.com/awscli-exe-linux-$(uname -m).zip"
+  unzip -q "$tmp/awscliv2.zip" -d "$tmp"
+  "$tmp/aws/install" --install-dir /usr/local/aws-cli --bin-dir /usr/local/bin --update
+  rm -rf "$tmp"
+  "$AWS" --version
+}
+
+# Docker Hub credentials (base64 of user:token) into the ECS agent's auth.
+configure_docker_hub() {
+  if [ -z "$IRONSIDE_DOCKER_HUB_SECRET_ARN" ]; then
+    return 0
+  fi
+  local auth
+  auth=$(retry "$AWS" secretsmanager get-secret-value --secret-id "$IRONSIDE_DOCKER_HUB_SECRET_ARN" \
+    --query SecretString --output text)
+  case "$auth" in
+    '' | *[!A-Za-z0-9+/=]*)
+      echo "ironside: the Docker Hub secret must hold base64 of user:token" >&2
+      return 1
+      ;;
+  esac
+  {
+    echo 'ECS_ENGINE_AUTH_TYPE=docker'
+    printf 'ECS_ENGINE_AUTH_DATA={"https://index.docker.io/v1/":{"auth":"%s"}}\n' "$auth"
+  } >>/etc/ecs/ecs.config
+}
+
+write_autoscale_config() {
+  mkdir -p "$(dirname "$IRONSIDE_AUTOSCALE_CONFIG")"
+  cat >"$IRONSIDE_AUTOSCALE_CONFIG" <<'IRONSIDE_JSON_EOF'
+@@AUTOSCALE_JSON@@
+IRONSIDE_JSON_EOF
+}
+
+# Host assets: fetch_and_run.sh, the EBS autoscale daemon, its systemd unit
+# and the CloudWatch agent config; install.sh installs and starts them.
+install_host_assets() {
+  local tmp
+  tmp=$(mktemp -d)
+  retry "$AWS" s3 cp --only-show-errors "$IRONSIDE_HOST_ASSETS_URL" "$tmp/host-assets.zip"
+  rm -rf "$IRONSIDE_ASSETS_DIR"
+  mkdir -p "$IRONSIDE_ASSETS_DIR"
+  unzip -q -o "$tmp/host-assets.zip" -d "$IRONSIDE_ASSETS_DIR"
+  rm -rf "$tmp"
+  IRONSIDE_REGION="$IRONSIDE_REGION" \
+    IRONSIDE_HOST_LOG_GROUP="$IRONSIDE_HOST_LOG_GROUP" \
+    IRONSIDE_SCRATCH_MOUNT="$IRONSIDE_SCRATCH_MOUNT" \
+    IRONSIDE_AUTOSCALE_CONFIG="$IRONSIDE_AUTOSCALE_CONFIG" \
+    bash "$IRONSIDE_ASSETS_DIR/install.sh"
+}
+
+install_packages
+install_aws_cli
+configure_docker_hub
+write_autoscale_config
+install_host_assets
+echo "ironside: host setup complete"
