@@ -10,10 +10,11 @@
 #   BATCH_FILE_S3_URL          s3://bucket/key of the task script
 #   FETCH_AND_RUN_ATTEMPTS     download attempts (default 5)
 #   FETCH_AND_RUN_SLEEP_BASE   seconds; attempt n waits n * base before the next (default 2)
+#   FETCH_AND_RUN_AWS_CLI      the preferred CLI (default /usr/local/aws-cli/v2/current/bin/aws)
 #   AWS_ENDPOINT_URL           honoured by the AWS CLI (tests point it at a local S3)
 set -uo pipefail
 
-AWS_CLI_V2=/usr/local/aws-cli/v2/current/bin/aws
+AWS_CLI_V2=${FETCH_AND_RUN_AWS_CLI:-/usr/local/aws-cli/v2/current/bin/aws}
 ATTEMPTS=${FETCH_AND_RUN_ATTEMPTS:-5}
 SLEEP_BASE=${FETCH_AND_RUN_SLEEP_BASE:-2}
 
