@@ -1,0 +1,244 @@
+"""``AwsBatchBackend``: runs rendered task scripts as AWS Batch jobs.
+
+It composes the small shared pieces of this package: settings, runtime
+attributes and workflow options (validated before any AWS call), the script
+stager, the job-definition cache, the SubmitJob rate limiter and the status
+poller. Clients are handed in (boto3 ``batch`` and ``s3``), so tests pass moto.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ironside.backends.base import Backend, JobRequest, JobState
+
+from .images import pulled_image
+from .job_definitions import DefinitionSpec, JobDefinitions
+from .options import BatchOptions, parse_options
+from .poller import ABORT_REASON, CALL_ROOT_ENV, JobDetails, StatusPoller
+from .runtime_attributes import BatchRuntime, parse_runtime
+from .scripts import ScriptStager
+from .settings import AwsBatchSettings, parse_settings
+from .throttle import AdaptiveRateLimiter, call_with_retries
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+MAX_NAME = 128
+MAX_TAG_VALUE = 256
+
+
+class JobLimitReached(RuntimeError):
+    """``concurrent-job-limit`` jobs are in flight: submit again after a poll frees a slot."""
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    """What this engine process knows of a job it submitted (for metadata)."""
+
+    job_id: str
+    job_name: str
+    requested_image: str
+    pulled_image: str
+    job_definition_arn: str
+    script_url: str
+    queue_arn: str
+
+
+def job_name(request: JobRequest) -> str:
+    """A unique, Batch-safe name ``[A-Za-z0-9_-]{1,128}`` for one call attempt."""
+    call = request.call_fqn.replace(".", "-")
+    shard = "" if request.shard < 0 else f"-{request.shard}"
+    raw = f"{call}{shard}-a{request.attempt}-{request.workflow_id}"
+    name = _UNSAFE_NAME.sub("_", raw).strip("_") or "ironside"
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+        name = f"{name[: MAX_NAME - 17]}-{digest}"
+    return name
+
+
+def job_tags(request: JobRequest) -> dict[str, str]:
+    """Tags propagated to the ECS task: workflow id, call, shard, attempt, user labels."""
+    tags = {
+        "ironside:workflow-id": request.workflow_id,
+        "ironside:call": request.call_fqn,
+        "ironside:shard": str(request.shard),
+        "ironside:attempt": str(request.attempt),
+    }
+    labels = request.options.get("labels")
+    if isinstance(labels, Mapping):
+        for key, value in list(labels.items())[: 50 - len(tags)]:
+            tags[f"label:{key}"[:128]] = str(value)
+    return {k: v[:MAX_TAG_VALUE] for k, v in tags.items()}
+
+
+def container_overrides(runtime: BatchRuntime, script_url: str, call_root: str) -> dict[str, Any]:
+    """The task's real cpu, memory and GPUs, and the environment ``fetch_and_run.sh`` reads."""
+    resources = [
+        {"type": "VCPU", "value": str(runtime.vcpus)},
+        {"type": "MEMORY", "value": str(runtime.memory_mib)},
+    ]
+    if runtime.gpu_count:
+        resources.append({"type": "GPU", "value": str(runtime.gpu_count)})
+    return {
+        "resourceRequirements": resources,
+        "environment": [
+            {"name": "BATCH_FILE_TYPE", "value": "script"},
+            {"name": "BATCH_FILE_S3_URL", "value": script_url},
+            {"name": CALL_ROOT_ENV, "value": call_root},
+        ],
+    }
+
+
+class AwsBatchBackend(Backend):
+    """Runs each call attempt as one AWS Batch job that fetches its script from S3."""
+
+    name = "AWSBatch"
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | AwsBatchSettings,
+        *,
+        batch: Any,
+        s3: Any,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        poll_rate: float = 5.0,
+    ) -> None:
+        self.settings = config if isinstance(config, AwsBatchSettings) else parse_settings(config)
+        self._batch = batch
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.submit_limiter = AdaptiveRateLimiter(
+            self.settings.submit_rate, clock=clock, sleep=sleep
+        )
+        api_limiter = AdaptiveRateLimiter(poll_rate, clock=clock, sleep=sleep)
+        self.definitions = JobDefinitions(
+            batch,
+            attempts=self.settings.num_create_definition_attempts,
+            limiter=api_limiter,
+            sleep=sleep,
+        )
+        self.scripts = ScriptStager(s3, self.settings.script_bucket)
+        self.poller = StatusPoller(
+            batch, s3, limiter=api_limiter, attempts=self.settings.num_submit_attempts, sleep=sleep
+        )
+        self.jobs: dict[str, SubmittedJob] = {}
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- validation (no AWS calls) -------------------------------------------------
+
+    def validate_runtime(self, runtime: Mapping[str, Any]) -> None:
+        """Raise ``BadRuntimeAttribute`` naming the attribute and its allowed values."""
+        self.runtime_of(runtime)
+
+    def validate_options(self, options: Mapping[str, Any]) -> BatchOptions:
+        """Raise ``BadOptions`` for a bad job role or script prefix; else the parsed options."""
+        return parse_options(options, self.settings)
+
+    def runtime_of(self, runtime: Mapping[str, Any]) -> BatchRuntime:
+        """The validated runtime attributes, config defaults applied."""
+        defaults = {"queueArn": self.settings.queue_arn, **self.settings.default_runtime_attributes}
+        return parse_runtime(runtime, defaults)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def available_slots(self) -> int | None:
+        """How many more jobs ``concurrent-job-limit`` allows now (None: no limit)."""
+        limit = self.settings.concurrent_job_limit
+        with self._lock:
+            return None if limit is None else max(0, limit - len(self._active))
+
+    def submit(self, request: JobRequest) -> str:
+        """Stage the script, resolve the definition, SubmitJob; return the Batch job id."""
+        runtime = self.runtime_of(request.runtime)
+        options = self.validate_options(request.options)
+        if self.available_slots() == 0:
+            raise JobLimitReached(
+                f"concurrent-job-limit {self.settings.concurrent_job_limit} reached"
+            )
+        image = pulled_image(runtime.docker, self.settings.docker_mirror)
+        spec = DefinitionSpec.for_call(image, options.job_role_arn, runtime)
+        script_url = self.scripts.stage(request.script, options.script_prefix)
+        definition = self.definitions.arn_for(spec)
+        name = job_name(request)
+        args = {
+            "jobName": name,
+            "jobQueue": runtime.queue_arn,
+            "jobDefinition": definition,
+            "containerOverrides": container_overrides(runtime, script_url, request.call_root),
+            "tags": job_tags(request),
+            "propagateTags": True,
+        }
+        response = call_with_retries(
+            lambda: self._batch.submit_job(**args),
+            attempts=self.settings.num_submit_attempts,
+            limiter=self.submit_limiter,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+        job_id = str(response["jobId"])
+        with self._lock:
+            self._active.add(job_id)
+            self.jobs[job_id] = SubmittedJob(
+                job_id, name, runtime.docker, image, definition, script_url, runtime.queue_arn
+            )
+        return job_id
+
+    def poll(self, job_ids: Sequence[str]) -> Mapping[str, JobState]:
+        """States of all ``job_ids`` through the shared poller (100 per DescribeJobs)."""
+        states = self.poller.poll(job_ids)
+        with self._lock:
+            for job_id, state in states.items():
+                if state.status.terminal:
+                    self._active.discard(job_id)
+                else:
+                    self._active.add(job_id)
+        return states
+
+    def abort(self, job_id: str) -> None:
+        """TerminateJob (cancels a queued job, stops a running one); idempotent."""
+        call_with_retries(
+            lambda: self._batch.terminate_job(jobId=job_id, reason=ABORT_REASON),
+            attempts=self.settings.num_submit_attempts,
+            limiter=self.submit_limiter,
+            sleep=self._sleep,
+        )
+
+    def adopt(self, request: JobRequest) -> str | None:
+        """After a restart: the id of a job already submitted for ``request``, found by name."""
+        runtime = self.runtime_of(request.runtime)
+        name = job_name(request)
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {
+                "jobQueue": runtime.queue_arn,
+                "filters": [{"name": "JOB_NAME", "values": [name]}],
+            }
+            if token:
+                args["nextToken"] = token
+            page = self._batch.list_jobs(**args)
+            for job in page.get("jobSummaryList", []):
+                if job.get("jobName") == name:
+                    return str(job["jobId"])
+            token = page.get("nextToken")
+            if not token:
+                return None
+
+    def details(self, job_id: str) -> JobDetails | None:
+        """What Batch last said about the job (reasons, exit code, log group and stream)."""
+        return self.poller.details.get(job_id)
+
+    def backend_logs(self, job_id: str) -> dict[str, str] | None:
+        """The job's CloudWatch log location for metadata ``backendLogs``."""
+        details = self.details(job_id)
+        if details is None or not details.log_stream:
+            return None
+        return {"log": f"cloudwatch://{details.log_group}/{details.log_stream}"}

@@ -1,0 +1,181 @@
+"""One shared status poller: ``DescribeJobs`` for up to 100 jobs a call.
+
+Batch states map to ``JobStatus``. A finished job's ``rc`` is read from S3 (the
+task script writes it under the call root the job carries in its environment).
+A job Batch reports FAILED whose script nevertheless wrote an ``rc`` ran to its
+end: that is SUCCEEDED with the task's rc, and the engine decides. Without an
+``rc``: a Spot reclaim (``statusReason`` beginning ``Host EC2``) is retryable;
+an out-of-memory kill (exit 137, or a reason matching a memory-retry key) says
+so at the start of the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ironside.backends.base import JobState, JobStatus
+
+from .throttle import AdaptiveRateLimiter, call_with_retries
+
+BATCH_SIZE = 100
+CALL_ROOT_ENV = "IRONSIDE_CALL_ROOT"
+ABORT_REASON = "Aborted by Ironside"
+OOM_PREFIX = "OutOfMemory"
+STATUS_MAP = {
+    "SUBMITTED": JobStatus.QUEUED,
+    "PENDING": JobStatus.QUEUED,
+    "RUNNABLE": JobStatus.QUEUED,
+    "STARTING": JobStatus.RUNNING,
+    "RUNNING": JobStatus.RUNNING,
+    "SUCCEEDED": JobStatus.SUCCEEDED,
+    "FAILED": JobStatus.FAILED,
+}
+
+
+def rc_url(call_root: str) -> str:
+    """Where the task script writes the command's return code."""
+    return f"{call_root.rstrip('/')}/execution/rc"
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    """What Batch said about a job, for the call's metadata and failure message."""
+
+    job_id: str
+    batch_status: str
+    status_reason: str | None
+    container_reason: str | None
+    exit_code: int | None
+    log_group: str | None
+    log_stream: str | None
+    call_root: str | None
+
+    @classmethod
+    def from_description(cls, job: Mapping[str, Any]) -> JobDetails:
+        """Pick the fields we use out of one ``DescribeJobs`` entry."""
+        container = job.get("container") or {}
+        env = {e.get("name"): e.get("value") for e in container.get("environment") or []}
+        log_options = (container.get("logConfiguration") or {}).get("options") or {}
+        return cls(
+            job_id=job["jobId"],
+            batch_status=job.get("status", ""),
+            status_reason=job.get("statusReason"),
+            container_reason=container.get("reason"),
+            exit_code=container.get("exitCode"),
+            log_group=log_options.get("awslogs-group", "/aws/batch/job"),
+            log_stream=container.get("logStreamName"),
+            call_root=env.get(CALL_ROOT_ENV),
+        )
+
+    @property
+    def spot_reclaimed(self) -> bool:
+        """The host went away under the job (Spot reclaim, scale-in)."""
+        return (self.status_reason or "").startswith("Host EC2")
+
+    def out_of_memory(self, keys: Sequence[str]) -> bool:
+        """Killed for memory: exit 137 or a memory-retry key in a reason."""
+        text = f"{self.status_reason or ''} {self.container_reason or ''}"
+        return self.exit_code == 137 or any(k in text for k in keys)
+
+    def failure_message(self) -> str:
+        """statusReason, container reason and exit code in one line."""
+        parts = [self.status_reason or f"AWS Batch job {self.batch_status}"]
+        if self.container_reason:
+            parts.append(f"container: {self.container_reason}")
+        if self.exit_code is not None:
+            parts.append(f"exit code {self.exit_code}")
+        return "; ".join(parts)
+
+
+class StatusPoller:
+    """Asks Batch about many jobs at once and turns answers into ``JobState``s."""
+
+    def __init__(
+        self,
+        batch: Any,
+        s3: Any,
+        *,
+        limiter: AdaptiveRateLimiter,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        memory_retry_keys: Sequence[str] = ("OutOfMemory", "Killed"),
+    ) -> None:
+        self._batch = batch
+        self._s3 = s3
+        self._limiter = limiter
+        self._attempts = attempts
+        self._sleep = sleep
+        self._memory_keys = tuple(memory_retry_keys)
+        self.details: dict[str, JobDetails] = {}
+
+    def describe(self, job_ids: Sequence[str]) -> dict[str, JobDetails]:
+        """``DescribeJobs`` in chunks of 100; jobs Batch does not know are absent."""
+        unique = list(dict.fromkeys(job_ids))
+        found: dict[str, JobDetails] = {}
+        for start in range(0, len(unique), BATCH_SIZE):
+            chunk = unique[start : start + BATCH_SIZE]
+            response = call_with_retries(
+                functools.partial(self._batch.describe_jobs, jobs=chunk),
+                attempts=self._attempts,
+                limiter=self._limiter,
+                sleep=self._sleep,
+            )
+            for job in response.get("jobs", []):
+                found[job["jobId"]] = JobDetails.from_description(job)
+        self.details.update(found)
+        return found
+
+    def poll(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        """The state of every job in ``job_ids``; ids Batch does not know are FAILED."""
+        found = self.describe(job_ids)
+        states: dict[str, JobState] = {}
+        for job_id in job_ids:
+            details = found.get(job_id)
+            if details is None:
+                states[job_id] = JobState(job_id, JobStatus.FAILED, reason="unknown to AWS Batch")
+            else:
+                states[job_id] = self.state_of(details)
+        return states
+
+    def state_of(self, details: JobDetails) -> JobState:
+        """Map one job's details to a ``JobState`` (reads ``rc`` when finished)."""
+        status = STATUS_MAP.get(details.batch_status, JobStatus.QUEUED)
+        if not status.terminal:
+            return JobState(details.job_id, status)
+        if status is JobStatus.FAILED and ABORT_REASON in (details.status_reason or ""):
+            return JobState(details.job_id, JobStatus.ABORTED, reason=details.status_reason)
+        rc = self.read_rc(details.call_root) if details.call_root else None
+        if rc is not None:
+            return JobState(details.job_id, JobStatus.SUCCEEDED, return_code=rc)
+        return self._failed(details)
+
+    def _failed(self, details: JobDetails) -> JobState:
+        message = details.failure_message()
+        if details.batch_status == "SUCCEEDED":
+            where = rc_url(details.call_root) if details.call_root else "the call root"
+            return JobState(details.job_id, JobStatus.FAILED, reason=f"{message}; no rc at {where}")
+        if details.spot_reclaimed:
+            return JobState(details.job_id, JobStatus.FAILED, reason=message, retryable=True)
+        if details.out_of_memory(self._memory_keys):
+            message = f"{OOM_PREFIX}: {message}"
+        return JobState(details.job_id, JobStatus.FAILED, reason=message)
+
+    def read_rc(self, call_root: str) -> int | None:
+        """The integer in ``<call_root>/execution/rc``, or None when absent or unreadable."""
+        bucket, _, key = rc_url(call_root)[len("s3://") :].partition("/")
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            return int(body.decode().strip())
+        except ValueError:
+            return None

@@ -1,0 +1,110 @@
+"""moto fixtures for the AWS Batch backend: a queue, a script bucket, a root bucket."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+REGION = "us-east-1"
+SCRIPT_BUCKET = "ironside-scripts"
+ROOT_BUCKET = "ironside-root"
+
+
+class FakeClock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class CallCounter:
+    """Counts API calls of a boto3 client by operation, through botocore's event hooks."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.*.*", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for all services; Batch without Docker (jobs finish at submission)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        yield
+
+
+def make_queue(batch: Any, iam: Any, name: str = "default") -> str:
+    """An unmanaged compute environment and a job queue on it; returns the queue ARN."""
+    role = iam.create_role(
+        RoleName=f"batch-service-{name}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    env = batch.create_compute_environment(
+        computeEnvironmentName=f"ce-{name}", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    return str(
+        batch.create_job_queue(
+            jobQueueName=name,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
+        )["jobQueueArn"]
+    )
+
+
+@pytest.fixture
+def batch(aws: None) -> Any:
+    """A moto Batch client."""
+    return boto3.client("batch", region_name=REGION)
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    """A moto S3 client with the script and root buckets created."""
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=SCRIPT_BUCKET)
+    client.create_bucket(Bucket=ROOT_BUCKET)
+    return client
+
+
+@pytest.fixture
+def queue_arn(batch: Any) -> str:
+    """The default job queue's ARN."""
+    return make_queue(batch, boto3.client("iam", region_name=REGION))
+
+
+@pytest.fixture
+def config(queue_arn: str) -> dict[str, Any]:
+    """A minimal valid ``backend.providers.AWSBatch.config`` subtree."""
+    return {
+        "root": f"s3://{ROOT_BUCKET}/cromwell-execution",
+        "default-runtime-attributes": {"queueArn": queue_arn, "scriptBucketName": SCRIPT_BUCKET},
+        "numSubmitAttempts": 4,
+        "numCreateDefinitionAttempts": 3,
+    }
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """An injected clock and sleeper."""
+    return FakeClock()
