@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,35 +10,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from .batch_helpers import FakeClock
+
 REGION = "us-east-1"
 SCRIPT_BUCKET = "ironside-scripts"
 ROOT_BUCKET = "ironside-root"
-
-
-class FakeClock:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class CallCounter:
-    """Counts API calls of a boto3 client by operation, through botocore's event hooks."""
-
-    def __init__(self, client: Any) -> None:
-        self.calls: Counter[str] = Counter()
-        client.meta.events.register("before-call.*.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
 
 
 @pytest.fixture

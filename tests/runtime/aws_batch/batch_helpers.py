@@ -1,0 +1,34 @@
+"""Test helpers for the AWS Batch backend: an injected clock, an API call counter."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+
+class FakeClock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class CallCounter:
+    """Counts API calls of a boto3 client by operation (and keeps their parameters)."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        self.params: dict[str, list[dict[str, Any]]] = {}
+        client.meta.events.register("provide-client-params.*.*", self._count)
+
+    def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.calls[model.name] += 1
+        self.params.setdefault(model.name, []).append(dict(params))

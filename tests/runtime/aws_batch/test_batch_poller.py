@@ -1,0 +1,145 @@
+"""Status mapping: Batch states, rc from S3, Spot reclaim, out of memory, abort."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ironside.backends.aws_batch.poller import JobDetails, StatusPoller
+from ironside.backends.aws_batch.throttle import AdaptiveRateLimiter
+from ironside.backends.base import JobStatus
+
+from .batch_helpers import FakeClock
+from .conftest import ROOT_BUCKET
+
+CALL_ROOT = f"s3://{ROOT_BUCKET}/wf/1/call-a"
+
+
+def described(status: str, **extra: Any) -> dict[str, Any]:
+    container = {
+        "environment": [{"name": "IRONSIDE_CALL_ROOT", "value": CALL_ROOT}],
+        "logStreamName": "ironside-def/default/abc",
+        **extra.pop("container", {}),
+    }
+    return {"jobId": "job-1", "status": status, "container": container, **extra}
+
+
+@pytest.fixture
+def poller(s3: Any, clock: FakeClock) -> StatusPoller:
+    limiter = AdaptiveRateLimiter(100.0, clock=clock, sleep=clock.sleep)
+    return StatusPoller(None, s3, limiter=limiter, sleep=clock.sleep)
+
+
+def write_rc(s3: Any, rc: str) -> None:
+    s3.put_object(Bucket=ROOT_BUCKET, Key="wf/1/call-a/execution/rc", Body=rc.encode())
+
+
+@pytest.mark.parametrize(
+    ("batch_status", "status"),
+    [
+        ("SUBMITTED", JobStatus.QUEUED),
+        ("PENDING", JobStatus.QUEUED),
+        ("RUNNABLE", JobStatus.QUEUED),
+        ("STARTING", JobStatus.RUNNING),
+        ("RUNNING", JobStatus.RUNNING),
+    ],
+)
+def test_live_states(poller: StatusPoller, batch_status: str, status: JobStatus) -> None:
+    assert poller.state_of(JobDetails.from_description(described(batch_status))).status is status
+
+
+def test_succeeded_reads_rc(poller: StatusPoller, s3: Any) -> None:
+    write_rc(s3, "0\n")
+    state = poller.state_of(JobDetails.from_description(described("SUCCEEDED")))
+    assert (state.status, state.return_code) == (JobStatus.SUCCEEDED, 0)
+
+
+def test_failed_with_rc_ran_to_its_end(poller: StatusPoller, s3: Any) -> None:
+    write_rc(s3, "2")
+    job = described(
+        "FAILED", statusReason="Essential container in task exited", container={"exitCode": 2}
+    )
+    state = poller.state_of(JobDetails.from_description(job))
+    assert (state.status, state.return_code) == (JobStatus.SUCCEEDED, 2)
+
+
+def test_spot_reclaim_is_retryable(poller: StatusPoller) -> None:
+    job = described("FAILED", statusReason="Host EC2 (instance i-0abc) terminated.")
+    state = poller.state_of(JobDetails.from_description(job))
+    assert state.status is JobStatus.FAILED
+    assert state.retryable
+    assert state.reason == "Host EC2 (instance i-0abc) terminated."
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        {"exitCode": 137, "reason": "Essential container exited"},
+        {"reason": "OutOfMemoryError: Container killed due to memory usage"},
+    ],
+)
+def test_out_of_memory_is_noted(poller: StatusPoller, container: dict[str, Any]) -> None:
+    job = described(
+        "FAILED", statusReason="Essential container in task exited", container=container
+    )
+    state = poller.state_of(JobDetails.from_description(job))
+    assert state.status is JobStatus.FAILED
+    assert not state.retryable
+    assert (state.reason or "").startswith("OutOfMemory: Essential container in task exited")
+
+
+def test_failure_message_has_reason_and_exit_code(poller: StatusPoller) -> None:
+    job = described(
+        "FAILED",
+        statusReason="Essential container in task exited",
+        container={"exitCode": 1, "reason": "CannotPullContainerError: not found"},
+    )
+    state = poller.state_of(JobDetails.from_description(job))
+    assert state.reason == (
+        "Essential container in task exited; container: CannotPullContainerError: not found; "
+        "exit code 1"
+    )
+
+
+def test_aborted(poller: StatusPoller) -> None:
+    job = described("FAILED", statusReason="Aborted by Ironside")
+    assert poller.state_of(JobDetails.from_description(job)).status is JobStatus.ABORTED
+
+
+def test_details_carry_logs() -> None:
+    job = described("RUNNING")
+    job["container"]["logConfiguration"] = {"options": {"awslogs-group": "/ironside/tasks"}}
+    details = JobDetails.from_description(job)
+    assert (details.log_group, details.log_stream) == (
+        "/ironside/tasks",
+        "ironside-def/default/abc",
+    )
+    assert details.call_root == CALL_ROOT
+
+
+def test_describe_backs_off_on_throttling(s3: Any, clock: FakeClock) -> None:
+    class Batch:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+            self.calls.append(jobs)
+            if len(self.calls) == 1:
+                raise ClientError(
+                    {
+                        "Error": {"Code": "TooManyRequestsException", "Message": "x"},
+                        "ResponseMetadata": {"HTTPStatusCode": 429},
+                    },
+                    "DescribeJobs",
+                )
+            return {"jobs": [{**described("RUNNING"), "jobId": j} for j in jobs]}
+
+    batch = Batch()
+    limiter = AdaptiveRateLimiter(10.0, clock=clock, sleep=clock.sleep)
+    poller = StatusPoller(batch, s3, limiter=limiter, sleep=clock.sleep)
+    states = poller.poll([f"j{i}" for i in range(250)])
+    assert [len(c) for c in batch.calls] == [100, 100, 100, 50]
+    assert limiter.rate == 5.0
+    assert {s.status for s in states.values()} == {JobStatus.RUNNING}
