@@ -175,12 +175,44 @@ def call_hashes(fingerprint: CallFingerprint) -> CallHashes:
     )
 
 
-def diff_hashes(
-    a: Mapping[str, str], b: Mapping[str, str]
-) -> list[dict[str, dict[str, str | None]]]:
-    """Cromwell's ``hashDifferential``: one entry per key whose hash differs or is one-sided."""
-    differential = []
-    for key in sorted(set(a) | set(b)):
-        if a.get(key) != b.get(key):
-            differential.append({key: {"callA": a.get(key), "callB": b.get(key)}})
-    return differential
+def diff_hashes(a: Mapping[str, str], b: Mapping[str, str]) -> list[dict[str, str | None]]:
+    """Cromwell's ``hashDifferential``: ``{hashKey, callA, callB}`` for each differing key.
+
+    A key present on one side only has ``None`` on the other.
+    """
+    return [
+        {"hashKey": key, "callA": a.get(key), "callB": b.get(key)}
+        for key in sorted(set(a) | set(b))
+        if a.get(key) != b.get(key)
+    ]
+
+
+@dataclass(frozen=True)
+class DiffSide:
+    """One call of a ``/callcaching/diff`` request, as the engine knows it."""
+
+    workflow_id: str
+    call_fqn: str
+    job_index: int
+    execution_status: str
+    allow_result_reuse: bool
+    hashes: Mapping[str, str]
+
+    def describe(self) -> dict[str, Any]:
+        """The ``callA``/``callB`` object of the diff response."""
+        return {
+            "executionStatus": self.execution_status,
+            "allowResultReuse": self.allow_result_reuse,
+            "callFqn": self.call_fqn,
+            "jobIndex": self.job_index,
+            "workflowId": self.workflow_id,
+        }
+
+
+def diff_response(a: DiffSide, b: DiffSide) -> dict[str, Any]:
+    """The body of ``GET /api/workflows/v1/callcaching/diff``."""
+    return {
+        "callA": a.describe(),
+        "callB": b.describe(),
+        "hashDifferential": diff_hashes(a.hashes, b.hashes),
+    }

@@ -107,9 +107,30 @@ class S3FileSystem(FileSystem):
         return body
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        """Write the object in one PutObject."""
+        """PutObject, or a multipart upload with the uploader's part size above the threshold."""
         bucket, key = split_s3_uri(path)
-        self.client.put_object(Bucket=bucket, Key=key, Body=data)
+        if len(data) <= self.multipart_threshold:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data)
+            return
+        part_size = part_size_for(len(data), self.min_part_size)
+        upload_id = self.client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        try:
+            parts = []
+            for number, (start, end) in enumerate(_byte_ranges(len(data), part_size), start=1):
+                response = self.client.upload_part(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data[start : end + 1],
+                )
+                parts.append({"PartNumber": number, "ETag": response["ETag"]})
+            self.client.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
 
     def info(self, path: str) -> FileInfo:
         """Size and ETag (HeadObject); raises FileNotFoundError when missing."""

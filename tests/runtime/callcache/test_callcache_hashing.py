@@ -10,8 +10,10 @@ import sys
 from ironside.callcache.hashing import (
     EMPTY_MD5,
     CallFingerprint,
+    DiffSide,
     call_hashes,
     diff_hashes,
+    diff_response,
     md5_hex,
 )
 
@@ -165,8 +167,19 @@ def test_metadata_shape_and_diff() -> None:
     assert nested["input"]["Int n"] == md5_hex("3")
     assert nested["output expression"]["File out"] == md5_hex('"out.txt"')
     assert diff_hashes(a.components, b.components) == [
-        {"input: Int n": {"callA": md5_hex("3"), "callB": md5_hex("4")}}
+        {"hashKey": "input: Int n", "callA": md5_hex("3"), "callB": md5_hex("4")}
     ]
     assert diff_hashes(a.components, a.components) == []
-    one_sided = diff_hashes({"x": "1"}, {})
-    assert one_sided == [{"x": {"callA": "1", "callB": None}}]
+    assert diff_hashes({"x": "1"}, {}) == [{"hashKey": "x", "callA": "1", "callB": None}]
+    side_a = DiffSide("wf-a", "w.t", -1, "Done", True, a.components)
+    side_b = DiffSide("wf-b", "w.t", 2, "Done", False, b.components)
+    response = diff_response(side_a, side_b)
+    assert response["callA"] == {
+        "executionStatus": "Done",
+        "allowResultReuse": True,
+        "callFqn": "w.t",
+        "jobIndex": -1,
+        "workflowId": "wf-a",
+    }
+    assert response["callB"]["jobIndex"] == 2
+    assert [d["hashKey"] for d in response["hashDifferential"]] == ["input: Int n"]

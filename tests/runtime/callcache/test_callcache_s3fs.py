@@ -105,3 +105,17 @@ def test_part_size_rule_and_uri_parsing() -> None:
     assert split_s3_uri("s3://bucket/a/b") == ("bucket", "a/b")
     with pytest.raises(ValueError):
         split_s3_uri("/local")
+
+
+def test_large_writes_use_the_uploaders_parts_and_copies_keep_the_etag(
+    s3_client: Any, s3_ops: Any
+) -> None:
+    fs = S3FileSystem(s3_client, multipart_threshold=MiB)
+    data = os.urandom(11 * MiB)
+    fs.write_bytes("s3://bkt/w", data)
+    assert s3_ops.count("UploadPart") == 3 and s3_ops.count("PutObject") == 0
+    etag = fs.info("s3://bkt/w").content_id
+    assert multipart_etag_parts(etag) == 3
+    fs.copy("s3://bkt/w", "s3://bkt/w2")
+    assert fs.info("s3://bkt/w2").content_id == etag
+    assert fs.read_bytes("s3://bkt/w2") == data
