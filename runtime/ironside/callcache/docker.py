@@ -293,6 +293,19 @@ class RegistryV2Lookup:
         raise AssertionError("unreachable")
 
 
+def dockerhub_credentials(token: str | None) -> Callable[[str], tuple[str, str] | None]:
+    """Credentials for Docker Hub from the backend's ``dockerhub.token`` (base64 ``user:token``)."""
+    if not token:
+        return lambda _: None
+    try:
+        user, sep, secret = base64.b64decode(token, validate=True).decode().partition(":")
+    except ValueError as error:
+        raise BadConfig("dockerhub.token must be base64 of user:token") from error
+    if not sep:
+        raise BadConfig("dockerhub.token must be base64 of user:token")
+    return lambda registry: (user, secret) if registry == DOCKER_HUB else None
+
+
 def _basic(creds: tuple[str, str]) -> str:
     return base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
 

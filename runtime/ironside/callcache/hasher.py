@@ -62,7 +62,7 @@ class CallHasher:
         for name, file_input in file_inputs.items():
             try:
                 ids = self.identifier.identify_input(file_input.paths, file_input.optional)
-            except (FileNotFoundError, ValueError) as error:
+            except (OSError, ValueError) as error:
                 return HashUnavailable(f"cannot identify input {name}: {error}")
             identities[name] = list(ids)
         fingerprint = CallFingerprint(

@@ -48,3 +48,25 @@ class OperationCounter:
 def s3_ops(s3_client: Any) -> OperationCounter:
     """Operation counter attached to ``s3_client``."""
     return OperationCounter(s3_client)
+
+
+@pytest.fixture
+def loopback_s3(aws_env: None) -> Iterator[Any]:
+    """An S3 client talking HTTP to a moto server on 127.0.0.1, bucket ``bkt`` created."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = boto3.client("s3", region_name="us-east-1", endpoint_url=f"http://{host}:{port}")
+        client.create_bucket(Bucket="bkt")
+        yield client
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def loopback_ops(loopback_s3: Any) -> OperationCounter:
+    """Operation counter attached to ``loopback_s3``."""
+    return OperationCounter(loopback_s3)

@@ -370,3 +370,17 @@ def test_settings_from_config() -> None:
         DockerHashLookupSettings.from_config({"ecr": {"num-threads": "many"}})
     with pytest.raises(BadConfig):
         parse_duration("soon")
+
+
+def test_credentials_are_sent_to_the_token_endpoint(registry: FakeRegistry) -> None:
+    import base64
+
+    lookup = lookup_for(registry, credentials=lambda r: ("me", "pw") if r == "docker.io" else None)
+    assert lookup.digest(ImageRef.parse("ubuntu:22.04")) == DIGEST
+    token_headers = [h for m, p, h in registry.requests if p.startswith("/token")]
+    expected = "Basic " + base64.b64encode(b"me:pw").decode()
+    assert token_headers[0]["Authorization"] == expected
+    manifest_auth = [
+        h.get("Authorization") for m, p, h in registry.requests if p.startswith("/v2/")
+    ]
+    assert manifest_auth == [None, f"Bearer {TOKEN}"]

@@ -291,3 +291,20 @@ def test_s3_hit_path_prefixes(s3_client: Any, strategy: str) -> None:
     engine.run("wf1", inputs)
     engine.run("wf2", inputs, {"call_cache_hit_path_prefixes": ["s3://bkt/other/"]})
     assert engine.ran("wf2") == ["a", "b", "c", "stamp"]
+
+
+@pytest.mark.timeout(120)
+def test_on_a_loopback_moto_server(loopback_s3: Any, loopback_ops: Any) -> None:
+    ops = loopback_ops
+    engine = s3_engine(loopback_s3, "copy", threshold=MiB)
+    inputs = s3_inputs(loopback_s3, in1=os.urandom(6 * MiB))
+    engine.run("wf1", inputs)
+    ops.calls.clear()
+    engine.run("wf2", inputs)
+    assert engine.ran("wf2") == ["stamp"]
+    assert ops.count("UploadPartCopy") == 4 and ops.count("CopyObject") == 4
+    assert ops.count("GetObject") == 1  # the volatile task's input only
+    loopback_s3.delete_object(Bucket="bkt", Key="exec/wf1/call-b/execution/out")
+    loopback_s3.delete_object(Bucket="bkt", Key="exec/wf2/call-b/cacheCopy/execution/out")
+    engine.run("wf3", inputs)
+    assert engine.ran("wf3") == ["b", "stamp"]
