@@ -1,0 +1,46 @@
+"""The FastAPI application: routers, Cromwell-shaped errors, auth and body-size middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from ironside import __version__
+from ironside.server.engine_port import EnginePort
+from ironside.server.middleware import BearerAuth, BodyLimit
+from ironside.server.responses import install_error_handlers
+from ironside.server.routes import engine_info, womtool, workflows
+from ironside.server.settings import ServerSettings
+
+
+def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
+    """The REST server over ``engine``; the engine is started and stopped with the app."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(engine.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(engine.stop)
+
+    app = FastAPI(
+        title="Ironside",
+        description="Cromwell's REST API, served by the Ironside WDL engine.",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(workflows.router)
+    app.include_router(womtool.router)
+    app.include_router(engine_info.router)
+    if settings.max_request_bytes:
+        app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    if settings.auth_token:
+        app.add_middleware(BearerAuth, token=settings.auth_token)  # outermost: runs first
+    return app

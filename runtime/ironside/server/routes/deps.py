@@ -1,0 +1,31 @@
+"""Shared helpers of the routers: the engine and settings of the running app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from ironside.server.engine_port import EnginePort
+from ironside.server.settings import ServerSettings
+
+T = TypeVar("T")
+
+
+def engine_of(request: Request) -> EnginePort:
+    """The engine the app was created with."""
+    engine: EnginePort = request.app.state.engine
+    return engine
+
+
+def settings_of(request: Request) -> ServerSettings:
+    """The server settings the app was created with."""
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+async def blocking(func: Callable[..., T], *args: Any) -> T:
+    """Run a blocking engine call in the thread pool."""
+    return await run_in_threadpool(func, *args)

@@ -1,0 +1,38 @@
+"""``POST /api/womtool/v1/describe``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ironside.errors import UserError
+from ironside.server.describe import describe
+from ironside.server.routes.deps import blocking, settings_of
+from ironside.server.submission import read_fields, workflow_source, workflow_type
+from ironside.server.wdl_check import Limits
+
+router = APIRouter(prefix="/api/womtool/v1", tags=["Womtool"])
+
+
+@router.post("/describe")
+async def describe_workflow(request: Request) -> dict[str, Any]:
+    """Womtool's WorkflowDescription: validity, errors, inputs, outputs, runnability."""
+    settings = settings_of(request)
+    fields = await read_fields(request, settings)
+    workflow_type(fields)
+    source, _url, _base = await workflow_source(fields, settings)
+    inputs: dict[str, Any] | None = None
+    raw = fields.get("workflowInputs")
+    if raw is not None and raw.strip():
+        try:
+            parsed = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"workflowInputs: not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise UserError("workflowInputs: must be a JSON object")
+        inputs = parsed
+    limits = Limits(settings.zip_max_bytes, settings.zip_max_files)
+    deps = fields.get("workflowDependencies") or None
+    return await blocking(describe, source, inputs, deps, limits)

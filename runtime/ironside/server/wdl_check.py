@@ -1,0 +1,120 @@
+"""Parse and typecheck submitted WDL with miniwdl, with the error's ``line:col``.
+
+Used for submissions (reject bad WDL before anything is stored) and for
+womtool's ``describe``. Imports resolve beside a ``file://`` workflow and inside
+the dependencies zip, unpacked by ``zipsafe.safe_extract`` into a temporary
+directory that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import WDL
+from WDL import Error as WdlError
+
+from ironside.errors import BadInputs, BadWorkflow
+from ironside.server.zipsafe import safe_extract
+
+MAIN_NAME = "workflow.wdl"
+WDL_VERSIONS = ("draft-2", "1.0", "1.1", "1.2", "development")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on a dependencies zip."""
+
+    zip_max_bytes: int = 100 * 1024 * 1024
+    zip_max_files: int = 1000
+
+
+def _where(pos: Any) -> str:
+    uri = getattr(pos, "uri", "") or ""
+    name = os.path.basename(uri) if uri else MAIN_NAME
+    return f"{name}:{pos.line}:{pos.column}"
+
+
+def describe_error(exc: BaseException) -> list[str]:
+    """Each problem of a miniwdl error as ``file:line:col: message``."""
+    if isinstance(exc, WdlError.MultipleValidationErrors):
+        errs = sorted(exc.exceptions, key=lambda e: (e.pos.line, e.pos.column))
+        return [m for e in errs for m in describe_error(e)]
+    if isinstance(exc, WdlError.ImportError):
+        cause = exc.__cause__
+        if cause is not None and not isinstance(cause, FileNotFoundError | OSError):
+            return describe_error(cause)
+        return [f"{_where(exc.pos)}: {' '.join(str(exc).split())}"]
+    if isinstance(exc, WdlError.SyntaxError | WdlError.ValidationError):
+        message = " ".join(str(getattr(exc, "message", "") or exc).split())
+        return [f"{_where(exc.pos)}: {message}"]
+    return [" ".join(str(exc).split()) or type(exc).__name__]
+
+
+@contextmanager
+def _workspace(dependencies: bytes | None, limits: Limits) -> Iterator[list[str]]:
+    with tempfile.TemporaryDirectory(prefix="ironside-submit-") as tmp:
+        search = [tmp]
+        if dependencies:
+            deps = os.path.join(tmp, "deps")
+            os.mkdir(deps)
+            safe_extract(dependencies, deps, limits.zip_max_bytes, limits.zip_max_files)
+            search += [deps] + [os.path.join(dp, d) for dp, ds, _ in os.walk(deps) for d in ds]
+        yield search
+
+
+def load(
+    source: str,
+    dependencies: bytes | None = None,
+    base_dir: str | None = None,
+    limits: Limits | None = None,
+) -> WDL.Tree.Document:
+    """The typechecked document of ``source``, or ``BadWorkflow`` with the error position."""
+    with _workspace(dependencies, limits or Limits()) as search:
+        if base_dir:
+            search.insert(0, base_dir)
+        main = os.path.join(search[0], MAIN_NAME)
+
+        async def read_source(uri: str, paths: list[str], importer: Any) -> WDL.ReadSourceResult:
+            if importer is None:
+                return WDL.ReadSourceResult(source_text=source, abspath=main)
+            return await WDL.read_source_default(uri, paths, importer)
+
+        try:
+            return WDL.load(main, path=search, read_source=read_source)
+        except (WdlError.SyntaxError, WdlError.ValidationError) as exc:
+            raise BadWorkflow("; ".join(describe_error(exc))) from None
+        except (WdlError.MultipleValidationErrors, WdlError.ImportError) as exc:
+            raise BadWorkflow("; ".join(describe_error(exc))) from None
+        except RecursionError:
+            raise BadWorkflow(f"{MAIN_NAME}: nested too deeply to parse") from None
+
+
+def executable(doc: WDL.Tree.Document) -> WDL.Tree.Workflow | WDL.Tree.Task | None:
+    """The workflow to run: the document's workflow, or its only task."""
+    if doc.workflow is not None:
+        return doc.workflow
+    if len(doc.tasks) == 1:
+        return doc.tasks[0]
+    return None
+
+
+def check_inputs(target: WDL.Tree.Workflow | WDL.Tree.Task, inputs: dict[str, Any]) -> None:
+    """``BadInputs`` unless ``inputs`` names known inputs, of the right types, with all required."""
+    try:
+        WDL.values_from_json(
+            inputs, target.available_inputs, target.required_inputs, namespace=target.name
+        )
+    except WdlError.InputError as exc:
+        raise BadInputs(f"workflowInputs: {exc}") from None
+    except (WdlError.RuntimeError, ValueError, TypeError) as exc:
+        raise BadInputs(f"workflowInputs: {' '.join(str(exc).split())}") from None
+
+
+def document_version(doc: WDL.Tree.Document) -> str:
+    """``draft-2``, ``1.0``, ``1.1`` or ``development``."""
+    return doc.effective_wdl_version or "draft-2"
