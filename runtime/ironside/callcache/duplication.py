@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from ironside.errors import BadConfig
@@ -123,34 +124,46 @@ def _remove(path: str) -> None:
 
 
 class S3Duplicator:
-    """S3 objects: server-side ``copy`` or ``reference`` (no copy, existence checked)."""
+    """S3 objects: server-side ``copy`` or ``reference`` (no copy, existence checked).
 
-    def __init__(self, filesystem: S3FileSystem, strategy: str = "copy") -> None:
+    Files are handled ``max_concurrency`` at a time; the first failure fails the lot.
+    """
+
+    def __init__(
+        self, filesystem: S3FileSystem, strategy: str = "copy", max_concurrency: int = 8
+    ) -> None:
         if strategy not in S3_STRATEGIES:
             raise BadConfig(
                 f"s3 duplication-strategy must be one of {list(S3_STRATEGIES)}, got {strategy!r}"
             )
         self.filesystem = filesystem
         self.strategy = strategy
+        self.max_concurrency = max(1, max_concurrency)
 
     def duplicate(self, files: Sequence[str], src_root: str, dest_root: str) -> dict[str, str]:
         """Copy (CopyObject / UploadPartCopy) or reference each object."""
-        mapping = {}
-        for path in files:
-            target = destination(path, src_root, dest_root)
-            try:
-                if self.strategy == "reference" or target is None:
-                    if not self.filesystem.exists(path):
-                        raise FileNotFoundError(path)
-                    mapping[path] = path
-                else:
-                    self.filesystem.copy(path, target)
-                    mapping[path] = target
-            except FileNotFoundError as error:
-                raise DuplicationFailed(path, "the cached object no longer exists") from error
-            except Exception as error:
-                raise DuplicationFailed(path, f"{type(error).__name__}: {error}") from error
-        return mapping
+        if len(files) <= 1 or self.max_concurrency == 1:
+            return dict(self._one(path, src_root, dest_root) for path in files)
+        pool = ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(files)))
+        try:
+            futures = [pool.submit(self._one, path, src_root, dest_root) for path in files]
+            return dict(future.result() for future in futures)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _one(self, path: str, src_root: str, dest_root: str) -> tuple[str, str]:
+        target = destination(path, src_root, dest_root)
+        try:
+            if self.strategy == "reference" or target is None:
+                if not self.filesystem.exists(path):
+                    raise FileNotFoundError(path)
+                return path, path
+            self.filesystem.copy(path, target)
+            return path, target
+        except FileNotFoundError as error:
+            raise DuplicationFailed(path, "the cached object no longer exists") from error
+        except Exception as error:
+            raise DuplicationFailed(path, f"{type(error).__name__}: {error}") from error
 
 
 def strategies_from_config(filesystem: str, caching: Mapping[str, Any] | None) -> tuple[str, ...]:

@@ -6,13 +6,15 @@ data. Copies are server-side: ``CopyObject`` for ordinary objects, and
 (CopyObject's limit is 5 GiB) or was itself uploaded in parts whose sizes the
 uploader's rule reproduces. Parts follow the same rule as the task script's
 uploads, ``max(size // 10000 + 1, 5 MiB)``, so a copy carries the same ETag as
-its source and downstream call-cache hashes do not change.
+its source and downstream call-cache hashes do not change. Parts are copied
+concurrently (``max_concurrency``), in order of part number.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +82,10 @@ class S3FileSystem(FileSystem):
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         min_part_size: int = MIN_PART_SIZE,
         preserve_multipart_etags: bool = True,
+        max_concurrency: int = 10,
     ) -> None:
         self.client = client
+        self.max_concurrency = max(1, max_concurrency)
         self.multipart_threshold = multipart_threshold
         self.min_part_size = min_part_size
         self.preserve_multipart_etags = preserve_multipart_etags
@@ -191,11 +195,16 @@ class S3FileSystem(FileSystem):
         src_bucket, src_key = split_s3_uri(src)
         dst_bucket, dst_key = split_s3_uri(dst)
         upload_id = self.client.create_multipart_upload(Bucket=dst_bucket, Key=dst_key)["UploadId"]
+        ranges = list(enumerate(_byte_ranges(size, part_size), start=1))
+        pool = ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(ranges)))
         try:
-            parts = [
-                self._copy_part(src_bucket, src_key, dst_bucket, dst_key, upload_id, number, rng)
-                for number, rng in enumerate(_byte_ranges(size, part_size), start=1)
+            futures = [
+                pool.submit(
+                    self._copy_part, src_bucket, src_key, dst_bucket, dst_key, upload_id, n, rng
+                )
+                for n, rng in ranges
             ]
+            parts = [future.result() for future in futures]
             self.client.complete_multipart_upload(
                 Bucket=dst_bucket,
                 Key=dst_key,
@@ -203,10 +212,12 @@ class S3FileSystem(FileSystem):
                 MultipartUpload={"Parts": parts},
             )
         except BaseException as error:
+            pool.shutdown(wait=True, cancel_futures=True)
             self.client.abort_multipart_upload(Bucket=dst_bucket, Key=dst_key, UploadId=upload_id)
             if isinstance(error, ClientError) and _is_missing(error):
                 raise FileNotFoundError(src) from error
             raise
+        pool.shutdown(wait=True)
         return CopyReport("UploadPartCopy", size=size, part_size=part_size, parts=len(parts))
 
     def _copy_part(

@@ -147,3 +147,20 @@ def test_s3_deleted_source_fails(s3_client: Any, strategy: str) -> None:
     with pytest.raises(DuplicationFailed, match="no longer exists") as caught:
         duplicator.duplicate(files, "s3://bkt/wf1/call-a", "s3://bkt/wf2/x")
     assert caught.value.path == files[1]
+
+
+def test_s3_copies_many_files_concurrently(s3_client: Any, s3_ops: Any) -> None:
+    files = []
+    for n in range(20):
+        s3_client.put_object(Bucket="bkt", Key=f"wf1/c/out{n}", Body=f"v{n}".encode())
+        files.append(f"s3://bkt/wf1/c/out{n}")
+    duplicator = S3Duplicator(S3FileSystem(s3_client), "copy", max_concurrency=4)
+    mapping = duplicator.duplicate(files, "s3://bkt/wf1/c", "s3://bkt/wf2/c")
+    assert mapping == {f: f.replace("wf1", "wf2") for f in files}
+    assert s3_ops.count("CopyObject") == 20
+    body = s3_client.get_object(Bucket="bkt", Key="wf2/c/out7")["Body"].read()
+    assert body == b"v7"
+    s3_client.delete_object(Bucket="bkt", Key="wf1/c/out13")
+    with pytest.raises(DuplicationFailed) as caught:
+        duplicator.duplicate(files, "s3://bkt/wf1/c", "s3://bkt/wf3/c")
+    assert caught.value.path == "s3://bkt/wf1/c/out13"

@@ -119,3 +119,28 @@ def test_large_writes_use_the_uploaders_parts_and_copies_keep_the_etag(
     fs.copy("s3://bkt/w", "s3://bkt/w2")
     assert fs.info("s3://bkt/w2").content_id == etag
     assert fs.read_bytes("s3://bkt/w2") == data
+
+
+def test_parallel_part_copy_keeps_order_and_etag(s3_client: Any) -> None:
+    data = os.urandom(21 * MiB)
+    etag = _multipart_upload(s3_client, "p", data, part_size_for(len(data)))
+    fs = S3FileSystem(s3_client, max_concurrency=4)
+    report = fs.copy_with_report("s3://bkt/p", "s3://bkt/p2")
+    assert (report.method, report.parts) == ("UploadPartCopy", 5)
+    assert fs.info("s3://bkt/p2").content_id == etag
+    assert fs.read_bytes("s3://bkt/p2") == data
+
+
+def test_failed_part_copy_aborts_the_upload(s3_client: Any) -> None:
+    data = os.urandom(11 * MiB)
+    s3_client.put_object(Bucket="bkt", Key="src", Body=data)
+    fs = S3FileSystem(s3_client, multipart_threshold=MiB)
+
+    def fail(**_: Any) -> None:
+        raise RuntimeError("network down")
+
+    s3_client.meta.events.register("before-call.s3.UploadPartCopy", fail)
+    with pytest.raises(RuntimeError, match="network down"):
+        fs.copy("s3://bkt/src", "s3://bkt/dst")
+    assert s3_client.list_multipart_uploads(Bucket="bkt").get("Uploads", []) == []
+    assert not fs.exists("s3://bkt/dst")
