@@ -1,0 +1,9 @@
+"""``python3 -m ebs_autoscale``."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
