@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -14,7 +16,7 @@ from ironside.backends.base import JobRequest, JobStatus
 from ironside.errors import BadOptions, BadRuntimeAttribute
 
 from .batch_helpers import CallCounter, FakeClock
-from .conftest import ROOT_BUCKET, SCRIPT_BUCKET
+from .conftest import REGION, ROOT_BUCKET, SCRIPT_BUCKET, make_queue
 
 ROLE_A = "arn:aws:iam::123456789012:role/TeamA"
 ROLE_B = "arn:aws:iam::123456789012:role/TeamB"
@@ -287,3 +289,89 @@ def test_definition_json_is_serialisable(backend: AwsBatchBackend, batch: Any) -
     (rule,) = found["retryStrategy"]["evaluateOnExit"]
     assert (rule["action"].upper(), rule["onStatusReason"]) == ("RETRY", "Host EC2*")
     assert json.dumps(found["containerProperties"]["ulimits"])
+
+
+def server_error(op: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "ServerException", "Message": "internal"},
+            "ResponseMetadata": {"HTTPStatusCode": 500},
+        },
+        op,
+    )
+
+
+def test_submit_after_ambiguous_5xx_adopts_instead_of_duplicating(
+    backend: AwsBatchBackend, batch: Any
+) -> None:
+    lost = [True]
+
+    def lose_response(**_: Any) -> None:  # the job was created, the answer is lost
+        if lost[0]:
+            lost[0] = False
+            raise server_error("SubmitJob")
+
+    batch.meta.events.register("after-call.batch.SubmitJob", lose_response)
+    counter = CallCounter(batch)
+    job_id = backend.submit(request(4))
+    assert counter.calls["SubmitJob"] == 1
+    assert counter.calls["ListJobs"] == 1
+    assert backend.jobs[job_id].job_name == job_name(request(4))
+
+
+def test_recover_trusts_stored_id_else_finds_by_name(
+    backend: AwsBatchBackend, config: dict[str, Any], batch: Any, s3: Any, clock: FakeClock
+) -> None:
+    job_id = backend.submit(request(1))
+    restarted = AwsBatchBackend(config, batch=batch, s3=s3, clock=clock, sleep=clock.sleep)
+    counter = CallCounter(batch)
+    assert restarted.recover(request(1), "stored-id") == "stored-id"
+    assert not counter.calls
+    assert restarted.recover(request(1), None) == job_id
+    assert restarted.recover(request(2), None) is None
+
+
+class SpotReclaims:
+    """A Batch client whose DescribeJobs says the listed jobs lost their Spot host."""
+
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch
+        self.reclaimed: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.batch, name)
+
+    def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+        found = self.batch.describe_jobs(jobs=jobs)
+        for job in found["jobs"]:
+            if job["jobId"] in self.reclaimed:
+                job["status"] = "FAILED"
+                job["statusReason"] = "Host EC2 (instance i-0123) terminated."
+        return dict(found)
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_spot_reclaims_up_to_preemptible_then_fallback_or_fail(
+    config: dict[str, Any], batch: Any, s3: Any, clock: FakeClock, fallback: bool
+) -> None:
+    if fallback:
+        iam = boto3.client("iam", region_name=REGION)
+        config = {**config, "fallbackQueueArn": make_queue(batch, iam, "ondemand")}
+    spot = SpotReclaims(batch)
+    backend = AwsBatchBackend(config, batch=spot, s3=s3, clock=clock, sleep=clock.sleep)
+    queues, retryable = [], []
+    for attempt in (1, 2, 3):
+        req = dataclasses.replace(request(0, preemptible=1), attempt=attempt)
+        job_id = backend.submit(req)
+        queues.append(backend.jobs[job_id].queue_arn)
+        spot.reclaimed.add(job_id)
+        state = backend.poll([job_id])[job_id]
+        assert state.status is JobStatus.FAILED
+        retryable.append(state.retryable)
+    default = config["default-runtime-attributes"]["queueArn"]
+    if fallback:
+        assert queues == [default, default, config["fallbackQueueArn"]]
+        assert retryable == [True, True, False]
+    else:
+        assert queues == [default, default, default]
+        assert retryable == [True, False, False]

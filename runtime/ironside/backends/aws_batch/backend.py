@@ -8,14 +8,18 @@ poller. Clients are handed in (boto3 ``batch`` and ``s3``), so tests pass moto.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from ironside.backends.base import Backend, JobRequest, JobState
 
@@ -26,7 +30,7 @@ from .poller import ABORT_REASON, CALL_ROOT_ENV, JobDetails, StatusPoller
 from .runtime_attributes import BatchRuntime, parse_runtime
 from .scripts import ScriptStager
 from .settings import AwsBatchSettings, parse_settings
-from .throttle import AdaptiveRateLimiter, call_with_retries
+from .throttle import AdaptiveRateLimiter, call_with_retries, is_throttling
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 MAX_NAME = 128
@@ -48,6 +52,13 @@ class SubmittedJob:
     job_definition_arn: str
     script_url: str
     queue_arn: str
+    call_key: tuple[str, str, int]  # (workflow id, call, shard): attempts of one call share it
+    preemptible: int
+
+
+def call_key(request: JobRequest) -> tuple[str, str, int]:
+    """What the attempts of one call have in common."""
+    return (request.workflow_id, request.call_fqn, request.shard)
 
 
 def job_name(request: JobRequest) -> str:
@@ -131,6 +142,8 @@ class AwsBatchBackend(Backend):
         )
         self.jobs: dict[str, SubmittedJob] = {}
         self._active: set[str] = set()
+        self._reclaims: Counter[tuple[str, str, int]] = Counter()
+        self._counted: set[str] = set()
         self._lock = threading.Lock()
 
     # -- validation (no AWS calls) -------------------------------------------------
@@ -169,39 +182,87 @@ class AwsBatchBackend(Backend):
         script_url = self.scripts.stage(request.script, options.script_prefix)
         definition = self.definitions.arn_for(spec)
         name = job_name(request)
+        queue = self.queue_for(request, runtime)
         args = {
             "jobName": name,
-            "jobQueue": runtime.queue_arn,
+            "jobQueue": queue,
             "jobDefinition": definition,
             "containerOverrides": container_overrides(runtime, script_url, request.call_root),
             "tags": job_tags(request),
             "propagateTags": True,
         }
+        job_id = self._submit_job(args)
+        with self._lock:
+            self._active.add(job_id)
+            self.jobs[job_id] = SubmittedJob(
+                job_id,
+                name,
+                runtime.docker,
+                image,
+                definition,
+                script_url,
+                queue,
+                call_key(request),
+                runtime.preemptible,
+            )
+        return job_id
+
+    def queue_for(self, request: JobRequest, runtime: BatchRuntime) -> str:
+        """The call's queue, or ``fallbackQueueArn`` once Spot took it more than preemptible."""
+        fallback = self.settings.fallback_queue_arn
+        with self._lock:
+            reclaims = self._reclaims[call_key(request)]
+        return fallback if fallback and reclaims > runtime.preemptible else runtime.queue_arn
+
+    def _submit_job(self, args: dict[str, Any]) -> str:
+        """SubmitJob with retries; after an ambiguous 5xx, look for the job by name first."""
+        uncertain = False
+
+        def attempt() -> Mapping[str, Any]:
+            nonlocal uncertain
+            if uncertain and (found := self._find_by_name(args["jobQueue"], args["jobName"])):
+                return {"jobId": found}
+            try:
+                return dict(self._batch.submit_job(**args))
+            except ClientError as err:
+                uncertain = uncertain or not is_throttling(err)
+                raise
+
         response = call_with_retries(
-            lambda: self._batch.submit_job(**args),
+            attempt,
             attempts=self.settings.num_submit_attempts,
             limiter=self.submit_limiter,
             sleep=self._sleep,
             rng=self._rng,
         )
-        job_id = str(response["jobId"])
-        with self._lock:
-            self._active.add(job_id)
-            self.jobs[job_id] = SubmittedJob(
-                job_id, name, runtime.docker, image, definition, script_url, runtime.queue_arn
-            )
-        return job_id
+        return str(response["jobId"])
 
     def poll(self, job_ids: Sequence[str]) -> Mapping[str, JobState]:
         """States of all ``job_ids`` through the shared poller (100 per DescribeJobs)."""
-        states = self.poller.poll(job_ids)
+        states = dict(self.poller.poll(job_ids))
         with self._lock:
             for job_id, state in states.items():
                 if state.status.terminal:
                     self._active.discard(job_id)
                 else:
                     self._active.add(job_id)
+                if state.retryable and job_id in self.jobs:
+                    states[job_id] = self._spot_reclaimed(self.jobs[job_id], state)
         return states
+
+    def _spot_reclaimed(self, job: SubmittedJob, state: JobState) -> JobState:
+        """Count a Spot reclaim of the call; past ``preemptible``: fallback queue or fail."""
+        if job.job_id not in self._counted:
+            self._counted.add(job.job_id)
+            self._reclaims[job.call_key] += 1
+        reclaims = self._reclaims[job.call_key]
+        if reclaims <= job.preemptible:
+            return state
+        fallback = self.settings.fallback_queue_arn
+        if fallback and job.queue_arn != fallback:
+            return dataclasses.replace(state, reason=f"{state.reason}; next attempt on {fallback}")
+        note = f"Spot reclaimed {reclaims} times (preemptible={job.preemptible})"
+        return dataclasses.replace(state, reason=f"{state.reason}; {note}", retryable=False)
 
     def abort(self, job_id: str) -> None:
         """TerminateJob (cancels a queued job, stops a running one); idempotent."""
@@ -215,11 +276,17 @@ class AwsBatchBackend(Backend):
     def adopt(self, request: JobRequest) -> str | None:
         """After a restart: the id of a job already submitted for ``request``, found by name."""
         runtime = self.runtime_of(request.runtime)
-        name = job_name(request)
+        return self._find_by_name(self.queue_for(request, runtime), job_name(request))
+
+    def recover(self, request: JobRequest, job_id: str | None) -> str | None:
+        """After a restart: the stored id, else a job found by its unique name, else None."""
+        return job_id if job_id is not None else self.adopt(request)
+
+    def _find_by_name(self, queue: str, name: str) -> str | None:
         token: str | None = None
         while True:
             args: dict[str, Any] = {
-                "jobQueue": runtime.queue_arn,
+                "jobQueue": queue,
                 "filters": [{"name": "JOB_NAME", "values": [name]}],
             }
             if token:
