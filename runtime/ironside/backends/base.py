@@ -10,6 +10,7 @@ twice. Status is asked for many jobs at once: backends batch their API calls.
 from __future__ import annotations
 
 import enum
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,25 @@ class Backend(ABC):
     @abstractmethod
     def abort(self, job_id: str) -> None:
         """Stop the job if it still runs. Idempotent."""
+
+    def wait(self, timeout: float) -> Sequence[str] | None:
+        """Block up to ``timeout`` seconds until some job may have changed state.
+
+        Returns the ids of jobs that changed, or ``None`` when the backend cannot
+        tell (the engine then polls every running job). The default sleeps.
+        Added for event-driven backends (the local one wakes on process exit).
+        """
+        time.sleep(timeout)
+        return None
+
+    def recover(self, request: JobRequest, job_id: str | None) -> str | None:
+        """After an engine restart: the job id to keep polling for ``request``, or ``None``.
+
+        ``job_id`` is the id the store holds (``None`` when the engine died before
+        storing one). Return ``None`` only when the job certainly never started;
+        the engine then submits it. The default trusts the stored id.
+        """
+        return job_id
 
     def close(self) -> None:  # noqa: B027
         """Release clients and threads. Called once when the engine stops."""

@@ -1,0 +1,167 @@
+"""Local scatter benchmark: Ironside vs. a plain thread-pool floor vs. miniwdl (bare backend).
+
+Usage: ``python bench/local_scatter.py N [--skip-miniwdl]``
+
+An N-shard scatter of ``echo $((x*2))`` whose output is ``read_int(stdout())``.
+The floor spawns the same N bash processes (own working directory, stdout/stderr
+redirected, rc recorded, stdout read back) from a thread pool at Ironside's
+concurrency. Prints wall time and peak RSS of each and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+WDL_SOURCE = """version 1.0
+task double {
+  input { Int x }
+  command <<<
+    echo $((~{x}*2))
+  >>>
+  output { Int y = read_int(stdout()) }
+}
+workflow scatter_bench {
+  input { Int n }
+  scatter (x in range(n)) {
+    call double { input: x = x }
+  }
+  output { Int total = length(double.y) }
+}
+"""
+
+
+def _timed(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a child process; wall seconds, its peak RSS in MB (wait4), its stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write(err.decode()[-3000:])
+        raise SystemExit(f"{argv[0]} failed with {proc.returncode}")
+    # ru_maxrss of reaped children is the max over all of them; measure each in its own runner
+    return wall, 0.0, out.decode()
+
+
+def _run_measured(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``argv`` through this script's --measure mode so that its RSS is its own."""
+    wrapper = [sys.executable, os.path.abspath(__file__), "--measure", "--"] + argv
+    wall, _, out = _timed(wrapper, cwd, env)
+    report = json.loads(out.strip().splitlines()[-1])
+    return report["wall"], report["rss_mb"], report["stdout"]
+
+
+def measure(argv: list[str]) -> None:
+    """--measure mode: run argv, print its wall time, peak RSS and stdout as JSON."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr.decode()[-3000:])
+        raise SystemExit(proc.returncode)
+    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"wall": wall, "rss_mb": rss_kb / 1024, "stdout": proc.stdout.decode()}))
+
+
+def floor(n: int, workers: int, root: str) -> None:
+    """N bash processes from a thread pool: own cwd, redirected stdout/stderr, rc, read back."""
+
+    def one(i: int) -> int:
+        d = os.path.join(root, f"shard-{i}", "execution")
+        os.makedirs(d, exist_ok=True)
+        script = f"(\necho $(({i}*2))\n) > stdout 2> stderr\necho $? > rc\n"
+        subprocess.run(["/bin/bash", "-c", script], cwd=d, stdin=subprocess.DEVNULL, check=False)
+        with open(os.path.join(d, "rc")) as fh:
+            assert int(fh.read()) == 0
+        with open(os.path.join(d, "stdout")) as fh:
+            return int(fh.read())
+
+    with ThreadPoolExecutor(workers) as pool:
+        total = sum(1 for _ in pool.map(one, range(n)))
+    assert total == n
+    print(total)
+
+
+def main() -> None:
+    """Run the three and print the figures."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure":
+        measure(sys.argv[3:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--floor":
+        floor(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n", type=int)
+    ap.add_argument("--skip-miniwdl", action="store_true")
+    args = ap.parse_args()
+    n = args.n
+    workers = 2 * (os.cpu_count() or 1)
+    work = tempfile.mkdtemp(prefix="ironside-bench-")
+    env = dict(os.environ)
+    try:
+        wdl = os.path.join(work, "scatter.wdl")
+        with open(wdl, "w") as fh:
+            fh.write(WDL_SOURCE)
+        inputs = os.path.join(work, "inputs.json")
+        with open(inputs, "w") as fh:
+            json.dump({"scatter_bench.n": n}, fh)
+        bindir = os.path.dirname(sys.executable)
+        results: dict[str, tuple[float, float]] = {}
+
+        ironside = os.path.join(bindir, "ironside")
+        os.makedirs(os.path.join(work, "ironside"))
+        wall, rss, out = _run_measured(
+            [ironside, "run", wdl, "-i", inputs], os.path.join(work, "ironside"), env
+        )
+        assert json.loads(out)["outputs"]["scatter_bench.total"] == n, out
+        results["ironside"] = (wall, rss)
+
+        fl = os.path.join(work, "floor")
+        wall, rss, out = _run_measured(
+            [sys.executable, os.path.abspath(__file__), "--floor", str(n), str(workers), fl],
+            work,
+            env,
+        )
+        assert int(out) == n
+        results["floor"] = (wall, rss)
+
+        if not args.skip_miniwdl:
+            mw_env = dict(env)
+            mw_env["MINIWDL__SCHEDULER__CONTAINER_BACKEND"] = "bare"
+            mw_env["MINIWDL__SCHEDULER__TASK_CONCURRENCY"] = str(workers)
+            mw_env["MINIWDL__CALL_CACHE__GET"] = "false"
+            mw_env["MINIWDL__CALL_CACHE__PUT"] = "false"
+            miniwdl = os.path.join(bindir, "miniwdl")
+            wall, rss, out = _run_measured(
+                [miniwdl, "run", wdl, "-i", inputs, "--dir", os.path.join(work, "miniwdl")],
+                work,
+                mw_env,
+            )
+            assert json.loads(out)["outputs"]["scatter_bench.total"] == n, out
+            results["miniwdl"] = (wall, rss)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"local scatter, N={n}, concurrency={workers}")
+    for name, (wall, rss) in results.items():
+        print(f"  {name:9s} {wall:8.2f} s   peak RSS {rss:7.1f} MB")
+    iw, ir = results["ironside"]
+    fw, _ = results["floor"]
+    print(f"  ironside / floor     = {iw / fw:.2f}x   (target <= 2.0x)")
+    if "miniwdl" in results:
+        mw, mr = results["miniwdl"]
+        print(f"  miniwdl / ironside   = {mw / iw:.2f}x   (target >= 5x)")
+        print(f"  ironside RSS / miniwdl RSS = {ir / mr:.2f}   (target <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()

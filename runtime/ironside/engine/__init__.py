@@ -1,0 +1,1 @@
+"""The engine: validation, scheduling, call state, retries, restart recovery."""

@@ -1,0 +1,174 @@
+"""Evaluating one task call attempt: its task environment, command, runtime, outputs."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+import WDL
+from WDL import Env, Type, Value
+
+from ironside.engine.plan import TaskPlan
+from ironside.wdl.stdlib import TaskStdLib
+
+#: What evaluating WDL can raise on bad values (not bugs of the engine).
+EVAL_ERRORS = (
+    WDL.Error.RuntimeError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ZeroDivisionError,
+)
+
+_stdlibs: dict[tuple[str, bool], TaskStdLib] = {}
+
+
+class CallFailure(Exception):
+    """A call attempt failed in a way a user can read (not retried)."""
+
+
+def task_stdlib(version: str, outputs: bool, execution_dir: str) -> TaskStdLib:
+    """The shared task stdlib for a WDL version, pointed at this attempt's directory."""
+    key = (version, outputs)
+    lib = _stdlibs.get(key)
+    if lib is None:
+        lib = _stdlibs[key] = TaskStdLib(version, outputs)
+    return lib.point_at(execution_dir)
+
+
+def where(node: Any) -> str:
+    """``file:line:col`` of a syntax node."""
+    pos = node.pos
+    return f"{os.path.basename(pos.uri)}:{pos.line}:{pos.column}"
+
+
+def task_env(
+    plan: TaskPlan, provided: Mapping[str, Value.Base], execution_dir: str
+) -> Env.Bindings[Value.Base]:
+    """Bind every task input and private declaration (provided values win)."""
+    lib = task_stdlib(plan.version, False, execution_dir)
+    env: Env.Bindings[Value.Base] = Env.Bindings()
+    for decl in plan.decls:
+        given = provided.get(decl.name)
+        try:
+            if given is not None and not (isinstance(given, Value.Null) and decl.expr):
+                value = given.coerce(decl.type)
+            elif decl.expr is not None:
+                value = decl.expr.eval(env, lib).coerce(decl.type)
+            elif decl.type.optional:
+                value = Value.Null()
+            else:
+                raise CallFailure(f"{where(decl)}: required task input {decl.name} not supplied")
+        except EVAL_ERRORS as exc:
+            raise CallFailure(f"{where(decl)}: {decl.name}: {exc}") from None
+        env = env.bind(decl.name, value)
+    return env
+
+
+def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str) -> str:
+    """The command with placeholders filled, common indentation removed."""
+    lib = task_stdlib(plan.version, False, execution_dir)
+    try:
+        text = plan.task.command.eval(env, lib).value
+    except EVAL_ERRORS as exc:
+        raise CallFailure(f"{where(plan.task.command)}: command: {exc}") from None
+    return textwrap.dedent(text).strip("\n")
+
+
+def eval_runtime(
+    plan: TaskPlan,
+    env: Env.Bindings[Value.Base],
+    execution_dir: str,
+    defaults: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Runtime attributes as JSON values: defaults overlaid by the task's own."""
+    lib = task_stdlib(plan.version, False, execution_dir)
+    out = dict(defaults)
+    for key, expr in plan.task.runtime.items():
+        try:
+            out[key] = expr.eval(env, lib).json
+        except EVAL_ERRORS as exc:
+            raise CallFailure(f"{where(expr)}: runtime {key}: {exc}") from None
+    return out
+
+
+def _check_file(path: str, execution_dir: str, optional: bool) -> str | None:
+    full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
+    if "://" in full or os.path.exists(full):
+        return full
+    if optional:
+        return None
+    raise CallFailure(f"output file not found: {path} (in {execution_dir})")
+
+
+def _files_absolute(value: Value.Base, ty: Type.Base, execution_dir: str) -> Value.Base:
+    if isinstance(value, Value.File | Value.Directory):
+        full = _check_file(value.value, execution_dir, ty.optional)
+        if full is None:
+            return Value.Null()
+        return type(value)(full)
+    if isinstance(value, Value.Array):
+        item = ty.item_type if isinstance(ty, Type.Array) else Type.Any()
+        value.value[:] = [_files_absolute(v, item, execution_dir) for v in value.value]
+        return value
+    if value.children and not isinstance(value, Value.Null):
+
+        def fix(v: Value.Base) -> str:
+            full = _check_file(v.value, execution_dir, False)
+            assert full is not None
+            return full
+
+        return Value.rewrite_paths(value, fix)
+    return value
+
+
+def eval_outputs(
+    plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
+) -> Env.Bindings[Value.Base]:
+    """Evaluate the output section; File outputs become absolute and must exist."""
+    lib = task_stdlib(plan.version, True, execution_dir)
+    outs: Env.Bindings[Value.Base] = Env.Bindings()
+    for decl in plan.task.outputs:
+        assert decl.expr is not None
+        try:
+            value = decl.expr.eval(env, lib).coerce(decl.type)
+        except EVAL_ERRORS as exc:
+            raise CallFailure(f"{where(decl)}: output {decl.name}: {exc}") from None
+        value = _files_absolute(value, decl.type, execution_dir)
+        env = env.bind(decl.name, value)
+        outs = outs.bind(decl.name, value)
+    return outs
+
+
+def return_code_ok(rc: int, runtime: Mapping[str, Any]) -> bool:
+    """``continueOnReturnCode`` / ``returnCodes``: is ``rc`` a success?"""
+    spec = runtime.get("returnCodes", runtime.get("continueOnReturnCode"))
+    if spec is None:
+        return rc == 0
+    if spec is True or spec == "*" or spec == "true":
+        return True
+    if spec is False or spec == "false":
+        return rc == 0
+    if isinstance(spec, list):
+        return rc in [int(x) for x in spec]
+    try:
+        return rc == int(spec)
+    except (TypeError, ValueError):
+        return rc == 0
+
+
+def truthy(value: Any) -> bool:
+    """A runtime attribute's boolean meaning (``true``/``"true"``)."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def int_attr(value: Any, default: int = 0) -> int:
+    """A runtime attribute as an int."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,290 @@
+"""Submission: validate everything before storing anything; build runs; reload for resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import WDL
+from WDL import Env, Value
+
+from ironside.engine.options import Options, parse_options
+from ironside.engine.runs import CallRun, WorkflowRun
+from ironside.errors import BadInputs, BadOptions, BadWorkflow, UserError
+from ironside.store.db import Store
+from ironside.wdl.loader import load_document
+from ironside.wdl.stdlib import WorkflowStdLib
+from ironside.wdl.values import dumps, env_to_json, map_files
+
+if TYPE_CHECKING:
+    from ironside.engine.scheduler import Engine
+
+
+@dataclass
+class Submission:
+    """A validated workflow submission (nothing stored yet)."""
+
+    doc: WDL.Tree.Document
+    workflow: WDL.Tree.Workflow
+    inputs: Env.Bindings[Value.Base]
+    options: Options
+    labels: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    url: str = ""
+    imports_zip: bytes | None = None
+
+    @property
+    def version(self) -> str:
+        """The main document's WDL version."""
+        return self.doc.wdl_version or "draft-2"
+
+
+def read_json(path: str | None, what: str, error: type[UserError]) -> Any:
+    """Parse a JSON file; malformed JSON is a one-line error naming file, line and column."""
+    if not path:
+        return None
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    return parse_json(text, f"{what} {path}", error)
+
+
+def parse_json(text: str, where: str, error: type[UserError]) -> Any:
+    """Parse JSON text, naming ``where`` in the error."""
+    try:
+        return json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
+
+
+def _valid_names(workflow: WDL.Tree.Workflow) -> list[str]:
+    return sorted(f"{workflow.name}.{b.name}" for b in workflow.available_inputs)
+
+
+def bind_inputs(
+    workflow: WDL.Tree.Workflow, data: Any, where: str = "inputs", base_dir: str | None = None
+) -> Env.Bindings[Value.Base]:
+    """Typed workflow inputs from Cromwell-style JSON; every problem is a ``BadInputs``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadInputs(f"{where}: must be a JSON object, got {type(data).__name__}")
+    available = workflow.available_inputs
+    prefix = workflow.name + "."
+    env: Env.Bindings[Value.Base] = Env.Bindings()
+    for key, raw in data.items():
+        if key.startswith("#"):
+            continue
+        name = key[len(prefix) :] if key.startswith(prefix) else key
+        if name not in available:
+            valid = ", ".join(_valid_names(workflow)) or "(none)"
+            raise BadInputs(f"{where}: unknown input {key!r}; valid inputs: {valid}")
+        decl = available[name]
+        ty = decl.type.copy(optional=True) if decl.expr is not None else decl.type
+        try:
+            value = Value.from_json(ty, raw)
+        except WDL.Error.InputError as exc:
+            raise BadInputs(f"{where}: input {key!r} must be {decl.type}: {exc}") from None
+        env = env.bind(name, _check_files(value, key, where, base_dir or os.getcwd()))
+    missing = [b.name for b in workflow.required_inputs if not env.has_binding(b.name)]
+    if missing:
+        names = ", ".join(prefix + m for m in sorted(missing))
+        raise BadInputs(f"{where}: missing required input(s): {names}")
+    return env
+
+
+def _check_files(value: Value.Base, key: str, where: str, base: str) -> Value.Base:
+    def check(path: str) -> str:
+        if "://" in path:
+            return path
+        full = os.path.abspath(os.path.join(base, path))
+        if not os.path.exists(full):
+            raise BadInputs(f"{where}: input {key!r}: file not found: {path}")
+        return full
+
+    return map_files(value, check)
+
+
+def prepare(
+    wdl_path: str,
+    inputs_path: str | None = None,
+    options_path: str | None = None,
+    labels_path: str | None = None,
+    imports_path: str | None = None,
+) -> Submission:
+    """Read and validate the five files of a submission; store nothing."""
+    inputs_raw = read_json(inputs_path, "inputs", BadInputs)
+    options = parse_options(read_json(options_path, "options", BadOptions), options_path or "")
+    labels = read_json(labels_path, "labels", BadInputs)
+    if labels is not None and (
+        not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
+    ):
+        raise BadInputs(f"labels {labels_path}: must be an object of string values")
+    imports_zip = None
+    if imports_path:
+        try:
+            with open(imports_path, "rb") as fh:
+                imports_zip = fh.read()
+        except OSError as exc:
+            raise BadWorkflow(f"imports {imports_path}: cannot read: {exc.strerror}") from None
+    doc = load_document(wdl_path, imports_zip)
+    if doc.workflow is None:
+        raise BadWorkflow(f"{wdl_path}: no workflow to run")
+    with open(wdl_path) as fh:
+        source = fh.read()
+    inputs = bind_inputs(doc.workflow, inputs_raw, f"inputs {inputs_path or '(none)'}")
+    return Submission(
+        doc=doc,
+        workflow=doc.workflow,
+        inputs=inputs,
+        options=options,
+        labels=labels or {},
+        source=source,
+        url=os.path.abspath(wdl_path),
+        imports_zip=imports_zip,
+    )
+
+
+def store_submission(store: Store, sub: Submission, backend: str, root: str) -> str:
+    """Store a validated submission; return the new workflow id."""
+    wf_id = str(uuid.uuid4())
+    store.create_workflow(
+        {
+            "id": wf_id,
+            "parent_id": None,
+            "parent_call": None,
+            "parent_shard": None,
+            "name": sub.workflow.name,
+            "status": "Submitted",
+            "workflow_url": sub.url,
+            "source": sub.source,
+            "imports_zip": sub.imports_zip,
+            "inputs": dumps(env_to_json(sub.inputs, sub.workflow.name + ".")),
+            "options": dumps(sub.options.raw),
+            "backend": backend,
+            "root": os.path.join(os.path.abspath(root), sub.workflow.name, wf_id),
+            "outputs": None,
+            "failures": None,
+            "submitted": time.time(),
+            "started": None,
+            "ended": None,
+        },
+        sub.labels,
+    )
+    for warning in sub.options.warnings:
+        store.add_event(wf_id, "warning", warning)
+    return wf_id
+
+
+def load_stored(store: Store, wf_id: str) -> tuple[Submission, dict[str, Any]]:
+    """Rebuild a stored workflow's submission (for ``--resume``)."""
+    row = store.workflow(wf_id)
+    if row["parent_id"]:
+        raise BadInputs(f"{wf_id} is a sub-workflow; resume its top-level workflow")
+    doc = load_document(row["workflow_url"], row["imports_zip"], source_text=row["source"])
+    assert doc.workflow is not None
+    inputs = bind_inputs(doc.workflow, json.loads(row["inputs"]), f"stored inputs of {wf_id}")
+    options = parse_options(json.loads(row["options"]))
+    sub = Submission(doc, doc.workflow, inputs, options, store.labels(wf_id), row["source"])
+    return sub, row
+
+
+def resume_index(store: Store, wf_id: str) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Stored attempts of a workflow's calls by (key fqn, shard), attempts ascending."""
+    index: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for row in store.calls(wf_id):
+        index.setdefault((row["fqn"], row["shard"]), []).append(row)
+    return index
+
+
+def top_run(sub: Submission, wf_id: str, root: str, resume: Store | None = None) -> WorkflowRun:
+    """The run of a stored top-level workflow (``resume``: the store to resume from)."""
+    stdlib = WorkflowStdLib(sub.version, os.path.join(root, "write_"), os.path.dirname(sub.url))
+    run = WorkflowRun(wf_id, sub.workflow, sub.inputs, sub.options, root, stdlib)
+    if resume is not None:
+        run.resume = resume_index(resume, wf_id)
+        _index_children(resume, run)
+    return run
+
+
+def _index_children(store: Store, run: WorkflowRun) -> None:
+    for row in store.sub_workflows(run.id):
+        run.children_index[(row["parent_call"], row["parent_shard"])] = row["id"]
+
+
+def child_run(engine: Engine, cr: CallRun) -> WorkflowRun:
+    """The run of a sub-workflow call (a new one, or the stored one when resuming)."""
+    parent = cr.wf
+    callee = cr.call.callee
+    assert isinstance(callee, WDL.Tree.Workflow)
+    child_id = parent.children_index.get((cr.key, cr.shard))
+    resuming = child_id is not None
+    child_id = child_id or str(uuid.uuid4())
+    parts = [parent.root, "call-" + cr.call.name] + [f"shard-{i}" for i in cr.block.path]
+    cr.call_root = os.path.join(*parts)
+    root = os.path.join(cr.call_root, callee.name, child_id)
+    inputs: Env.Bindings[Value.Base] = Env.Bindings()
+    for name, value in cr.provided.items():
+        inputs = inputs.bind(name, value)
+    version = getattr(getattr(callee, "parent", None), "wdl_version", None) or "draft-2"
+    stdlib = WorkflowStdLib(version, os.path.join(root, "write_"), parent.stdlib.source_dir)
+    child = WorkflowRun(child_id, callee, inputs, parent.options, root, stdlib, parent=cr)
+    now = time.time()
+    if resuming:
+        child.resume = resume_index(engine.store, child_id)
+        _index_children(engine.store, child)
+        engine.store.update_workflow(child_id, status="Running")
+        return child
+    engine.store.add_workflow(
+        {
+            "id": child_id,
+            "parent_id": parent.id,
+            "parent_call": cr.key,
+            "parent_shard": cr.shard,
+            "name": callee.name,
+            "status": "Running",
+            "workflow_url": "",
+            "source": "",
+            "imports_zip": None,
+            "inputs": dumps(env_to_json(inputs, callee.name + ".")),
+            "options": "{}",
+            "backend": engine.backend.name,
+            "root": root,
+            "outputs": None,
+            "failures": None,
+            "submitted": now,
+            "started": now,
+            "ended": None,
+        }
+    )
+    engine.store.add_call(
+        {
+            "workflow_id": parent.id,
+            "fqn": cr.key,
+            "shard": cr.shard,
+            "attempt": 1,
+            "status": "Running",
+            "backend": engine.backend.name,
+            "call_root": cr.call_root,
+            "job_id": None,
+            "return_code": None,
+            "inputs": dumps({k: v.json for k, v in cr.provided.items()}),
+            "outputs": None,
+            "runtime": None,
+            "command": None,
+            "failures": None,
+            "sub_workflow_id": child_id,
+            "cached": False,
+            "started": now,
+            "ended": None,
+        }
+    )
+    if parent.resume is not None:
+        child.resume = {}
+    return child

@@ -1,0 +1,270 @@
+"""The store: an engine on SQLite (WAL) or MySQL, migrations, and batched writes.
+
+Reads go straight through short transactions. Writes of the scheduler go
+through ``Store.batch`` and reach the database in one transaction per
+``Store.flush`` (the scheduler flushes once per tick, not once per call).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
+
+from ironside.errors import BadConfig, UnknownWorkflow
+from ironside.store.models import Call, Job, Label, MetadataEvent, Workflow
+
+Row = dict[str, Any]
+
+
+class _CallIfAbsent:
+    """Marker: call rows inserted only when absent (after a restart)."""
+
+
+TABLES: dict[type, Table] = {
+    m: m.__table__  # type: ignore[attr-defined,misc]
+    for m in (Workflow, Call, Job, MetadataEvent, Label)
+}
+CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An SQLAlchemy engine for ``url``; SQLite files get WAL mode and their directory."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise BadConfig(f"config: database url {url!r} is not a valid URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(db)), exist_ok=True)
+        eng = create_engine(url, poolclass=NullPool if not db else None)
+        event.listen(eng, "connect", _sqlite_pragmas)
+        return eng
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("ironside.store") / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate) the store at ``url``."""
+    engine = make_engine(url)
+    migrate(engine)
+    return Store(engine)
+
+
+class Store:
+    """State of workflows, calls, jobs, events and labels, with batched writes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._inserts: dict[type, list[Row]] = {}
+        self._call_updates: dict[tuple[str, ...], list[Row]] = {}
+        self._wf_updates: list[tuple[str, Row]] = []
+
+    # ---- batched writes -------------------------------------------------------------
+    def add_call(self, row: Row) -> None:
+        """Queue the insert of a call-attempt row (all columns given)."""
+        self._queue_insert(Call, row)
+
+    def ensure_call(self, row: Row) -> None:
+        """Queue the insert of a call-attempt row unless one with its key exists."""
+        self._queue_insert(_CallIfAbsent, row)
+
+    def add_workflow(self, row: Row) -> None:
+        """Queue the insert of a (sub-)workflow row; top-level ones use ``create_workflow``."""
+        self._queue_insert(Workflow, row)
+
+    def add_job(self, row: Row) -> None:
+        """Queue the insert of a job row."""
+        self._queue_insert(Job, row)
+
+    def add_event(self, workflow_id: str, key: str, value: Any, ts: float | None = None) -> None:
+        """Queue a workflow metadata event."""
+        self._queue_insert(
+            MetadataEvent,
+            {
+                "workflow_id": workflow_id,
+                "key": key,
+                "value": value if isinstance(value, str) or value is None else json.dumps(value),
+                "ts": ts if ts is not None else time.time(),
+            },
+        )
+
+    def update_call(self, key: tuple[str, str, int, int], **values: Any) -> None:
+        """Queue an update of a call-attempt row; batched by the set of columns changed."""
+        cols = tuple(sorted(values))
+        row = dict(values)
+        row.update({"k_" + k: v for k, v in zip(CALL_KEY, key, strict=True)})
+        with self._lock:
+            self._call_updates.setdefault(cols, []).append(row)
+
+    def update_workflow(self, workflow_id: str, **values: Any) -> None:
+        """Queue an update of a workflow row."""
+        with self._lock:
+            self._wf_updates.append((workflow_id, values))
+
+    def _queue_insert(self, model: type, row: Row) -> None:
+        with self._lock:
+            self._inserts.setdefault(model, []).append(row)
+
+    def pending(self) -> bool:
+        """Whether writes wait for a flush."""
+        return bool(self._inserts or self._call_updates or self._wf_updates)
+
+    def flush(self) -> None:
+        """Write everything queued, in one transaction."""
+        with self._lock:
+            inserts, self._inserts = self._inserts, {}
+            updates, self._call_updates = self._call_updates, {}
+            wf_updates, self._wf_updates = self._wf_updates, []
+        if not (inserts or updates or wf_updates):
+            return
+        with self.engine.begin() as conn:
+            for model in (Workflow, Call, Job, MetadataEvent, Label):
+                rows = inserts.get(model)
+                if rows:
+                    conn.execute(insert(TABLES[model]), rows)
+            if inserts.get(_CallIfAbsent):
+                stmt = (
+                    insert(TABLES[Call])
+                    .prefix_with("OR IGNORE", dialect="sqlite")
+                    .prefix_with("IGNORE", dialect="mysql")
+                )
+                conn.execute(stmt, inserts[_CallIfAbsent])
+            for cols, rows in updates.items():
+                self._execute_call_update(conn, cols, rows)
+            for wf_id, values in wf_updates:
+                conn.execute(update(Workflow).where(Workflow.id == wf_id).values(**values))
+
+    @staticmethod
+    def _execute_call_update(conn: Connection, cols: Sequence[str], rows: list[Row]) -> None:
+        table = TABLES[Call]
+        stmt = (
+            update(table)
+            .where(and_(*[table.c[k] == bindparam("k_" + k) for k in CALL_KEY]))
+            .values({c: bindparam(c) for c in cols})
+        )
+        conn.execute(stmt, rows)
+
+    # ---- immediate writes ------------------------------------------------------------
+    def create_workflow(self, row: Row, labels: Mapping[str, str] | None = None) -> None:
+        """Insert a workflow row (and its labels) now."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(Workflow), [row])
+            if labels:
+                conn.execute(
+                    insert(Label),
+                    [{"workflow_id": row["id"], "key": k, "value": v} for k, v in labels.items()],
+                )
+
+    def set_labels(self, workflow_id: str, labels: Mapping[str, str]) -> None:
+        """Add or replace labels of a workflow."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(Label).where(Label.workflow_id == workflow_id, Label.key.in_(list(labels)))
+            )
+            conn.execute(
+                insert(Label),
+                [{"workflow_id": workflow_id, "key": k, "value": v} for k, v in labels.items()],
+            )
+
+    # ---- reads -----------------------------------------------------------------------
+    def workflow(self, workflow_id: str) -> Row:
+        """The workflow row; ``UnknownWorkflow`` when there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(TABLES[Workflow]).where(Workflow.id == workflow_id)).first()
+        if row is None:
+            raise UnknownWorkflow(f"no workflow with id {workflow_id}")
+        return dict(row._mapping)
+
+    def workflows(self, status: Iterable[str] | None = None, top_level: bool = True) -> list[Row]:
+        """Workflow rows (without sources), optionally filtered by status."""
+        t = TABLES[Workflow]
+        cols = [c for c in t.c if c.name not in ("source", "imports_zip")]
+        stmt = select(*cols)
+        if status:
+            stmt = stmt.where(t.c.status.in_(list(status)))
+        if top_level:
+            stmt = stmt.where(t.c.parent_id.is_(None))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt.order_by(t.c.submitted))]
+
+    def sub_workflows(self, parent_id: str) -> list[Row]:
+        """Sub-workflow rows of a workflow."""
+        t = TABLES[Workflow]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.parent_id == parent_id))
+            return [dict(r._mapping) for r in rows]
+
+    def calls(self, workflow_id: str) -> list[Row]:
+        """Every call-attempt row of a workflow, in (fqn, shard, attempt) order."""
+        t = TABLES[Call]
+        stmt = select(t).where(t.c.workflow_id == workflow_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(t.c.fqn, t.c.shard, t.c.attempt))
+            return [dict(r._mapping) for r in rows]
+
+    def jobs(self, workflow_id: str) -> dict[tuple[str, int, int], Row]:
+        """Job rows of a workflow by (fqn, shard, attempt)."""
+        t = TABLES[Job]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.workflow_id == workflow_id))
+            return {(r.fqn, r.shard, r.attempt): dict(r._mapping) for r in rows}
+
+    def events(self, workflow_id: str) -> list[Row]:
+        """Metadata events of a workflow, oldest first."""
+        t = TABLES[MetadataEvent]
+        stmt = select(t).where(t.c.workflow_id == workflow_id).order_by(t.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def labels(self, workflow_id: str) -> dict[str, str]:
+        """Labels of a workflow."""
+        t = TABLES[Label]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.key, t.c.value).where(t.c.workflow_id == workflow_id))
+            return {r.key: r.value for r in rows}
+
+    def close(self) -> None:
+        """Flush and dispose of the engine's connections."""
+        self.flush()
+        self.engine.dispose()

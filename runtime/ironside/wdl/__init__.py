@@ -1,0 +1,1 @@
+"""The adapter over miniwdl's ``WDL`` package: load, inputs, values, stdlib."""
