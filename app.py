@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""The Ironside kit: one CDK app, every stack of the platform."""
+"""The Ironside kit: one CDK app, every stack of the platform (settings from context)."""
 
 import aws_cdk as cdk
 
-from stacks.app import build_app
+from stacks.platform import add_platform
+from stacks.settings import Settings
 
 app = cdk.App()
-build_app(app)
+add_platform(app, Settings.from_context(app.node))
 app.synth()

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Sets up the Ironside engine host (Amazon Linux 2023). Run once by the user data from
+# the unzipped artifacts directory, after it wrote /etc/ironside/host.env and
+# /etc/ironside/ironside.conf. Any failure exits non-zero: the instance then fails its
+# health check and the Auto Scaling group replaces it.
+set -Eeuo pipefail
+umask 022
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=/dev/null
+. /etc/ironside/host.env
+: "${IRONSIDE_REGION:?}" "${IRONSIDE_WHEEL_URL:?}" "${IRONSIDE_LOG_GROUP:?}" "${IRONSIDE_ASG_NAME:?}"
+
+retry() {
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    "$@" && return 0
+    echo "bootstrap: attempt ${attempt}/5 failed: $*" >&2
+    sleep $((attempt * 5))
+  done
+  return 1
+}
+
+retry dnf install -y -q python3.11 python3.11-pip unzip amazon-cloudwatch-agent
+
+# The engine: its wheel (built at synth) into a venv; dependencies from PyPI.
+install -d -m 0755 /opt/ironside /var/log/ironside /var/lib/ironside
+tmp=$(mktemp -d)
+retry aws s3 cp --only-show-errors --region "$IRONSIDE_REGION" "$IRONSIDE_WHEEL_URL" "$tmp/wheel.zip"
+unzip -q -o "$tmp/wheel.zip" -d "$tmp/wheel"
+python3.11 -m venv /opt/ironside/venv
+retry /opt/ironside/venv/bin/pip install -q --disable-pip-version-check "$tmp"/wheel/*.whl
+rm -rf "$tmp"
+
+install -m 0755 "$HERE/ironside-env.sh" /usr/local/bin/ironside-env.sh
+install -m 0755 "$HERE/ironside-health.sh" /usr/local/bin/ironside-health.sh
+install -m 0644 "$HERE/ironside.service" "$HERE/ironside-health.service" \
+  "$HERE/ironside-health.timer" /etc/systemd/system/
+
+# Logs and memory metrics through the CloudWatch agent.
+sed -e "s|@@LOG_GROUP@@|${IRONSIDE_LOG_GROUP}|g" -e "s|@@ASG_NAME@@|${IRONSIDE_ASG_NAME}|g" \
+  "$HERE/cloudwatch-agent.json" >/opt/aws/amazon-cloudwatch-agent/etc/ironside.json
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+  -c file:/opt/aws/amazon-cloudwatch-agent/etc/ironside.json
+
+systemctl daemon-reload
+systemctl enable --now ironside.service ironside-health.timer
+echo "bootstrap: engine installed"

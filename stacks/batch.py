@@ -1,0 +1,111 @@
+"""Batch stack: the hosts' launch template and role, two compute environments, two queues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from launch_template.user_data import (
+    HOST_ASSETS_DIR,
+    HOST_ASSETS_EXCLUDE,
+    UserDataOptions,
+    build_user_data,
+)
+from stacks.constructs.batch_compute import BatchCompute, BatchComputeProps
+from stacks.roles.access import object_arn
+from stacks.roles.batch_instance_role import (
+    BatchInstanceRoleProps,
+    acknowledge_ebs_autoscale,
+    batch_instance_role,
+    ebs_autoscale_statements,
+)
+from stacks.settings import Settings
+
+#: Where tasks' working directories live on the hosts (managed by EBS autoscale).
+SCRATCH_MOUNT = "/cromwell_root"
+
+
+class BatchStack(cdk.Stack):
+    """``compute`` (:class:`BatchCompute`), ``instance_role`` and the host assets.
+
+    The hosts' user data comes from ``launch_template/`` (MIME multi-part); the host
+    scripts directory ships as the ``HostAssets`` asset, read by the instance role.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        key_arn: str | None,
+        **kw: Any,
+    ):
+        super().__init__(scope, construct_id, **kw)
+        self.host_assets = s3_assets.Asset(
+            self, "HostAssets", path=str(HOST_ASSETS_DIR), exclude=list(HOST_ASSETS_EXCLUDE)
+        )
+        self.instance_role = batch_instance_role(
+            self,
+            "InstanceRole",
+            BatchInstanceRoleProps(
+                results_bucket=settings.bucket_name("results"),
+                scripts_bucket=settings.bucket_name("scripts"),
+                key_arn=key_arn,
+            ),
+        )
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadHostAssets",
+                actions=["s3:GetObject"],
+                resources=[
+                    object_arn(self.host_assets.s3_bucket_name, self.host_assets.s3_object_key)
+                ],
+            )
+        )
+        user_data = build_user_data(
+            UserDataOptions(
+                host_assets_url=self.host_assets.s3_object_url,
+                region=self.region,
+                host_log_group=settings.log_group_names["hosts"],
+                scratch_mount=SCRATCH_MOUNT,
+            )
+        )
+        self.compute = BatchCompute(
+            self,
+            "Compute",
+            BatchComputeProps(
+                vpc=vpc,
+                subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                security_group=security_group,
+                instance_role=self.instance_role,
+                user_data=user_data,
+                instance_types=settings.batch_instance_types,
+                default_queue_name=settings.default_queue_name,
+                priority_queue_name=settings.priority_queue_name,
+                spot_min_vcpus=settings.spot_min_vcpus,
+                spot_max_vcpus=settings.spot_max_vcpus,
+                on_demand_min_vcpus=settings.on_demand_min_vcpus,
+                on_demand_max_vcpus=settings.on_demand_max_vcpus,
+                spot_allocation_strategy=settings.spot_allocation_strategy,
+                spot_bid_percentage=settings.spot_bid_percentage,
+                ami_id=settings.batch_ami_id,
+                root_volume_gib=settings.batch_root_volume_gib,
+            ),
+        )
+        autoscale = iam.Policy(
+            self,
+            "EbsAutoscalePolicy",
+            statements=ebs_autoscale_statements(self, self.compute.instance_profile_arns()),
+        )
+        autoscale.attach_to_role(self.instance_role)
+        self.default_queue = self.compute.default_queue
+        self.priority_queue = self.compute.priority_queue
+        acknowledge_ebs_autoscale(autoscale)

@@ -1,0 +1,1 @@
+"""Reusable constructs; each takes a frozen-dataclass props object documenting its defaults."""

@@ -1,0 +1,193 @@
+"""Engine stack: the Ironside server host, its API token, its host policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_secretsmanager as sm
+from constructs import Construct
+
+from stacks import nag
+from stacks.artifacts import ENGINE_ARTIFACTS_DIR
+from stacks.constructs.engine_config import EngineConfigValues, render_engine_config
+from stacks.constructs.engine_host import EngineHost, EngineHostProps
+from stacks.constructs.wheel_asset import WheelAsset, WheelAssetProps
+from stacks.roles.access import object_arn
+from stacks.settings import Settings
+
+#: The engine distribution built into the wheel.
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+#: The API port on the host.
+ENGINE_PORT = 8000
+
+
+class EngineStack(cdk.Stack):
+    """``host`` (:class:`EngineHost`), ``api_token`` and the shipped wheel."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        role: iam.IRole,
+        job_role: iam.IRole,
+        default_queue: batch.IJobQueue,
+        priority_queue: batch.IJobQueue,
+        database_secret: sm.ISecret,
+        docker_hub_mirror: str,
+        ecr_public_mirror: str,
+        **kw: Any,
+    ):
+        super().__init__(scope, construct_id, **kw)
+        self.api_token = sm.Secret(
+            self,
+            "ApiToken",
+            secret_name=f"{settings.name_prefix}/engine-api-token",
+            description="Bearer token of the Ironside engine API",
+            generate_secret_string=sm.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+        )
+        self.wheel = WheelAsset(self, "Runtime", WheelAssetProps(project=RUNTIME_DIR)).asset
+        self.artifacts = s3_assets.Asset(
+            self, "Artifacts", path=str(ENGINE_ARTIFACTS_DIR), exclude=["__pycache__", "*.pyc"]
+        )
+        log_group = settings.log_group_names["engine"]
+        log_group_arn = self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{log_group}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        config = render_engine_config(
+            EngineConfigValues(
+                region=self.region,
+                root=f"s3://{settings.bucket_name('results')}/executions",
+                default_queue_arn=default_queue.job_queue_arn,
+                priority_queue_arn=priority_queue.job_queue_arn,
+                scripts_bucket=settings.bucket_name("scripts"),
+                jobs_log_group=settings.log_group_names["jobs"],
+                docker_hub_mirror=docker_hub_mirror,
+                ecr_public_mirror=ecr_public_mirror,
+                job_definition_prefix=settings.name_prefix,
+                default_job_role_arn=job_role.role_arn,
+                allowed_job_role_arns=settings.allowed_job_role_arns,
+                port=ENGINE_PORT,
+            )
+        )
+        self.host = EngineHost(
+            self,
+            "Host",
+            EngineHostProps(
+                vpc=vpc,
+                security_group=security_group,
+                role=role,
+                instance_type=settings.engine_instance_type,
+                asg_name=settings.engine_asg_name,
+                wheel=self.wheel,
+                artifacts=self.artifacts,
+                config=config,
+                host_env={
+                    "IRONSIDE_REGION": self.region,
+                    "IRONSIDE_PORT": str(ENGINE_PORT),
+                    "IRONSIDE_WHEEL_URL": self.wheel.s3_object_url,
+                    "IRONSIDE_LOG_GROUP": log_group,
+                    "IRONSIDE_ASG_NAME": settings.engine_asg_name,
+                    "IRONSIDE_DATABASE_SECRET_ARN": database_secret.secret_arn,
+                    "IRONSIDE_API_TOKEN_SECRET_ARN": self.api_token.secret_arn,
+                },
+            ),
+        )
+        # Host-only permissions live here, next to what they name, so the IAM stack
+        # does not depend on this one.
+        host_policy = iam.Policy(
+            self,
+            "HostPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadAssets",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        object_arn(a.s3_bucket_name, a.s3_object_key)
+                        for a in (self.wheel, self.artifacts)
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadApiToken",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=[self.api_token.secret_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="SelfHealing",
+                    actions=["autoscaling:SetInstanceHealth"],
+                    resources=[
+                        self.format_arn(
+                            service="autoscaling",
+                            resource="autoScalingGroup",
+                            resource_name=f"*:autoScalingGroupName/{settings.engine_asg_name}",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="ShipLogs",
+                    actions=[
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
+                    resources=[log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="AgentMetrics",
+                    # PutMetricData has no resource type; limited to the agent's namespace.
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": "CWAgent"}},
+                ),
+            ],
+        )
+        nag.acknowledge(
+            host_policy,
+            "cloudwatch:PutMetricData has no resource type; it is limited to the CWAgent "
+            "namespace by condition",
+            nag.resource("*"),
+        )
+        nag.acknowledge(
+            host_policy,
+            "The group's ARN embeds a UUID unknown before creation; the name part pins it "
+            "to the engine's own group",
+            nag.resource(
+                nag.regional_arn(
+                    "autoscaling",
+                    f"autoScalingGroup:*:autoScalingGroupName/{settings.engine_asg_name}",
+                )
+            ),
+        )
+        nag.acknowledge(
+            host_policy,
+            "The CloudWatch agent creates one stream per instance in the engine log group",
+            nag.resource(nag.regional_arn("logs", f"log-group:{log_group}:*")),
+        )
+        nag.acknowledge(
+            self.api_token,
+            "The API token is handed to users out of band; rotating it automatically would "
+            "lock every client out (rotate by redeploying with a new secret)",
+            "AwsSolutions-SMG4",
+        )
+        nag.acknowledge(
+            self.host.group,
+            "Instance replacements are visible through the engine-unhealthy alarm on "
+            "GroupInServiceInstances; no separate ASG notification topic is needed",
+            "AwsSolutions-AS3",
+        )

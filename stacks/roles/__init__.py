@@ -1,0 +1,1 @@
+"""IAM roles of the platform, one module per role and its policy."""

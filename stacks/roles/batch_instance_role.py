@@ -1,0 +1,141 @@
+"""The Batch host (ECS container instance) role."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from launch_template.user_data import AUTOSCALE_TAG
+from stacks import nag
+from stacks.roles.access import bucket_statements
+
+#: AWS managed policies the host needs: the ECS agent, SSM Session Manager, the CloudWatch agent.
+MANAGED_POLICIES = (
+    "service-role/AmazonEC2ContainerServiceforEC2Role",
+    "AmazonSSMManagedInstanceCore",
+    "CloudWatchAgentServerPolicy",
+)
+
+
+@dataclass(frozen=True)
+class BatchInstanceRoleProps:
+    """Props of :func:`batch_instance_role`.
+
+    Attributes:
+        results_bucket: name of the bucket hosts read and write.
+        scripts_bucket: name of the script bucket (read).
+        key_arn: KMS key of both buckets; ``None`` (default) for S3-managed encryption.
+    """
+
+    results_bucket: str
+    scripts_bucket: str
+    key_arn: str | None = None
+
+
+def batch_instance_role(
+    scope: Construct, construct_id: str, props: BatchInstanceRoleProps
+) -> iam.Role:
+    """The role of Batch hosts, without the EBS autoscale statements (see below)."""
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+        description="Ironside Batch hosts: ECS agent, SSM, CloudWatch agent, EBS autoscale",
+        managed_policies=[
+            iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in MANAGED_POLICIES
+        ],
+    )
+    for statement in [
+        *bucket_statements("Results", [props.results_bucket], write=True, key_arn=props.key_arn),
+        *bucket_statements("Scripts", [props.scripts_bucket], write=False, key_arn=props.key_arn),
+    ]:
+        role.add_to_policy(statement)
+    for name in MANAGED_POLICIES:
+        nag.acknowledge(
+            role,
+            f"{name} is the AWS-maintained policy for the ECS agent, SSM Session Manager or "
+            "the CloudWatch agent on Batch hosts; it tracks the agents' API needs",
+            nag.managed_policy(name),
+        )
+    nag.acknowledge(
+        role,
+        "Hosts read and write arbitrary keys under the execution root and read task "
+        "scripts: object-level wildcards within the two platform buckets only",
+        nag.bucket_objects(props.results_bucket),
+        nag.bucket_objects(props.scripts_bucket),
+    )
+    return role
+
+
+def acknowledge_ebs_autoscale(policy: Construct) -> None:
+    """Acknowledge the wildcards of :func:`ebs_autoscale_statements`, each for its reason."""
+    nag.acknowledge(
+        policy,
+        "ec2:DescribeVolumes and ec2:DescribeInstances support no resource-level permissions",
+        nag.resource("*"),
+    )
+    nag.acknowledge(
+        policy,
+        "Volume ids are unknown until the daemon creates them; every volume action is "
+        "conditioned on the kit's ironside:autoscale tag (aws:RequestTag / aws:ResourceTag)",
+        nag.resource(nag.regional_arn("ec2", "volume/*")),
+    )
+    nag.acknowledge(
+        policy,
+        "Batch launches the instances; attach/detach/modify are conditioned on "
+        "ec2:InstanceProfile being the Batch hosts' own instance profiles",
+        nag.resource(nag.regional_arn("ec2", "instance/*")),
+    )
+
+
+def ebs_autoscale_statements(
+    scope: Construct, instance_profile_arns: Sequence[str]
+) -> list[iam.PolicyStatement]:
+    """What the EBS autoscale daemon may do: only to volumes carrying the kit's tag.
+
+    Volumes must be created with ``ironside:autoscale=true`` and can then only be
+    attached to, detached from and deleted on that tag; attach/detach and
+    ``ModifyInstanceAttribute`` (delete-on-termination) are limited to instances
+    running with the Batch hosts' own instance profile.
+    """
+    key, value = AUTOSCALE_TAG
+    stack = Stack.of(scope)
+    volumes = stack.format_arn(service="ec2", resource="volume", resource_name="*")
+    instances = stack.format_arn(service="ec2", resource="instance", resource_name="*")
+    tagged = {"StringEquals": {f"aws:ResourceTag/{key}": value}}
+    return [
+        iam.PolicyStatement(
+            sid="CreateTaggedVolumes",
+            actions=["ec2:CreateVolume"],
+            resources=[volumes],
+            conditions={"StringEquals": {f"aws:RequestTag/{key}": value}},
+        ),
+        iam.PolicyStatement(
+            sid="TagOnCreate",
+            actions=["ec2:CreateTags"],
+            resources=[volumes],
+            conditions={"StringEquals": {"ec2:CreateAction": "CreateVolume"}},
+        ),
+        iam.PolicyStatement(
+            sid="ManageTaggedVolumes",
+            actions=["ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume"],
+            resources=[volumes],
+            conditions=tagged,
+        ),
+        iam.PolicyStatement(
+            sid="OwnInstancesOnly",
+            actions=["ec2:AttachVolume", "ec2:DetachVolume", "ec2:ModifyInstanceAttribute"],
+            resources=[instances],
+            conditions={"ArnEquals": {"ec2:InstanceProfile": list(instance_profile_arns)}},
+        ),
+        iam.PolicyStatement(
+            sid="Describe",
+            # Describe* calls support no resource-level permissions.
+            actions=["ec2:DescribeVolumes", "ec2:DescribeInstances"],
+            resources=["*"],
+        ),
+    ]
