@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ironside.filesystems.base import FileSystem
 
-from .hashing import EMPTY_MD5
+from .hashing import EMPTY_MD5, canonical_json, md5_hex
 
 MemoKey = tuple[str, int, int]  # (absolute path, size, mtime_ns)
 
@@ -120,11 +120,24 @@ class FileIdentifier:
         """The content identity of ``path``; raises FileNotFoundError when missing."""
         scheme = scheme_of(path)
         if not scheme or scheme == "file":
-            return self._local.md5(path.removeprefix("file://"))
+            local = path.removeprefix("file://")
+            if os.path.isdir(local):
+                return self._local_directory(local)
+            return self._local.md5(local)
         filesystem = self._filesystems.get(scheme)
         if filesystem is None:
             raise ValueError(f"no file system for {scheme}:// paths (call caching needs one)")
         return filesystem.info(path).content_id
+
+    def _local_directory(self, path: str) -> str:
+        """MD5 of the sorted (relative path, MD5) pairs of every file under a directory."""
+        entries = []
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                entries.append([os.path.relpath(full, path), self._local.md5(full)])
+        return md5_hex(canonical_json(entries))
 
     def identify_input(self, paths: Sequence[str | None], optional: bool) -> list[str]:
         """Identities of one file input's files; a missing optional file is md5("")."""

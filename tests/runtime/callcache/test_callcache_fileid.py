@@ -126,3 +126,16 @@ def test_scheme_of() -> None:
     assert scheme_of("s3://bkt/k") == "s3"
     assert scheme_of("/tmp/a://b") == ""
     assert scheme_of("relative/path") == ""
+
+
+def test_local_directory_identity_follows_its_files(tmp_path: Path) -> None:
+    directory = tmp_path / "d"
+    (directory / "sub").mkdir(parents=True)
+    (directory / "a.txt").write_text("a")
+    (directory / "sub" / "b.txt").write_text("b")
+    identifier = FileIdentifier()
+    first = identifier.identify(str(directory))
+    assert identifier.identify(str(directory)) == first
+    (directory / "sub" / "b.txt").write_text("B")
+    os.utime(directory / "sub" / "b.txt", ns=(1, 1))
+    assert identifier.identify(str(directory)) != first

@@ -89,8 +89,8 @@ def test_file_identities(tmp_path: Path) -> None:
     assert result.components["input: File? g"] == EMPTY_MD5
     missing = hash_with(hasher, {}, {"File f": FileInput([str(tmp_path / "gone")])})
     assert isinstance(missing, HashUnavailable) and "File f" in missing.reason
-    directory = hash_with(hasher, {}, {"File f": FileInput([str(tmp_path)])})
-    assert isinstance(directory, HashUnavailable)
+    other_scheme = hash_with(hasher, {}, {"File f": FileInput(["gs://bucket/x"])})
+    assert isinstance(other_scheme, HashUnavailable) and "gs://" in other_scheme.reason
 
 
 def test_dockerhub_credentials() -> None:
