@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ironside.backends.aws_batch import AwsBatchBackend, JobLimitReached, job_name
+from ironside.backends.aws_batch.backend import job_tags
 from ironside.backends.aws_batch.scripts import script_key
 from ironside.backends.base import JobRequest, JobStatus
 from ironside.errors import BadOptions, BadRuntimeAttribute
@@ -375,3 +376,38 @@ def test_spot_reclaims_up_to_preemptible_then_fallback_or_fail(
     else:
         assert queues == [default, default, default]
         assert retryable == [True, False, False]
+
+
+def test_definition_deregistered_behind_our_back_is_registered_again(
+    backend: AwsBatchBackend, batch: Any
+) -> None:
+    first = backend.jobs[backend.submit(request(0))].job_definition_arn
+    batch.deregister_job_definition(jobDefinition=first)
+
+    def inactive(params: dict[str, Any], **_: Any) -> None:  # what Batch says; moto does not
+        if params["jobDefinition"] == first:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ClientException",
+                        "Message": f"JobDefinition {first} inactive",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                "SubmitJob",
+            )
+
+    batch.meta.events.register("provide-client-params.batch.SubmitJob", inactive)
+    counter = CallCounter(batch)
+    job_id = backend.submit(request(1))
+    assert backend.jobs[job_id].job_definition_arn != first
+    assert counter.calls["RegisterJobDefinition"] == 1
+    assert counter.calls["SubmitJob"] == 2  # refused once, then on the new definition
+
+
+def test_tags_are_sanitized() -> None:
+    req = dataclasses.replace(request(0), options={"labels": {"team": "genomics#1", "x?": "y"}})
+    tags = job_tags(req)
+    assert tags["label:team"] == "genomics_1"
+    assert tags["label:x_"] == "y"
+    assert tags["ironside:call"] == "wf.hello"

@@ -33,6 +33,7 @@ from .settings import AwsBatchSettings, parse_settings
 from .throttle import AdaptiveRateLimiter, call_with_retries, is_throttling
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+_UNSAFE_TAG = re.compile(r"[^\w\s+=.:/@-]", re.ASCII)
 MAX_NAME = 128
 MAX_TAG_VALUE = 256
 
@@ -54,6 +55,12 @@ class SubmittedJob:
     queue_arn: str
     call_key: tuple[str, str, int]  # (workflow id, call, shard): attempts of one call share it
     preemptible: int
+
+
+def _definition_gone(err: ClientError) -> bool:
+    error = err.response.get("Error", {})
+    message = str(error.get("Message", "")).lower()
+    return error.get("Code") == "ClientException" and "definition" in message
 
 
 def call_key(request: JobRequest) -> tuple[str, str, int]:
@@ -84,8 +91,13 @@ def job_tags(request: JobRequest) -> dict[str, str]:
     labels = request.options.get("labels")
     if isinstance(labels, Mapping):
         for key, value in list(labels.items())[: 50 - len(tags)]:
-            tags[f"label:{key}"[:128]] = str(value)
-    return {k: v[:MAX_TAG_VALUE] for k, v in tags.items()}
+            tags[_tag_text(f"label:{key}")[:128]] = str(value)
+    return {k: _tag_text(v)[:MAX_TAG_VALUE] for k, v in tags.items()}
+
+
+def _tag_text(text: str) -> str:
+    """Characters AWS tags accept (letters, digits, spaces and ``+-=._:/@``); others ``_``."""
+    return _UNSAFE_TAG.sub("_", text)
 
 
 def container_overrides(runtime: BatchRuntime, script_url: str, call_root: str) -> dict[str, Any]:
@@ -191,7 +203,14 @@ class AwsBatchBackend(Backend):
             "tags": job_tags(request),
             "propagateTags": True,
         }
-        job_id = self._submit_job(args)
+        try:
+            job_id = self._submit_job(args)
+        except ClientError as err:
+            if not _definition_gone(err):
+                raise
+            self.definitions.forget(spec)  # deregistered behind our back: register again
+            args["jobDefinition"] = definition = self.definitions.arn_for(spec)
+            job_id = self._submit_job(args)
         with self._lock:
             self._active.add(job_id)
             self.jobs[job_id] = SubmittedJob(

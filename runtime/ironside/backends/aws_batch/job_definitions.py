@@ -149,6 +149,10 @@ class JobDefinitions:
                 self._arns[spec] = arn
         return arn
 
+    def forget(self, spec: DefinitionSpec) -> None:
+        """Drop a memoised ARN (its definition was deregistered outside this process)."""
+        self._arns.pop(spec, None)
+
     def _call(self, fn: Callable[[], Any]) -> Any:
         return call_with_retries(
             fn, attempts=self._attempts, limiter=self._limiter, sleep=self._sleep
