@@ -98,8 +98,8 @@ def describe(
         return _empty([str(exc)])
     target = wdl_check.executable(doc)
     result = _empty([], wdl_check.document_version(doc))
-    if target is None:
-        result["errors"] = ["no workflow (and not exactly one task) in the document"]
+    if target is None:  # a library of tasks: valid, but nothing to run
+        result.update(valid=True, validWorkflow=True, images=_images(doc))
         return result
     input_errors: list[str] = []
     if inputs is not None:

@@ -49,7 +49,7 @@ def live() -> Iterator[Live]:
     yield from start(ServerSettings(), FakeEngine())
 
 
-def submit(client: httpx.Client, **fields: str | bytes) -> httpx.Response:
+def submit(client: httpx.Client, **fields: str | bytes | None) -> httpx.Response:
     """POST a multipart submission (every field sent as a file part, as cromshell does)."""
     fields.setdefault("workflowSource", HELLO)
     fields.setdefault("workflowInputs", '{"hello.name": "world"}')
