@@ -68,9 +68,9 @@ class Daemon:
             self.clock,
             self.config.timeouts.poll_interval_s,
         )
-        self.instance_tags, taken = volumes.instance(identity.instance_id)
+        self.instance_tags, _ = volumes.instance(identity.instance_id)
         self.identity, self.volumes = identity, volumes
-        self.state = State(taken_devices=set(taken))
+        self.state = State()
         self.rebuild()
         log.info(
             "event=connected instance=%s zone=%s volumes=%d total_gb=%d",
@@ -218,9 +218,10 @@ class Daemon:
         volumes, identity = self._connected()
         timeouts = self.config.timeouts
         volumes.wait(volume_id, is_available, "available", timeouts.volume_available_s)
-        device = volumes.attach(
-            volume_id, identity.instance_id, self.config.device_names, self.state.taken_devices
-        )
+        # Taken names are looked up afresh each time: a name EC2 refused once may be free later.
+        _, mapped = volumes.instance(identity.instance_id)
+        taken = mapped | self.state.devices
+        device = volumes.attach(volume_id, identity.instance_id, self.config.device_names, taken)
         volumes.wait(volume_id, self._is_attached, "attached", timeouts.volume_attached_s)
         volumes.set_delete_on_termination(identity.instance_id, device)
         block = self._wait_block_device(volume_id, device)

@@ -17,11 +17,10 @@ class ManagedVolume:
 
 @dataclass
 class State:
-    """Managed volumes, volumes still to delete, device names known to be taken."""
+    """Managed volumes and volumes still to delete."""
 
     volumes: dict[str, ManagedVolume] = field(default_factory=dict)
     pending_cleanup: set[str] = field(default_factory=set)
-    taken_devices: set[str] = field(default_factory=set)
 
     @property
     def count(self) -> int:
@@ -36,4 +35,8 @@ class State:
     def add(self, volume: ManagedVolume) -> None:
         """Record a managed volume."""
         self.volumes[volume.volume_id] = volume
-        self.taken_devices.add(volume.device)
+
+    @property
+    def devices(self) -> set[str]:
+        """Device names our volumes are attached at."""
+        return {v.device for v in self.volumes.values()}
