@@ -8,7 +8,7 @@ importing the engine: it reads the engine's fingerprint through the structural
 engine passes (its ``CacheHit``), so the two packages only meet at wiring time::
 
     step = CallCacheStep(cache, hasher, hit_factory=CacheHit, metadata_sink=write_events)
-    Scheduler(..., cache=step)
+    Engine(store, backend, job_limit, cache=step)
 """
 
 from __future__ import annotations
