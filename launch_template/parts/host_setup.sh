@@ -8,8 +8,12 @@ IRONSIDE_AUTOSCALE_CONFIG=/etc/ironside/ebs-autoscale.json
 AWS=/usr/local/aws-cli/v2/current/bin/aws
 export AWS_DEFAULT_REGION="$IRONSIDE_REGION"
 
+# Only when missing: on AL2023, installing curl would conflict with curl-minimal.
 install_packages() {
-  retry yum install -y -q unzip curl
+  local tool
+  for tool in unzip curl; do
+    command -v "$tool" >/dev/null 2>&1 || retry yum install -y -q "$tool"
+  done
 }
 
 # AWS CLI v2 under /usr/local/aws-cli: task containers bind-mount it read-only.

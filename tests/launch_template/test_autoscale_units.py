@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from launch_template.host_assets.ebs_autoscale.lock import AlreadyRunning, Singl
 from launch_template.host_assets.ebs_autoscale.policy import decide, next_volume_size
 from launch_template.host_assets.ebs_autoscale.ports import CommandResult
 from launch_template.host_assets.ebs_autoscale.retry import Retrier, RetriesExhausted
+from launch_template.user_data import HOST_ASSETS_DIR
 
 from .conftest import Env, FakeClock, ImdsStub, unreachable_endpoint
 
@@ -274,3 +279,36 @@ def test_cli_rejects_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture)
     path.write_text('{"nope": 1}')
     assert cli.main(["--config", str(path), "--dry-run", "run"]) == 2
     assert "unknown EBS autoscale config key: 'nope'" in capsys.readouterr().err
+
+
+# -- as shipped to the hosts ----------------------------------------------------------------
+
+
+def test_daemon_sources_parse_as_python_3_9() -> None:
+    """Batch hosts run the daemon on their system python3 (3.9 on AL2023)."""
+    sources = sorted((HOST_ASSETS_DIR / "ebs_autoscale").glob("*.py"))
+    assert len(sources) >= 10
+    for source in sources:
+        text = source.read_text()
+        ast.parse(text, filename=str(source), feature_version=(3, 9))
+        assert "from __future__ import annotations" in text, source
+
+
+def test_daemon_runs_from_the_host_assets_dir_alone(tmp_path: Path) -> None:
+    """As on a host: PYTHONPATH is the unzipped asset, the package is ``ebs_autoscale``."""
+    config = tmp_path / "autoscale.json"
+    overrides = {"log_file": None, "imds": {"endpoint": unreachable_endpoint(), "timeout_s": 0.5}}
+    config.write_text(json.dumps(overrides))
+    result = subprocess.run(
+        [sys.executable, "-m", "ebs_autoscale", "--config", str(config), "--dry-run", "status"],
+        env={"PYTHONPATH": str(HOST_ASSETS_DIR), "PATH": os.environ["PATH"]},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["error"] == "instance identity unavailable (IMDS unreachable)"
+    assert report["dry_run"] is True
+    assert "event=imds_unreachable" in result.stderr
