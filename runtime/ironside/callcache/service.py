@@ -14,6 +14,7 @@ directory, and on a :class:`DuplicationFailed` invalidates the entry (when
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 
 from .duplication import DuplicationFailed, Duplicator
 from .fileid import scheme_of
-from .hashing import CallHashes
+from .hashing import CallHashes, canonical_json
 from .options import CallCachingConfig, CallCachingMode
 
 SECONDS_PER_DAY = 86400.0
@@ -59,6 +60,50 @@ class CacheEntry:
     created_at: float = 0.0
     entry_id: int | None = None
     allow_result_reuse: bool = True
+
+
+def entry_to_row(entry: CacheEntry) -> dict[str, Any]:
+    """A flat row for a SQL table (JSON text for outputs, files and component hashes).
+
+    Index ``(aggregate_hash, allow_result_reuse, id)`` serves ``find_entries``.
+    """
+    return {
+        "id": entry.entry_id,
+        "aggregate_hash": entry.hashes.aggregate,
+        "base_hash": entry.hashes.base,
+        "files_hash": entry.hashes.files,
+        "hashes": canonical_json(dict(entry.hashes.components)),
+        "workflow_id": entry.call.workflow_id,
+        "call_fqn": entry.call.call_fqn,
+        "shard": entry.call.shard,
+        "call_root": entry.call_root,
+        "outputs": canonical_json(dict(entry.outputs)),
+        "files": canonical_json(list(entry.files)),
+        "return_code": entry.return_code,
+        "created_at": entry.created_at,
+        "allow_result_reuse": entry.allow_result_reuse,
+    }
+
+
+def entry_from_row(row: Mapping[str, Any]) -> CacheEntry:
+    """The :class:`CacheEntry` of a row written from :func:`entry_to_row`."""
+    hashes = CallHashes(
+        components=json.loads(row["hashes"]),
+        base=row["base_hash"],
+        files=row["files_hash"],
+        aggregate=row["aggregate_hash"],
+    )
+    return CacheEntry(
+        call=CallRef(row["workflow_id"], row["call_fqn"], int(row["shard"])),
+        hashes=hashes,
+        call_root=row["call_root"],
+        outputs=json.loads(row["outputs"]),
+        files=tuple(json.loads(row["files"])),
+        return_code=row["return_code"],
+        created_at=float(row["created_at"]),
+        entry_id=row["id"],
+        allow_result_reuse=bool(row["allow_result_reuse"]),
+    )
 
 
 class CacheStore(Protocol):

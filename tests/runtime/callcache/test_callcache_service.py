@@ -251,3 +251,27 @@ def test_store_is_thread_safe(threads: int) -> None:
         worker.join(timeout=30)
     ids = [e.entry_id for e in store.all_entries()]
     assert len(ids) == len(set(ids)) == threads * 50
+
+
+def test_entry_rows_round_trip_through_sqlite() -> None:
+    import sqlite3
+
+    from ironside.callcache.service import entry_from_row, entry_to_row
+
+    store = InMemoryCacheStore()
+    cache = CallCache(store, lambda _: RecordingDuplicator(), clock=Clock())
+    entry = record(cache, "wf1", hashes())
+    row = entry_to_row(entry)
+    db = sqlite3.connect(":memory:")
+    db.row_factory = sqlite3.Row
+    columns = ", ".join(row)
+    db.execute(f"CREATE TABLE cache_entry ({columns})")
+    db.execute("CREATE INDEX by_hash ON cache_entry (aggregate_hash, allow_result_reuse, id)")
+    db.execute(
+        f"INSERT INTO cache_entry VALUES ({', '.join('?' for _ in row)})", list(row.values())
+    )
+    found = db.execute(
+        "SELECT * FROM cache_entry WHERE aggregate_hash = ? AND allow_result_reuse ORDER BY id",
+        (entry.hashes.aggregate,),
+    ).fetchall()
+    assert [entry_from_row(dict(r)) for r in found] == [entry]
