@@ -5,7 +5,8 @@
 set -Eeuo pipefail
 umask 022
 IRONSIDE_PART=@@PART@@
-IRONSIDE_UNHEALTHY_MARKER=/var/lib/ironside-host-unhealthy
+IRONSIDE_UNHEALTHY_MARKER=${IRONSIDE_UNHEALTHY_MARKER:-/var/lib/ironside-host-unhealthy}
+IRONSIDE_CONSOLE=${IRONSIDE_CONSOLE:-/dev/console}
 
 # Why not `aws autoscaling set-instance-health`: Batch owns the Auto Scaling
 # group or Spot Fleet behind a managed compute environment, Spot Fleets have no
@@ -22,7 +23,7 @@ ironside_fail() {
   trap - ERR
   local msg="ironside: host setup failed in ${IRONSIDE_PART} line ${line} (exit ${rc}); taking this host out of service"
   echo "$msg" >&2
-  echo "$msg" >/dev/console 2>/dev/null || true
+  echo "$msg" >"$IRONSIDE_CONSOLE" 2>/dev/null || true
   logger -t ironside-user-data "$msg" 2>/dev/null || true
   echo "$msg" >"$IRONSIDE_UNHEALTHY_MARKER" 2>/dev/null || true
   systemctl mask ecs.service >/dev/null 2>&1 || true
