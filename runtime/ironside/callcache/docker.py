@@ -265,7 +265,8 @@ class RegistryV2Lookup:
         query = {"scope": f"repository:{ref.repository}:pull"}
         if "service" in params:
             query["service"] = params["service"]
-        token_url = params["realm"] + "?" + urllib.parse.urlencode(query)
+        joiner = "&" if "?" in params["realm"] else "?"
+        token_url = params["realm"] + joiner + urllib.parse.urlencode(query)
         basic = "Basic " + _basic(creds) if creds else None
         status, _, body = self._send("GET", token_url, basic)
         if status != 200:

@@ -13,6 +13,7 @@ engine passes (its ``CacheHit``), so the two packages only meet at wiring time::
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -84,6 +85,13 @@ def output_files(outputs: Any, call_root: str) -> list[str]:
 
     visit(outputs)
     return found
+
+
+def local_detritus(call_root: str) -> list[str]:
+    """``stdout``, ``stderr`` and ``rc`` under ``<call_root>/execution`` that exist (local disk)."""
+    execution = os.path.join(call_root, "execution")
+    names = ("stdout", "stderr", "rc")
+    return [os.path.join(execution, n) for n in names if os.path.isfile(os.path.join(execution, n))]
 
 
 class CallCacheStep(Generic[H]):

@@ -20,7 +20,7 @@ from ironside.callcache import (
     InMemoryCacheStore,
     LocalDuplicator,
 )
-from ironside.callcache.step import CallCacheStep
+from ironside.callcache.step import CallCacheStep, local_detritus
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -66,7 +66,9 @@ class Harness:
         self.entries = InMemoryCacheStore()
         self.metadata: list[tuple[str, str, dict[str, Any]]] = []
         cache = CallCache(self.entries, lambda _: LocalDuplicator())
-        self.step = CallCacheStep(cache, CallHasher(FileIdentifier()), CacheHit, self._sink)
+        self.step = CallCacheStep(
+            cache, CallHasher(FileIdentifier()), CacheHit, self._sink, detritus=local_detritus
+        )
         self.submits: list[str] = []
         (tmp_path / "w.wdl").write_text(WDL)
         (tmp_path / "in1.txt").write_text("alpha\n")
@@ -127,6 +129,10 @@ def test_second_run_starts_no_task_and_has_identical_outputs(harness: Harness) -
     assert Path(second["w.joined"]).read_text() == "ALPHA\n--\nateb\n"
     assert "cacheCopy" in second["w.joined"] and second["w.n"] == 3
     assert harness.result(second_id, "w.join") == f"Cache Hit: {first_id}:w.join:-1"
+    join_files = [e.files for e in harness.entries.all_entries() if e.call.call_fqn == "w.join"]
+    assert [Path(f).name for f in join_files[0]] == ["j.txt", "stdout", "stderr", "rc"]
+    copied = Path(second["w.joined"]).parent
+    assert (copied / "rc").read_text().strip() == "0"
 
 
 def test_changed_input_reruns_only_downstream_calls(harness: Harness) -> None:
