@@ -166,3 +166,20 @@ def test_imds_unreachable_fails_init(env: Env) -> None:
     with pytest.raises(GrowthFailed, match="IMDS unreachable"):
         env.daemon(imds_endpoint=unreachable_endpoint()).init()
     assert env.own_volumes() == []
+
+
+def test_restart_while_btrfs_cannot_be_read_retries_the_rebuild(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.daemon().init()
+    env.host.fail.add("btrfs filesystem show")
+    restarted = env.daemon()
+    with caplog.at_level(logging.ERROR):
+        restarted.run(lambda: False, max_iterations=2)
+    assert _messages(caplog).count("event=step_failed error=CommandFailed") == 2
+    assert restarted.identity is None
+    env.host.fail.clear()
+    env.host.fill_to(90)
+    restarted.step()
+    assert restarted.state.count == 2
+    env.assert_no_unattached_volume()

@@ -312,3 +312,10 @@ def test_daemon_runs_from_the_host_assets_dir_alone(tmp_path: Path) -> None:
     assert report["error"] == "instance identity unavailable (IMDS unreachable)"
     assert report["dry_run"] is True
     assert "event=imds_unreachable" in result.stderr
+
+
+def test_cli_init_fails_with_a_reason_when_ec2_refuses(env: Env, tmp_path: Path) -> None:
+    env.faulty.throttle = {"create_volume": 1000}
+    assert cli.main(["--config", _config_file(tmp_path), "init"], daemon=env.daemon()) == 1
+    assert "gave up after 10 attempts" in (tmp_path / "log").read_text()
+    assert env.own_volumes() == []

@@ -116,4 +116,7 @@ def main(argv: Sequence[str] | None = None, daemon: Daemon | None = None) -> int
     except GrowthFailed as error:
         log.error("event=init_failed reason=%s", error)
         return 1
+    except Exception as error:  # init: any failure must fail the host setup, with a reason
+        log.error("event=failed error=%s reason=%s", type(error).__name__, error)
+        return 1
     return 0

@@ -71,7 +71,12 @@ class Daemon:
         self.instance_tags, _ = volumes.instance(identity.instance_id)
         self.identity, self.volumes = identity, volumes
         self.state = State()
-        self.rebuild()
+        try:
+            self.rebuild()
+        except Exception:
+            # Half-rebuilt state could undercount volumes: start over on the next step.
+            self.identity = self.volumes = None
+            raise
         log.info(
             "event=connected instance=%s zone=%s volumes=%d total_gb=%d",
             identity.instance_id,
