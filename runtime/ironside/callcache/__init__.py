@@ -9,6 +9,8 @@ The engine's call path uses it in two steps::
     cache.record(call, hashed, mode, succeeded, call_root, outputs, files)
 
 and writes ``lookup.metadata()`` under the call's ``callCaching`` metadata key.
+:func:`build_cache_step` assembles all of it, from config blocks and injected
+clients, into the engine's ``CacheStep`` (:class:`CallCacheStep`).
 """
 
 from .docker import (
@@ -37,12 +39,15 @@ from .options import (
     is_volatile,
 )
 from .service import CacheEntry, CacheLookup, CacheStore, CallCache, CallRef, InMemoryCacheStore
+from .step import CallCacheStep
+from .wiring import build_cache_step
 
 __all__ = [
     "CacheEntry",
     "CacheLookup",
     "CacheStore",
     "CallCache",
+    "CallCacheStep",
     "CallCachingConfig",
     "CallCachingMode",
     "CallCachingOptions",
@@ -65,6 +70,7 @@ __all__ = [
     "LocalMd5Hasher",
     "PersistentMemo",
     "S3Duplicator",
+    "build_cache_step",
     "build_resolver",
     "call_hashes",
     "diff_response",
