@@ -18,6 +18,6 @@ user = urllib.parse.quote(db["username"], safe="")
 password = urllib.parse.quote(db["password"], safe="")
 url = f"mysql+pymysql://{user}:{password}@{db['host']}:{db['port']}/{db.get('dbname', 'ironside')}"
 print(f"IRONSIDE_DATABASE_URL={url}")
-print(f"IRONSIDE_API_TOKEN={token}")
+print(f"IRONSIDE_SERVER_TOKEN={token}")
 PY
 mv /run/ironside/env.tmp /run/ironside/env

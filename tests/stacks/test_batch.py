@@ -1,0 +1,134 @@
+"""Batch stack: launch template, compute environments, queues, instance role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.stacks.conftest import Synthesized
+from tests.stacks.helpers import actions, flatten, statements
+
+
+def _environments(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return synth.resources("batch", "AWS::Batch::ComputeEnvironment")
+
+
+def test_two_compute_environments_spot_and_on_demand(synth: Synthesized) -> None:
+    environments = _environments(synth)
+    types = sorted(e["Properties"]["ComputeResources"]["Type"] for e in environments.values())
+    assert types == ["EC2", "SPOT"]
+    for environment in environments.values():
+        resources = environment["Properties"]["ComputeResources"]
+        assert environment["Properties"]["Type"].upper() == "MANAGED"
+        assert resources["InstanceTypes"] == list(synth.settings.batch_instance_types)
+        assert resources["Ec2Configuration"] == [{"ImageType": "ECS_AL2023"}]
+        assert "LaunchTemplate" in resources
+    [spot] = [
+        e for e in environments.values() if e["Properties"]["ComputeResources"]["Type"] == "SPOT"
+    ]
+    assert (
+        spot["Properties"]["ComputeResources"]["AllocationStrategy"]
+        == "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    )
+    assert spot["Properties"]["ComputeResources"]["BidPercentage"] == 100
+    assert spot["Properties"]["ComputeResources"]["MaxvCpus"] == synth.settings.spot_max_vcpus
+
+
+def _logical_id(reference: dict[str, Any]) -> str:
+    if "Ref" in reference:
+        return str(reference["Ref"])
+    return str(reference["Fn::GetAtt"][0])
+
+
+def test_queue_order(synth: Synthesized) -> None:
+    environments = _environments(synth)
+    spot = next(
+        k for k, e in environments.items() if e["Properties"]["ComputeResources"]["Type"] == "SPOT"
+    )
+    on_demand = next(k for k in environments if k != spot)
+    queues = {
+        q["Properties"]["JobQueueName"]: q
+        for q in synth.resources("batch", "AWS::Batch::JobQueue").values()
+    }
+    assert set(queues) == {"ironside-default", "ironside-priority"}
+
+    def order(name: str) -> list[tuple[int, str]]:
+        return [
+            (entry["Order"], _logical_id(entry["ComputeEnvironment"]))
+            for entry in queues[name]["Properties"]["ComputeEnvironmentOrder"]
+        ]
+
+    assert order("ironside-default") == [(1, spot), (2, on_demand)]
+    assert order("ironside-priority") == [(1, on_demand)]
+    assert (
+        queues["ironside-priority"]["Properties"]["Priority"]
+        > queues["ironside-default"]["Properties"]["Priority"]
+    )
+
+
+def _launch_template(synth: Synthesized) -> dict[str, Any]:
+    [template] = synth.resources("batch", "AWS::EC2::LaunchTemplate").values()
+    data: dict[str, Any] = template["Properties"]["LaunchTemplateData"]
+    return data
+
+
+def test_launch_template_imdsv2_and_encrypted_gp3(synth: Synthesized) -> None:
+    data = _launch_template(synth)
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    [root] = data["BlockDeviceMappings"]
+    assert root["Ebs"]["Encrypted"] is True
+    assert root["Ebs"]["VolumeType"] == "gp3"
+    assert root["Ebs"]["VolumeSize"] == synth.settings.batch_root_volume_gib
+    assert data["InstanceInitiatedShutdownBehavior"] == "terminate"
+
+
+def test_launch_template_carries_the_mime_user_data(synth: Synthesized) -> None:
+    user_data = _launch_template(synth)["UserData"]
+    assert "Fn::Base64" in user_data
+    text = flatten(user_data)
+    assert 'Content-Type: multipart/mixed; boundary="==IRONSIDE-USER-DATA-BOUNDARY=="' in text
+    assert "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true" in text
+    assert "ECS_IMAGE_PULL_BEHAVIOR=prefer-cached" in text
+    assert "/usr/local/aws-cli" in text
+    assert "/ironside/batch/hosts" in text
+    assert '"mountpoint": "/cromwell_root"' in text
+
+
+def test_instance_role_managed_policies(synth: Synthesized) -> None:
+    [role] = [
+        r
+        for k, r in synth.resources("batch", "AWS::IAM::Role").items()
+        if k.startswith("InstanceRole")
+    ]
+    names = [flatten(arn).rsplit("/", 1)[-1] for arn in role["Properties"]["ManagedPolicyArns"]]
+    assert names == [
+        "AmazonEC2ContainerServiceforEC2Role",
+        "AmazonSSMManagedInstanceCore",
+        "CloudWatchAgentServerPolicy",
+    ]
+
+
+def test_ebs_autoscale_limited_to_tagged_volumes(synth: Synthesized) -> None:
+    policies = synth.resources("batch", "AWS::IAM::Policy")
+    by_sid = {s["Sid"]: s for s in statements(policies) if "Sid" in s}
+    create = by_sid["CreateTaggedVolumes"]
+    assert actions(create) == ["ec2:CreateVolume"]
+    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/ironside:autoscale": "true"}}
+    manage = by_sid["ManageTaggedVolumes"]
+    assert set(actions(manage)) == {"ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume"}
+    assert manage["Condition"] == {"StringEquals": {"aws:ResourceTag/ironside:autoscale": "true"}}
+    own = by_sid["OwnInstancesOnly"]
+    assert len(own["Condition"]["ArnEquals"]["ec2:InstanceProfile"]) == 2
+    assert by_sid["TagOnCreate"]["Condition"] == {
+        "StringEquals": {"ec2:CreateAction": "CreateVolume"}
+    }
+
+
+def test_instance_role_reads_scripts_writes_results_and_reads_host_assets(
+    synth: Synthesized,
+) -> None:
+    policies = synth.resources("batch", "AWS::IAM::Policy")
+    by_sid = {s["Sid"]: s for s in statements(policies) if "Sid" in s}
+    assert "s3:PutObject" in actions(by_sid["ResultsObjects"])
+    assert "s3:PutObject" not in actions(by_sid["ScriptsObjects"])
+    assets = flatten(by_sid["ReadHostAssets"]["Resource"])
+    assert assets.endswith(".zip") and "*" not in assets

@@ -1,0 +1,111 @@
+"""Settings: defaults, parsing, and bad context failing synth with the key's name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.settings import Settings, SettingsError
+from tests.stacks.synth import build
+
+GOOD_ROLE = "arn:aws:iam::123456789012:role/genomics"
+GOOD_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/dh-AbCdEf"
+
+BAD_CONTEXT: list[tuple[str, Any]] = [
+    ("spotMaxVcpus", -4),
+    ("spotMinVcpus", "-1"),
+    ("onDemandMaxVcpus", "lots"),
+    ("onDemandMinVcpus", 100),  # above onDemandMaxVcpus (64)
+    ("allowedJobRoleArns", ["arn:aws:iam::123:role/short-account"]),
+    ("allowedJobRoleArns", "not-an-arn"),
+    ("dockerHubSecretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub-x"),
+    ("dockerHubSecretArn", "secret"),
+    ("batchInstanceTypes", ["m6i", "q9z"]),
+    ("batchInstanceTypes", "m6i.large,zz1.large"),
+    ("engineInstanceType", "t3"),
+    ("engineInstanceType", "foo.large"),
+    ("batchAmiId", "ami-xyz"),
+    ("spotAllocationStrategy", "CHEAPEST"),
+    ("spotBidPercentage", 150),
+    ("databaseMinCapacity", 0.3),
+    ("databaseMaxCapacity", 300),
+    ("databaseMinCapacity", 8),  # above databaseMaxCapacity (4)
+    ("removalPolicy", "keep"),
+    ("deletionProtection", "maybe"),
+    ("logRetentionDays", 10),
+    ("bucketEncryption", "none"),
+    ("namePrefix", "Ironside_Prod"),
+    ("maxAzs", 0),
+    ("tags", {"aws:reserved": "x"}),
+    ("vpcId", "vpc-123"),
+    ("vpcCidr", "10.0.0.0/16"),  # only read with vpcId, so test it with one
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_CONTEXT, ids=[f"{k}={v!r}" for k, v in BAD_CONTEXT])
+def test_bad_context_names_the_key(key: str, value: Any) -> None:
+    context: dict[str, Any] = {key: value}
+    if key == "vpcCidr":
+        context = {"vpcId": "vpc-0123456789abcdef0", "vpcCidr": "10.0.0.0"}
+    with pytest.raises(SettingsError) as error:
+        Settings.from_mapping(context)
+    assert f"'ironside:{key}'" in str(error.value)
+
+
+def test_bad_context_fails_the_app_before_synth(tmp_path: Any) -> None:
+    with pytest.raises(SettingsError, match="'ironside:spotMaxVcpus'"):
+        build(str(tmp_path), {"ironside:spotMaxVcpus": -1})
+
+
+def test_defaults() -> None:
+    settings = Settings.from_mapping({})
+    assert settings.batch_ami_id is None  # ECS-optimized Amazon Linux 2023
+    assert settings.engine_instance_type == "t3.medium"
+    assert settings.log_retention_days == 90
+    assert settings.deletion_protection is True
+
+
+def test_strings_from_the_command_line_are_parsed() -> None:
+    settings = Settings.from_mapping(
+        {
+            "spotMaxVcpus": "512",
+            "deletionProtection": "false",
+            "allowedJobRoleArns": f"{GOOD_ROLE}, {GOOD_ROLE}2",
+            "batchInstanceTypes": '["c7i", "m7i.2xlarge"]',
+            "dockerHubSecretArn": GOOD_SECRET,
+            "databaseMaxCapacity": "8.5",
+            "tags": '{"team": "genomics"}',
+        }
+    )
+    assert settings.spot_max_vcpus == 512
+    assert settings.deletion_protection is False
+    assert settings.allowed_job_role_arns == (GOOD_ROLE, f"{GOOD_ROLE}2")
+    assert settings.batch_instance_types == ("c7i", "m7i.2xlarge")
+    assert settings.database_max_capacity == 8.5
+    assert settings.tags == {"team": "genomics"}
+
+
+def test_existing_vpc() -> None:
+    settings = Settings.from_mapping(
+        {
+            "vpcId": "vpc-0123456789abcdef0",
+            "vpcCidr": "10.1.0.0/16",
+            "availabilityZones": "us-east-1a,us-east-1b",
+            "privateSubnetIds": "subnet-11111111,subnet-22222222",
+            "isolatedSubnetIds": "subnet-33333333,subnet-44444444",
+            "privateRouteTableIds": "rtb-11111111,rtb-22222222",
+        }
+    )
+    assert settings.existing_vpc is not None
+    assert settings.existing_vpc.private_subnet_ids == ("subnet-11111111", "subnet-22222222")
+    with pytest.raises(SettingsError, match="'ironside:isolatedSubnetIds'"):
+        Settings.from_mapping(
+            {
+                "vpcId": "vpc-0123456789abcdef0",
+                "vpcCidr": "10.1.0.0/16",
+                "availabilityZones": "us-east-1a,us-east-1b",
+                "privateSubnetIds": "subnet-11111111,subnet-22222222",
+                "isolatedSubnetIds": "subnet-33333333",
+            }
+        )
