@@ -9,7 +9,8 @@
    to ``/etc/ecs/ecs.config``;
 2. ``ironside-host-setup.sh`` installs the AWS CLI v2 under ``/usr/local/aws-cli`` (task
    containers bind-mount it read-only), appends Docker Hub credentials from Secrets Manager
-   to the ECS agent's auth settings when ``docker_hub_secret_arn`` is set, writes the EBS
+   to the ECS agent's auth settings (``dockercfg`` format; the secret is read at boot and never
+   appears in the user data) when ``docker_hub_secret_arn`` is set, writes the EBS
    autoscale config to ``/etc/ironside/ebs-autoscale.json``, downloads the zipped
    :data:`HOST_ASSETS_DIR` from ``host_assets_url`` with that CLI and runs its
    ``install.sh``: ``fetch_and_run.sh`` to ``/usr/local/bin``, the CloudWatch agent shipping

@@ -5,6 +5,7 @@ IRONSIDE_DOCKER_HUB_SECRET_ARN=@@DOCKER_HUB_SECRET_ARN@@
 IRONSIDE_SCRATCH_MOUNT=@@SCRATCH_MOUNT@@
 IRONSIDE_ASSETS_DIR=/opt/ironside/host-assets
 IRONSIDE_AUTOSCALE_CONFIG=/etc/ironside/ebs-autoscale.json
+IRONSIDE_ECS_CONFIG=/etc/ecs/ecs.config
 AWS=/usr/local/aws-cli/v2/current/bin/aws
 export AWS_DEFAULT_REGION="$IRONSIDE_REGION"
 
@@ -44,10 +45,12 @@ configure_docker_hub() {
       return 1
       ;;
   esac
+  # The secret is fetched at boot, never carried in user data; only root reads the file.
+  chmod 0600 "$IRONSIDE_ECS_CONFIG"
   {
-    echo 'ECS_ENGINE_AUTH_TYPE=docker'
-    printf 'ECS_ENGINE_AUTH_DATA={"https://index.docker.io/v1/":{"auth":"%s"}}\n' "$auth"
-  } >>/etc/ecs/ecs.config
+    echo 'ECS_ENGINE_AUTH_TYPE=dockercfg'
+    printf 'ECS_ENGINE_AUTH_DATA={"https://index.docker.io/v1/":{"auth":"%s","email":""}}\n' "$auth"
+  } >>"$IRONSIDE_ECS_CONFIG"
 }
 
 write_autoscale_config() {

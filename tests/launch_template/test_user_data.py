@@ -74,7 +74,8 @@ def test_options_are_interpolated_as_text_tokens_included() -> None:
     assert "IRONSIDE_HOST_LOG_GROUP=/ironside/hosts" in setup
     assert "IRONSIDE_SCRATCH_MOUNT=/cromwell_root" in setup
     assert "secret:dockerhub-AbCdEf" in setup
-    assert "ECS_ENGINE_AUTH_TYPE=docker" in setup
+    assert "ECS_ENGINE_AUTH_TYPE=dockercfg" in setup
+    assert '{"https://index.docker.io/v1/":{"auth":"%s","email":""}}' in setup
     assert "/usr/local/aws-cli" in setup
 
 

@@ -86,3 +86,46 @@ def test_retry_gives_up_after_five_tries_and_fails_the_part(tmp_path: Path) -> N
     assert result.returncode == 1
     assert calls.count("flaky 9") == 5
     assert "shutdown -h +1 ironside host setup failed" in calls
+
+
+def _docker_hub(tmp_path: Path, secret: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run the shipped configure_docker_hub with a stub AWS CLI answering ``secret``."""
+    options = UserDataOptions("s3://b/k.zip", "us-east-1", "g", docker_hub_secret_arn="arn:x")
+    _, setup = shell_parts(options)[1]
+    start = setup.index("configure_docker_hub() {")
+    function = setup[start : setup.index("\n}\n", start) + 3]
+    aws = tmp_path / "aws"
+    (tmp_path / "secret").write_text(secret + "\n")
+    aws.write_text(f'#!/bin/bash\necho "$*" > {tmp_path}/aws-args\ncat {tmp_path}/secret\n')
+    aws.chmod(0o755)
+    ecs_config = tmp_path / "ecs.config"
+    ecs_config.write_text("ECS_CLUSTER=batch\n")
+    script = (
+        'set -Eeuo pipefail\nretry() { "$@"; }\n'
+        f"AWS={aws}\nIRONSIDE_ECS_CONFIG={ecs_config}\n"
+        "IRONSIDE_DOCKER_HUB_SECRET_ARN=arn:x\n" + function + "configure_docker_hub\n"
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    return result, ecs_config
+
+
+def test_docker_hub_secret_goes_into_the_ecs_agent_auth(tmp_path: Path) -> None:
+    result, ecs_config = _docker_hub(tmp_path, "dXNlcjp0b2tlbg==")
+    assert result.returncode == 0, result.stderr
+    assert ecs_config.read_text().splitlines() == [
+        "ECS_CLUSTER=batch",
+        "ECS_ENGINE_AUTH_TYPE=dockercfg",
+        'ECS_ENGINE_AUTH_DATA={"https://index.docker.io/v1/":{"auth":"dXNlcjp0b2tlbg==","email":""}}',
+    ]
+    assert oct(ecs_config.stat().st_mode & 0o777) == "0o600"
+    args = (tmp_path / "aws-args").read_text()
+    assert "secretsmanager get-secret-value --secret-id arn:x" in args
+    assert "dXNlcjp0b2tlbg==" not in result.stdout + result.stderr
+
+
+def test_a_malformed_docker_hub_secret_fails_without_echoing_it(tmp_path: Path) -> None:
+    result, ecs_config = _docker_hub(tmp_path, 'user:"pass')
+    assert result.returncode != 0
+    assert "must hold base64 of user:token" in result.stderr
+    assert "pass" not in result.stderr
+    assert ecs_config.read_text() == "ECS_CLUSTER=batch\n"
