@@ -242,8 +242,13 @@ def _stage_object(values: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 def _stage(values: Mapping[str, Any], name: str, kit: dict[str, Any]) -> StageTarget:
     overrides = _stage_object(values, name)
-    account = _optional(overrides, "account", _ACCOUNT_RE, "a 12-digit account id")
-    region = _optional(overrides, "region", _REGION_RE, "a region name")
+    try:
+        account = _optional(overrides, "account", _ACCOUNT_RE, "a 12-digit account id")
+        region = _optional(overrides, "region", _REGION_RE, "a region name")
+    except PipelineSettingsError as exc:
+        raise PipelineSettingsError(
+            name, str(exc).removeprefix("context key "), overrides
+        ) from None
     merged = {**kit, **{k: v for k, v in overrides.items() if k not in STAGE_ENV_KEYS}}
     if name == "staging" and "namePrefix" not in overrides:
         merged["namePrefix"] = f"{kit.get('namePrefix', Settings.name_prefix)}-stg"
