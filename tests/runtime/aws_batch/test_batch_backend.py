@@ -312,12 +312,15 @@ def test_submit_after_ambiguous_5xx_adopts_instead_of_duplicating(
             lost[0] = False
             raise server_error("SubmitJob")
 
+    earlier = backend.submit(request(4))  # same name (e.g. resubmitted after a Spot reclaim)
     batch.meta.events.register("after-call.batch.SubmitJob", lose_response)
     counter = CallCounter(batch)
     job_id = backend.submit(request(4))
     assert counter.calls["SubmitJob"] == 1
     assert counter.calls["ListJobs"] == 1
-    assert backend.jobs[job_id].job_name == job_name(request(4))
+    assert job_id != earlier
+    listed = batch.list_jobs(jobQueue=backend.settings.queue_arn, jobStatus="SUCCEEDED")
+    assert {j["jobId"] for j in listed["jobSummaryList"]} == {earlier, job_id}
 
 
 def test_recover_trusts_stored_id_else_finds_by_name(

@@ -186,45 +186,46 @@ class AwsBatchBackend(Backend):
         runtime = self.runtime_of(request.runtime)
         options = self.validate_options(request.options)
         if self.available_slots() == 0:
-            raise JobLimitReached(
-                f"concurrent-job-limit {self.settings.concurrent_job_limit} reached"
-            )
+            limit = self.settings.concurrent_job_limit
+            raise JobLimitReached(f"concurrent-job-limit {limit} reached")
         image = pulled_image(runtime.docker, self.settings.docker_mirror)
         spec = DefinitionSpec.for_call(image, options.job_role_arn, runtime)
         script_url = self.scripts.stage(request.script, options.script_prefix)
-        definition = self.definitions.arn_for(spec)
-        name = job_name(request)
-        queue = self.queue_for(request, runtime)
-        args = {
-            "jobName": name,
-            "jobQueue": queue,
-            "jobDefinition": definition,
+        args: dict[str, Any] = {
+            "jobName": job_name(request),
+            "jobQueue": self.queue_for(request, runtime),
+            "jobDefinition": self.definitions.arn_for(spec),
             "containerOverrides": container_overrides(runtime, script_url, request.call_root),
             "tags": job_tags(request),
             "propagateTags": True,
         }
+        job_id = self._submit_with_definition(spec, args)
+        job = SubmittedJob(
+            job_id,
+            args["jobName"],
+            runtime.docker,
+            image,
+            args["jobDefinition"],
+            script_url,
+            args["jobQueue"],
+            call_key(request),
+            runtime.preemptible,
+        )
+        with self._lock:
+            self._active.add(job_id)
+            self.jobs[job_id] = job
+        return job_id
+
+    def _submit_with_definition(self, spec: DefinitionSpec, args: dict[str, Any]) -> str:
+        """SubmitJob; if the memoised definition was deregistered outside, register it again."""
         try:
-            job_id = self._submit_job(args)
+            return self._submit_job(args)
         except ClientError as err:
             if not _definition_gone(err):
                 raise
-            self.definitions.forget(spec)  # deregistered behind our back: register again
-            args["jobDefinition"] = definition = self.definitions.arn_for(spec)
-            job_id = self._submit_job(args)
-        with self._lock:
-            self._active.add(job_id)
-            self.jobs[job_id] = SubmittedJob(
-                job_id,
-                name,
-                runtime.docker,
-                image,
-                definition,
-                script_url,
-                queue,
-                call_key(request),
-                runtime.preemptible,
-            )
-        return job_id
+        self.definitions.forget(spec)
+        args["jobDefinition"] = self.definitions.arn_for(spec)
+        return self._submit_job(args)
 
     def queue_for(self, request: JobRequest, runtime: BatchRuntime) -> str:
         """The call's queue, or ``fallbackQueueArn`` once Spot took it more than preemptible."""
@@ -239,8 +240,10 @@ class AwsBatchBackend(Backend):
 
         def attempt() -> Mapping[str, Any]:
             nonlocal uncertain
-            if uncertain and (found := self._find_by_name(args["jobQueue"], args["jobName"])):
-                return {"jobId": found}
+            if uncertain:
+                known = set(self.jobs)
+                if found := self._find_by_name(args["jobQueue"], args["jobName"], known):
+                    return {"jobId": found}
             try:
                 return dict(self._batch.submit_job(**args))
             except ClientError as err:
@@ -301,22 +304,26 @@ class AwsBatchBackend(Backend):
         """After a restart: the stored id, else a job found by its unique name, else None."""
         return job_id if job_id is not None else self.adopt(request)
 
-    def _find_by_name(self, queue: str, name: str) -> str | None:
-        token: str | None = None
+    def _find_by_name(self, queue: str, name: str, skip: set[str] | None = None) -> str | None:
+        """The newest job named ``name`` on ``queue`` (ListJobs, any status), ids in skip aside."""
+        matches: list[dict[str, Any]] = []
+        args: dict[str, Any] = {
+            "jobQueue": queue,
+            "filters": [{"name": "JOB_NAME", "values": [name]}],
+        }
         while True:
-            args: dict[str, Any] = {
-                "jobQueue": queue,
-                "filters": [{"name": "JOB_NAME", "values": [name]}],
-            }
-            if token:
-                args["nextToken"] = token
             page = self._batch.list_jobs(**args)
-            for job in page.get("jobSummaryList", []):
-                if job.get("jobName") == name:
-                    return str(job["jobId"])
-            token = page.get("nextToken")
-            if not token:
-                return None
+            matches += [
+                job
+                for job in page.get("jobSummaryList", [])
+                if job.get("jobName") == name and job["jobId"] not in (skip or set())
+            ]
+            if not page.get("nextToken"):
+                break
+            args["nextToken"] = page["nextToken"]
+        if not matches:
+            return None
+        return str(max(matches, key=lambda job: job.get("createdAt", 0))["jobId"])
 
     def details(self, job_id: str) -> JobDetails | None:
         """What Batch last said about the job (reasons, exit code, log group and stream)."""
