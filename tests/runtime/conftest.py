@@ -119,9 +119,7 @@ class Runner:
 
     def config(self) -> Path:
         """The HOCON config the run uses (database + any extra text)."""
-        return self.write(
-            "app.conf", f'database {{ url = "{self.db_url}" }}\n{self.config_text}\n'
-        )
+        return self.write("app.conf", f'database {{ url = "{self.db_url}" }}\n{self.config_text}\n')
 
     def run(
         self,

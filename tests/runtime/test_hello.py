@@ -14,8 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "hello"
 def test_hello_example_via_console_script(tmp_path: Path) -> None:
     """The real command in a real process: outputs JSON on stdout, logs on stderr, exit 0."""
     proc = subprocess.run(
-        ironside_cmd()
-        + ["run", str(EXAMPLES / "hello.wdl"), "-i", str(EXAMPLES / "inputs.json")],
+        ironside_cmd() + ["run", str(EXAMPLES / "hello.wdl"), "-i", str(EXAMPLES / "inputs.json")],
         cwd=tmp_path,
         capture_output=True,
         text=True,

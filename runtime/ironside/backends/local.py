@@ -82,6 +82,7 @@ class LocalBackend(Backend):
         self._procs: dict[str, _Proc] = {}
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
+        self._ended: list[str] = []  # reaped outside wait() (abort): reported by the next wait
         # directories, script files and fork/exec happen on a few threads (they release
         # the GIL), so that the scheduler keeps evaluating while processes start
         self._wake_r, self._wake_w = os.pipe()
@@ -193,8 +194,11 @@ class LocalBackend(Backend):
         """Wait for process exits; return the jobs whose process exited."""
         if not self._procs:
             time.sleep(min(timeout, 0.05))
-            return []
-        done = []
+            done, self._ended = self._ended, []
+            return done
+        done, self._ended = self._ended, []
+        if done:
+            timeout = 0
         for key, _ in self._selector.select(timeout):
             job_id = key.data
             if job_id is None:  # a spawner reported a failure
@@ -280,12 +284,14 @@ class LocalBackend(Backend):
                 continue
             break
         self._reap(job_id)
+        self._ended.append(job_id)
 
     def recover(self, request: JobRequest, job_id: str | None) -> str | None:
         """Find the attempt on disk: finished (``rc``), running (``pid``), or never started."""
         ex = os.path.join(request.call_root, "execution")
         if read_rc(ex) is not None:
             self._procs[ex] = _Proc(-1, None, -1, exited=True)
+            self._ended.append(ex)
             return ex
         pid = _read_pid(ex)
         if pid is None:
@@ -300,6 +306,7 @@ class LocalBackend(Backend):
     def _lost(self, ex: str) -> str:
         # started, but died without an rc: report it as a failed job
         self._procs[ex] = _Proc(-1, None, -1, exited=True)
+        self._ended.append(ex)
         return ex
 
     def running(self) -> int:

@@ -120,7 +120,9 @@ def prepare(
 ) -> Submission:
     """Read and validate the five files of a submission; store nothing."""
     inputs_raw = read_json(inputs_path, "inputs", BadInputs)
-    options = parse_options(read_json(options_path, "options", BadOptions), options_path or "")
+    options = parse_options(
+        read_json(options_path, "options", BadOptions), f"options {options_path}"
+    )
     labels = read_json(labels_path, "labels", BadInputs)
     if labels is not None and (
         not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())

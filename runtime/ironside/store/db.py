@@ -97,7 +97,7 @@ class Store:
         self.engine = engine
         self._lock = threading.Lock()
         self._inserts: dict[type, list[Row]] = {}
-        self._call_updates: dict[tuple[str, ...], list[Row]] = {}
+        self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
         self._wf_updates: list[tuple[str, Row]] = []
 
     # ---- batched writes -------------------------------------------------------------
@@ -135,7 +135,11 @@ class Store:
         row = dict(values)
         row.update({"k_" + k: v for k, v in zip(CALL_KEY, key, strict=True)})
         with self._lock:
-            self._call_updates.setdefault(cols, []).append(row)
+            # order matters (a row may be updated twice in one batch): group only runs
+            if self._call_updates and self._call_updates[-1][0] == cols:
+                self._call_updates[-1][1].append(row)
+            else:
+                self._call_updates.append((cols, [row]))
 
     def update_workflow(self, workflow_id: str, **values: Any) -> None:
         """Queue an update of a workflow row."""
@@ -154,7 +158,7 @@ class Store:
         """Write everything queued, in one transaction."""
         with self._lock:
             inserts, self._inserts = self._inserts, {}
-            updates, self._call_updates = self._call_updates, {}
+            updates, self._call_updates = self._call_updates, []
             wf_updates, self._wf_updates = self._wf_updates, []
         if not (inserts or updates or wf_updates):
             return
@@ -170,7 +174,7 @@ class Store:
                     .prefix_with("IGNORE", dialect="mysql")
                 )
                 conn.execute(stmt, inserts[_CallIfAbsent])
-            for cols, rows in updates.items():
+            for cols, rows in updates:
                 self._execute_call_update(conn, cols, rows)
             for wf_id, values in wf_updates:
                 conn.execute(update(Workflow).where(Workflow.id == wf_id).values(**values))

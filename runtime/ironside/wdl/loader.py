@@ -30,10 +30,10 @@ def describe_wdl_error(exc: BaseException) -> str:
     if isinstance(exc, WdlError.ImportError):
         cause = exc.__cause__
         if isinstance(cause, FileNotFoundError):
-            return f"{_where(exc.pos)}: import not found: {getattr(exc, 'import_uri', '?')}"
+            return f"{_where(exc.pos)}: import not found: {cause.filename}"
         if cause is not None:
             return describe_wdl_error(cause)
-        return f"{_where(exc.pos)}: cannot import {getattr(exc, 'import_uri', '?')}"
+        return f"{_where(exc.pos)}: {_first_line(str(exc))}"
     if isinstance(exc, WdlError.MultipleValidationErrors):
         first = sorted(exc.exceptions, key=lambda e: (e.pos.line, e.pos.column))[0]
         more = len(exc.exceptions) - 1
@@ -56,10 +56,6 @@ def extract_imports(imports_zip: bytes) -> str:
             zf.extractall(tmp)
     except zipfile.BadZipFile as exc:
         raise BadWorkflow(f"imports zip: not a zip file ({exc})") from None
-    # a zip holding a single top folder: search inside it as well
-    entries = os.listdir(tmp)
-    if len(entries) == 1 and os.path.isdir(os.path.join(tmp, entries[0])):
-        return os.path.join(tmp, entries[0])
     return tmp
 
 
