@@ -76,7 +76,7 @@ def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir:
         text = plan.task.command.eval(env, lib).value
     except EVAL_ERRORS as exc:
         raise CallFailure(f"{where(plan.task.command)}: command: {exc}") from None
-    return textwrap.dedent(text).strip("\n")
+    return textwrap.dedent(text).strip()
 
 
 def eval_runtime(

@@ -76,6 +76,10 @@ class Engine:
             run.fail(str(exc))
             self.maybe_done.add(run)
             return
+        shown = {b.name: b.value.json for b in run.inputs}
+        shown.update({b.name: b.value.json for b in run.input_env})
+        prefix = run.name + "."
+        self.store.update_workflow(run.id, inputs=dumps({prefix + k: v for k, v in shown.items()}))
         plan = block_plan(wf, wf.body)
         run.top = BlockRun(plan, run.input_env, run, (), lambda b: self._top_done(run))
         self._start_block(run.top)
