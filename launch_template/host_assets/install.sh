@@ -30,9 +30,12 @@ install_fetch_and_run() {
   install -m 0755 "$HERE/fetch_and_run.sh" /usr/local/bin/fetch_and_run.sh
 }
 
-# The daemon needs python3 with boto3, and btrfs-progs for the scratch file system.
+# The daemon needs python3 with boto3, and the tools of the scratch file system: btrfs-progs
+# where the distribution has it (Amazon Linux 2; not 2023), lvm2 and e2fsprogs everywhere
+# (the daemon's "auto" file system falls back to ext4 on LVM without btrfs-progs).
 install_daemon_prerequisites() {
-  yum_install python3 btrfs-progs
+  yum_install python3 lvm2 e2fsprogs
+  yum install -y -q btrfs-progs || echo "install.sh: no btrfs-progs here; scratch will be lvm.ext4"
   if ! python3 -c 'import boto3' 2>/dev/null; then
     yum_install python3-boto3 || { yum_install python3-pip && python3 -m pip install -q boto3; }
   fi

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from launch_template.host_assets.ebs_autoscale.config import Config, build_config
 from launch_template.host_assets.ebs_autoscale.daemon import Daemon
-from launch_template.host_assets.ebs_autoscale.filesystem import Btrfs
+from launch_template.host_assets.ebs_autoscale.filesystem import choose_filesystem
 from launch_template.host_assets.ebs_autoscale.imds import Imds
 from launch_template.host_assets.ebs_autoscale.ports import CommandResult
 from launch_template.host_assets.ebs_autoscale.retry import Retrier
@@ -95,8 +95,11 @@ def unreachable_endpoint() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+LV_PATH = "/dev/ironside_scratch/scratch"
+
+
 class FakeHost:
-    """The host's commands (findmnt, df, btrfs, mkfs, mount, lsblk) over moto's EC2 state.
+    """The host's commands (findmnt, df, btrfs, LVM, mkfs, mount, lsblk) over moto's EC2 state.
 
     lsblk shows every volume moto has attached to the instance as an NVMe device whose
     serial is the volume id without its dash, as Nitro hosts do.
@@ -106,6 +109,8 @@ class FakeHost:
         self.ec2 = ec2
         self.instance_id = instance_id
         self.mounted = False
+        self.fstype = ""
+        self.has_btrfs = True
         self.fs_devices: list[str] = []
         self.used_bytes = 0
         self.commands: list[tuple[str, ...]] = []
@@ -135,7 +140,16 @@ class FakeHost:
             "btrfs": self._btrfs,
             "mkfs.btrfs": self._mkfs,
             "mount": self._mount,
-            "mkdir": lambda _args: CommandResult(0, ""),
+            "mkdir": self._ok,
+            "pvcreate": self._ok,
+            "lvcreate": self._ok,
+            "vgchange": self._ok,
+            "lvextend": self._ok,
+            "resize2fs": self._ok,
+            "vgcreate": self._vgcreate,
+            "vgextend": self._vgextend,
+            "pvs": self._pvs,
+            "mkfs.ext4": self._mkfs_ext4,
         }
         return table[args[0]]
 
@@ -150,8 +164,11 @@ class FakeHost:
     def fill_to(self, percent: float) -> None:
         self.used_bytes = int(self.size_bytes() * percent / 100)
 
+    def _ok(self, args: tuple[str, ...]) -> CommandResult:
+        return CommandResult(0, "")
+
     def _findmnt(self, args: tuple[str, ...]) -> CommandResult:
-        return CommandResult(0, "btrfs\n") if self.mounted else CommandResult(1, "")
+        return CommandResult(0, f"{self.fstype}\n") if self.mounted else CommandResult(1, "")
 
     def _df(self, args: tuple[str, ...]) -> CommandResult:
         size = self.size_bytes()
@@ -181,11 +198,32 @@ class FakeHost:
         return CommandResult(0, "")
 
     def _mkfs(self, args: tuple[str, ...]) -> CommandResult:
+        if args[1] == "--version":
+            return CommandResult(0 if self.has_btrfs else 127, "btrfs-progs v6")
+        self.fs_devices = [args[-1]]
+        self.fstype = "btrfs"
+        return CommandResult(0, "")
+
+    def _vgcreate(self, args: tuple[str, ...]) -> CommandResult:
         self.fs_devices = [args[-1]]
         return CommandResult(0, "")
 
+    def _vgextend(self, args: tuple[str, ...]) -> CommandResult:
+        self.fs_devices.append(args[-1])
+        return CommandResult(0, "")
+
+    def _pvs(self, args: tuple[str, ...]) -> CommandResult:
+        return CommandResult(0, "".join(f"  {d}\n" for d in self.fs_devices))
+
+    def _mkfs_ext4(self, args: tuple[str, ...]) -> CommandResult:
+        self.fstype = "ext4" if args[-1] == LV_PATH else ""
+        return CommandResult(0 if self.fstype else 1, "")
+
     def _mount(self, args: tuple[str, ...]) -> CommandResult:
-        self.mounted = args[-2] in self.fs_devices
+        if self.fstype == "ext4":
+            self.mounted = args[-2] == LV_PATH
+        else:
+            self.mounted = args[-2] in self.fs_devices
         return CommandResult(0 if self.mounted else 32, "", "" if self.mounted else "no fs")
 
 
@@ -272,7 +310,7 @@ class Env:
             config=config,
             imds=Imds(imds_endpoint or self.imds.endpoint, timeout_s=1.0),
             ec2_factory=lambda region: self.faulty,
-            fs=Btrfs(config.mountpoint, self.host),
+            fs=choose_filesystem(config.filesystem, config.mountpoint, self.host),
             clock=self.clock,
             retrier=Retrier(config.retry, self.clock, self.rng),
             dry_run=dry_run,

@@ -208,3 +208,30 @@ def test_status_reports_usage_volumes_and_limits(env: Env) -> None:
     assert report["threshold_percent"] == 50
     assert report["next_volume_size_gb"] == 300
     assert report["limit_reached"] is None
+
+
+def test_without_btrfs_progs_scratch_is_ext4_on_lvm_and_grows_online(env: Env) -> None:
+    """Amazon Linux 2023 (Batch's ECS_AL2023 image) ships no btrfs-progs."""
+    env.host.has_btrfs = False
+    daemon = env.daemon()
+    daemon.init()
+    lv = "/dev/ironside_scratch/scratch"
+    assert ("vgcreate", "ironside_scratch", "/dev/nvme1n1") in env.host.commands
+    assert ("mkfs.ext4", "-F", "-q", lv) in env.host.commands
+    assert ("mount", "-t", "ext4", lv, "/cromwell_root") in env.host.commands
+    env.host.fill_to(90)
+    daemon.step()
+    assert _sizes(env) == [150, 300]
+    assert ("vgextend", "ironside_scratch", "/dev/nvme2n1") in env.host.commands
+    assert ("lvextend", "-l", "+100%FREE", lv) in env.host.commands
+    assert ("resize2fs", lv) in env.host.commands
+    restarted = env.daemon()
+    assert restarted.connect() and restarted.state.count == 2
+    env.assert_no_unattached_volume()
+
+
+def test_filesystem_can_be_forced(env: Env) -> None:
+    daemon = env.daemon(env.config(filesystem="lvm.ext4"))
+    daemon.init()
+    assert env.host.fstype == "ext4"
+    assert not any(c[0] == "mkfs.btrfs" for c in env.host.commands)

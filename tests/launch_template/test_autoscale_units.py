@@ -37,7 +37,7 @@ from .conftest import Env, FakeClock, ImdsStub, unreachable_endpoint
 
 def test_defaults_cover_every_knob_of_the_issue() -> None:
     config = build_config()
-    assert config.mountpoint == "/cromwell_root" and config.filesystem == "btrfs"
+    assert config.mountpoint == "/cromwell_root" and config.filesystem == "auto"
     assert (config.volume.type, config.volume.iops, config.volume.throughput) == ("gp3", 3000, 125)
     assert config.volume.encrypted is True and config.volume.kms_key_id is None
     assert config.detection_interval == 2.0
@@ -59,7 +59,7 @@ def test_overrides_merge_key_by_key() -> None:
         ({"mount_point": "/x"}, "unknown EBS autoscale config key: 'mount_point'"),
         ({"volume": {"size": 1}}, "unknown EBS autoscale config key: 'size'"),
         ({"volume": 3}, "must be an object"),
-        ({"filesystem": "ext4"}, "filesystem must be 'btrfs'"),
+        ({"filesystem": "ext4"}, "filesystem must be one of 'auto', 'btrfs', 'lvm.ext4'"),
         ({"limits": {"min_volume_size_gb": 2000}}, "min_volume_size_gb <= max_volume_size_gb"),
         ({"thresholds": [{"min_volumes": 2, "percent": 50}]}, "min_volumes 0"),
         ({"device_names": ["/dev/xvdf"]}, "fewer device_names"),

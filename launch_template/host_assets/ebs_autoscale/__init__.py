@@ -1,4 +1,4 @@
-"""Ironside's EBS autoscale daemon: grows a btrfs scratch file system with EBS volumes.
+"""Ironside's EBS autoscale daemon: grows the scratch file system (btrfs or LVM ext4).
 
 Runs on Batch hosts under Python 3.9+ with only the standard library and boto3, so every
 module uses ``from __future__ import annotations`` and relative imports (the package is

@@ -12,7 +12,7 @@ from typing import Any
 
 from .config import Config, ConfigError, load_config
 from .daemon import Daemon, GrowthFailed
-from .filesystem import Btrfs
+from .filesystem import choose_filesystem
 from .imds import Imds
 from .lock import AlreadyRunning, SingleInstanceLock
 from .ports import SystemClock, run_command
@@ -24,7 +24,7 @@ log = logging.getLogger("ebs_autoscale")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
-        prog="ebs_autoscale", description="Grow a btrfs scratch file system with EBS volumes."
+        prog="ebs_autoscale", description="Grow a scratch file system with EBS volumes."
     )
     parser.add_argument("--config", default=DEFAULT_CONFIG_PATH, help="JSON config file")
     parser.add_argument("--dry-run", action="store_true", help="decide and log, but change nothing")
@@ -72,7 +72,7 @@ def build_daemon(config: Config, dry_run: bool) -> Daemon:
         config=config,
         imds=Imds(config.imds_endpoint, config.imds_timeout_s),
         ec2_factory=ec2_client,
-        fs=Btrfs(config.mountpoint, run_command),
+        fs=choose_filesystem(config.filesystem, config.mountpoint, run_command),
         clock=SystemClock(),
         dry_run=dry_run,
     )

@@ -14,7 +14,7 @@ from typing import Any
 #: overrides that are merged key by key over this; unknown keys are an error.
 DEFAULT_CONFIG: dict[str, Any] = {
     "mountpoint": "/cromwell_root",
-    "filesystem": "btrfs",
+    "filesystem": "auto",
     "volume": {
         "type": "gp3",
         "iops": 3000,
@@ -49,6 +49,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "log_level": "INFO",
     "imds": {"endpoint": "http://169.254.169.254", "timeout_s": 2.0},
 }
+
+#: ``auto`` is btrfs when the host has btrfs-progs (Amazon Linux 2), else ``lvm.ext4``.
+FILESYSTEM_KINDS = ("auto", "btrfs", "lvm.ext4")
 
 #: Keys whose value is free-form (a mapping or a list replaced as a whole).
 _OPAQUE_KEYS = {"tags", "thresholds", "device_names"}
@@ -176,8 +179,9 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> Config:
 
 
 def _validate(config: Config) -> None:
-    if config.filesystem != "btrfs":
-        raise ConfigError(f"filesystem must be 'btrfs', not {config.filesystem!r}")
+    if config.filesystem not in FILESYSTEM_KINDS:
+        kinds = ", ".join(repr(k) for k in FILESYSTEM_KINDS)
+        raise ConfigError(f"filesystem must be one of {kinds}, not {config.filesystem!r}")
     if not any(t.min_volumes == 0 for t in config.thresholds):
         raise ConfigError("thresholds need an entry with min_volumes 0")
     limits = config.limits

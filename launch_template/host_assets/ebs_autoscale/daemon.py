@@ -1,4 +1,4 @@
-"""The EBS autoscale daemon: watch usage, grow the btrfs file system, never leak a volume."""
+"""The EBS autoscale daemon: watch usage, grow the scratch file system, never leak a volume."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .config import Config
-from .filesystem import Btrfs, CommandFailed
+from .filesystem import CommandFailed, ScratchFileSystem
 from .imds import Imds, ImdsError, InstanceIdentity
 from .policy import decide, next_volume_size
 from .ports import Clock
@@ -33,7 +33,7 @@ class Daemon:
         config: Config,
         imds: Imds,
         ec2_factory: Ec2Factory,
-        fs: Btrfs,
+        fs: ScratchFileSystem,
         clock: Clock,
         retrier: Retrier | None = None,
         dry_run: bool = False,
