@@ -15,7 +15,7 @@
 #   ENGINE_ASG_NAME  the engine's Auto Scaling group
 #   ENGINE_PORT      the port the engine listens on, on the host
 # Optional: REFRESH_TIMEOUT_SECONDS (3600), HEALTH_TIMEOUT_SECONDS (900), POLL_SECONDS (15),
-#           INSTANCE_WARMUP_SECONDS (300).
+#           INSTANCE_WARMUP_SECONDS (300), PROBE_POLL_SECONDS (3).
 set -euo pipefail
 
 : "${ENGINE_ASG_NAME:?ENGINE_ASG_NAME is not set}"
@@ -24,6 +24,7 @@ REFRESH_TIMEOUT_SECONDS="${REFRESH_TIMEOUT_SECONDS:-3600}"
 HEALTH_TIMEOUT_SECONDS="${HEALTH_TIMEOUT_SECONDS:-900}"
 POLL_SECONDS="${POLL_SECONDS:-15}"
 INSTANCE_WARMUP_SECONDS="${INSTANCE_WARMUP_SECONDS:-300}"
+PROBE_POLL_SECONDS="${PROBE_POLL_SECONDS:-3}"
 STATUS_URL="http://127.0.0.1:${ENGINE_PORT}/engine/v1/status"
 
 refresh_status() {  # refresh_status <refresh id>
@@ -72,7 +73,7 @@ probe() {  # probe <instance id>: 0 when the engine on it answers 200
     --parameters "{\"commands\":[\"curl -fsS -m 10 ${STATUS_URL}\"]}" \
     --query Command.CommandId --output text 2>/dev/null)" || return 1
   for _ in $(seq 1 20); do
-    sleep 3
+    sleep "$PROBE_POLL_SECONDS"
     status="$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$1" \
       --query Status --output text 2>/dev/null)" || continue
     case "$status" in
@@ -96,7 +97,7 @@ wait_until_healthy() {
       echo "engine healthy on $instances ($STATUS_URL)"
       return 0
     fi
-    ((SECONDS < deadline)) || { echo "engine not healthy: ${unhealthy:-no instance}" >&2; return 1; }
+    ((SECONDS < deadline)) || { echo "engine not healthy on:${unhealthy:- no instance}" >&2; return 1; }
     sleep "$POLL_SECONDS"
   done
 }
