@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,24 @@ def test_cli_init_fails_with_a_reason_when_ec2_refuses(env: Env, tmp_path: Path)
     assert cli.main(["--config", _config_file(tmp_path), "init"], daemon=env.daemon()) == 1
     assert "gave up after 10 attempts" in (tmp_path / "log").read_text()
     assert env.own_volumes() == []
+
+
+class _StopsOnSigterm:
+    """Stands in for the daemon: sends itself SIGTERM, then waits to be told to stop."""
+
+    def __init__(self) -> None:
+        self.iterations = 0
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        while not should_stop() and self.iterations < 100:
+            self.iterations += 1
+
+
+def test_cli_run_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    fake = _StopsOnSigterm()
+    assert cli.main(["--config", _config_file(tmp_path), "run"], daemon=fake) == 0  # type: ignore[arg-type]
+    assert fake.iterations < 100
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert "event=stopping signal=15" in (tmp_path / "log").read_text()

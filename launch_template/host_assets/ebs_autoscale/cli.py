@@ -86,9 +86,12 @@ def run_forever(daemon: Daemon) -> None:
         log.info("event=stopping signal=%d", signum)
         stopping.append(signum)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    daemon.run(lambda: bool(stopping))
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.run(lambda: bool(stopping))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: Sequence[str] | None = None, daemon: Daemon | None = None) -> int:
