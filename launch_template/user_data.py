@@ -15,8 +15,9 @@
    :data:`HOST_ASSETS_DIR` from ``host_assets_url`` with that CLI and runs its
    ``install.sh``: ``fetch_and_run.sh`` to ``/usr/local/bin``, the CloudWatch agent shipping
    host logs to ``host_log_group``, and the EBS autoscale daemon, which first creates the
-   scratch file system at ``scratch_mount`` and then runs as the systemd service
-   ``ironside-ebs-autoscale``.
+   scratch file system at ``scratch_mount`` (btrfs where btrfs-progs exists, i.e. Amazon
+   Linux 2; ext4 on LVM on Amazon Linux 2023) and then runs as the systemd service
+   ``ironside-ebs-autoscale``.  ``launch_template/README.md`` lists its config keys.
 
 A step that fails masks and stops the ECS agent and powers the host off, so Batch replaces
 it instead of placing jobs on a half-ready host (the reasoning is in ``parts/prelude.sh``).
