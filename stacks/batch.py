@@ -46,6 +46,7 @@ class BatchStack(cdk.Stack):
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         key_arn: str | None,
+        cache_prefixes: list[str],
         **kw: Any,
     ):
         super().__init__(scope, construct_id, **kw)
@@ -59,6 +60,7 @@ class BatchStack(cdk.Stack):
                 results_bucket=settings.bucket_name("results"),
                 scripts_bucket=settings.bucket_name("scripts"),
                 key_arn=key_arn,
+                cache_prefixes=cache_prefixes,
             ),
         )
         self.instance_role.add_to_policy(

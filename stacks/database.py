@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from stacks import nag
 from stacks.constructs.logging import retention
 from stacks.settings import Settings
 from stacks.storage import removal_policy
@@ -101,6 +102,13 @@ class DatabaseStack(cdk.Stack):
                         "engine keeps pooled connections that a rotation would break until restart"
                     ),
                 )
+            )
+        if not settings.deletion_protection:
+            nag.acknowledge(
+                self.cluster,
+                "Deletion protection is off by explicit setting "
+                "(ironside:deletionProtection=false), e.g. for a disposable test platform",
+                "AwsSolutions-RDS10",
             )
         cdk.Validations.of(self.cluster).acknowledge(
             cdk.Acknowledgment(

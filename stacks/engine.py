@@ -15,6 +15,7 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.artifacts import ENGINE_ARTIFACTS_DIR
+from stacks.constructs.engine_api import EngineApi, EngineApiProps
 from stacks.constructs.engine_config import EngineConfigValues, render_engine_config
 from stacks.constructs.engine_host import EngineHost, EngineHostProps
 from stacks.constructs.wheel_asset import WheelAsset, WheelAssetProps
@@ -38,6 +39,7 @@ class EngineStack(cdk.Stack):
         settings: Settings,
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
+        api_clients_sg: ec2.ISecurityGroup,
         role: iam.IRole,
         job_role: iam.IRole,
         default_queue: batch.IJobQueue,
@@ -107,6 +109,19 @@ class EngineStack(cdk.Stack):
                 },
             ),
         )
+        self.api: EngineApi | None = None
+        if settings.engine_load_balancer:
+            self.api = EngineApi(
+                self,
+                "Api",
+                EngineApiProps(
+                    vpc=vpc,
+                    group=self.host.group,
+                    engine_sg=security_group,
+                    clients_sg=api_clients_sg,
+                    port=ENGINE_PORT,
+                ),
+            )
         # Host-only permissions live here, next to what they name, so the IAM stack
         # does not depend on this one.
         host_policy = iam.Policy(

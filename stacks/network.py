@@ -18,7 +18,9 @@ class NetworkStack(cdk.Stack):
 
     Also owns the security groups other stacks connect through, so that the
     database can admit the engine without the two stacks depending on each other:
-    ``engine_sg`` (the engine host) and ``batch_sg`` (Batch hosts).
+    ``engine_sg`` (the engine host), ``batch_sg`` (Batch hosts), ``api_clients_sg``
+    (attach it to whatever may call the engine API through the internal load balancer)
+    and ``endpoints_sg`` (interface endpoints: HTTPS from the engine and the hosts).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kw: Any):
@@ -37,6 +39,13 @@ class NetworkStack(cdk.Stack):
             "BatchSecurityGroup",
             vpc=self.vpc,
             description="Ironside Batch hosts: no inbound; outbound for S3, ECR and AWS APIs",
+            allow_all_outbound=True,
+        )
+        self.api_clients_sg = ec2.SecurityGroup(
+            self,
+            "ApiClientsSecurityGroup",
+            vpc=self.vpc,
+            description="Attach to hosts that may call the Ironside API load balancer",
             allow_all_outbound=True,
         )
         self.endpoints_sg = ec2.SecurityGroup(

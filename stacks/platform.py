@@ -81,6 +81,7 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         vpc=network.vpc,
         security_group=network.batch_sg,
         key_arn=storage.key_arn,
+        cache_prefixes=[registry.docker_hub_prefix, registry.ecr_public_prefix],
         **stack_kw,
     )
     iam = IamStack(
@@ -98,6 +99,7 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         settings=settings,
         vpc=network.vpc,
         security_group=network.engine_sg,
+        api_clients_sg=network.api_clients_sg,
         role=iam.engine_role,
         job_role=iam.job_role,
         default_queue=batch.default_queue,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -75,8 +76,29 @@ class SecureBucket(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=props.versioned,
             lifecycle_rules=rules,
-            server_access_logs_bucket=props.access_logs,
-            server_access_logs_prefix=props.access_logs_prefix or None,
             removal_policy=props.removal_policy,
             auto_delete_objects=False,
+        )
+        if props.access_logs is not None:
+            self._log_to(props.access_logs, props.access_logs_prefix)
+
+    def _log_to(self, target: s3.IBucket, prefix: str) -> None:
+        """Server access logs through a bucket policy on ``target`` (never ACLs), whatever
+        the app's feature flags say."""
+        cfn = self.bucket.node.default_child
+        assert isinstance(cfn, s3.CfnBucket)
+        cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=target.bucket_name, log_file_prefix=prefix or None
+        )
+        target.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"AccessLogsFrom{cdk.Names.unique_id(self)}"[:100],
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[target.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": self.bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account},
+                },
+            )
         )

@@ -29,11 +29,14 @@ class BatchInstanceRoleProps:
         results_bucket: name of the bucket hosts read and write.
         scripts_bucket: name of the script bucket (read).
         key_arn: KMS key of both buckets; ``None`` (default) for S3-managed encryption.
+        cache_prefixes: ECR pull-through cache repository prefixes; the first pull of an
+            image through a cache creates its repository (default: none).
     """
 
     results_bucket: str
     scripts_bucket: str
     key_arn: str | None = None
+    cache_prefixes: Sequence[str] = ()
 
 
 def batch_instance_role(
@@ -54,6 +57,27 @@ def batch_instance_role(
         *bucket_statements("Scripts", [props.scripts_bucket], write=False, key_arn=props.key_arn),
     ]:
         role.add_to_policy(statement)
+    if props.cache_prefixes:
+        stack = Stack.of(scope)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PullThroughCache",
+                actions=["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                resources=[
+                    stack.format_arn(service="ecr", resource="repository", resource_name=f"{p}/*")
+                    for p in props.cache_prefixes
+                ],
+            )
+        )
+        nag.acknowledge(
+            role,
+            "Pull-through caches create one repository per upstream image on first pull; "
+            "only repositories under the kit's cache prefixes",
+            *(
+                nag.resource(nag.regional_arn("ecr", f"repository/{p}/*"))
+                for p in props.cache_prefixes
+            ),
+        )
     for name in MANAGED_POLICIES:
         nag.acknowledge(
             role,

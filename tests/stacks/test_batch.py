@@ -132,3 +132,15 @@ def test_instance_role_reads_scripts_writes_results_and_reads_host_assets(
     assert "s3:PutObject" not in actions(by_sid["ScriptsObjects"])
     assets = flatten(by_sid["ReadHostAssets"]["Resource"])
     assert assets.endswith(".zip") and "*" not in assets
+
+
+def test_instance_role_may_fill_the_pull_through_caches(synth: Synthesized) -> None:
+    policies = synth.resources("batch", "AWS::IAM::Policy")
+    by_sid = {s["Sid"]: s for s in statements(policies) if "Sid" in s}
+    cache = by_sid["PullThroughCache"]
+    assert set(actions(cache)) == {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
+    resources = sorted(flatten(r) for r in cache["Resource"])
+    assert [r.rsplit(":", 1)[-1] for r in resources] == [
+        "repository/ironside-docker-hub/*",
+        "repository/ironside-ecr-public/*",
+    ]

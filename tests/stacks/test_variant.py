@@ -1,0 +1,102 @@
+"""A second synthesis with every optional branch switched the other way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.stacks.helpers import flatten
+from tests.stacks.synth import build
+from tests.stacks.test_checks import run_cfn_lint
+
+ROLE = "arn:aws:iam::123456789012:role/genomics-team"
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/dh-AbCdEf"
+VARIANT: dict[str, Any] = {
+    "ironside:namePrefix": "gx",
+    "ironside:vpcId": "vpc-0123456789abcdef0",
+    "ironside:vpcCidr": "10.7.0.0/16",
+    "ironside:availabilityZones": "us-east-1a,us-east-1b",
+    "ironside:privateSubnetIds": "subnet-11111111,subnet-22222222",
+    "ironside:isolatedSubnetIds": "subnet-33333333,subnet-44444444",
+    "ironside:privateRouteTableIds": "rtb-11111111,rtb-22222222",
+    "ironside:ecsEndpoints": "false",
+    "ironside:batchEndpoint": "false",
+    "ironside:bucketEncryption": "s3",
+    "ironside:databaseSecretRotation": "true",
+    "ironside:deletionProtection": "false",
+    "ironside:removalPolicy": "destroy",
+    "ironside:engineLoadBalancer": "true",
+    "ironside:containerInsights": "false",
+    "ironside:allowedJobRoleArns": ROLE,
+    "ironside:dockerHubSecretArn": SECRET,
+    "ironside:batchAmiId": "ami-0123456789abcdef0",
+    "ironside:spotAllocationStrategy": "SPOT_CAPACITY_OPTIMIZED",
+    "ironside:spotBidPercentage": "60",
+}
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:
+    outdir = tmp_path_factory.mktemp("variant.out")
+    app, _ = build(str(outdir), VARIANT, nag=True)
+    app.synth()
+    templates = {
+        p.name.removesuffix(".template.json"): json.loads(p.read_text())
+        for p in outdir.glob("*.template.json")
+    }
+    return outdir, templates
+
+
+def _of(templates: dict[str, dict[str, Any]], stack: str, type_: str) -> list[dict[str, Any]]:
+    return [r for r in templates[stack]["Resources"].values() if r["Type"] == type_]
+
+
+def test_variant_is_nag_and_lint_clean(variant: tuple[Path, dict[str, dict[str, Any]]]) -> None:
+    outdir, templates = variant
+    assert len(templates) == 8
+    run_cfn_lint(outdir)
+
+
+def test_variant_branches(variant: tuple[Path, dict[str, dict[str, Any]]]) -> None:
+    _, t = variant
+    assert _of(t, "gx-network", "AWS::EC2::VPC") == []
+    assert len(_of(t, "gx-network", "AWS::EC2::VPCEndpoint")) == 4  # s3, ecr api/dkr, logs
+    assert _of(t, "gx-storage", "AWS::KMS::Key") == []
+    assert _of(t, "gx-database", "AWS::SecretsManager::RotationSchedule")
+    [cluster] = _of(t, "gx-database", "AWS::RDS::DBCluster")
+    assert cluster["Properties"]["DeletionProtection"] is False
+    assert cluster["DeletionPolicy"] == "Delete"
+    assert (
+        _of(t, "gx-engine", "AWS::ElasticLoadBalancingV2::LoadBalancer")[0]["Properties"]["Scheme"]
+        == "internal"
+    )
+    [group] = _of(t, "gx-engine", "AWS::AutoScaling::AutoScalingGroup")
+    assert group["Properties"]["HealthCheckType"] == "ELB"
+    assert _of(t, "gx-observability", "Custom::AWS") == []
+    assert _of(t, "gx-registry", "AWS::SecretsManager::Secret") == []
+    [rule] = [
+        r
+        for r in _of(t, "gx-registry", "AWS::ECR::PullThroughCacheRule")
+        if r["Properties"]["UpstreamRegistry"] == "docker-hub"
+    ]
+    assert rule["Properties"]["CredentialArn"] == SECRET
+    for environment in _of(t, "gx-batch", "AWS::Batch::ComputeEnvironment"):
+        assert environment["Properties"]["ComputeResources"]["Ec2Configuration"] == [
+            {"ImageIdOverride": "ami-0123456789abcdef0", "ImageType": "ECS_AL2023"}
+        ]
+    pass_role = [
+        s
+        for p in _of(t, "gx-iam", "AWS::IAM::Policy")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "PassJobRoles"
+    ]
+    assert ROLE in pass_role[0]["Resource"] and len(pass_role[0]["Resource"]) == 2
+    user_data = flatten(
+        _of(t, "gx-engine", "AWS::EC2::LaunchTemplate")[0]["Properties"]["LaunchTemplateData"][
+            "UserData"
+        ]
+    )
+    assert ROLE in user_data
