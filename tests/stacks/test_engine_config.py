@@ -1,0 +1,54 @@
+"""The HOCON the engine stack writes is read by the engine as intended."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stacks.constructs.engine_config import EngineConfigValues, render_engine_config
+
+VALUES = EngineConfigValues(
+    region="eu-west-1",
+    root="s3://ironside-results-123456789012-eu-west-1/executions",
+    default_queue_arn="arn:aws:batch:eu-west-1:123456789012:job-queue/ironside-default",
+    priority_queue_arn="arn:aws:batch:eu-west-1:123456789012:job-queue/ironside-priority",
+    scripts_bucket="ironside-scripts-123456789012-eu-west-1",
+    jobs_log_group="/ironside/batch/jobs",
+    docker_hub_mirror="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ironside-docker-hub",
+    ecr_public_mirror="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ironside-ecr-public",
+    job_definition_prefix="ironside",
+    default_job_role_arn="arn:aws:iam::123456789012:role/job",
+    allowed_job_role_arns=("arn:aws:iam::123456789012:role/other",),
+)
+
+
+def test_config_parses_with_the_database_url_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pyhocon = pytest.importorskip("pyhocon")
+    path = tmp_path / "ironside.conf"
+    path.write_text(render_engine_config(VALUES))
+    url = "mysql+pymysql://ironside:p%40ss@db.example:3306/ironside"
+    monkeypatch.setenv("IRONSIDE_DATABASE_URL", url)
+    tree = pyhocon.ConfigFactory.parse_file(str(path))
+    assert tree.get("database.url") == url
+    config = tree.get("backend.providers.AWSBatch.config")
+    assert config.get("root") == VALUES.root
+    assert config.get("default-runtime-attributes.queueArn") == VALUES.default_queue_arn
+    assert config.get("default-runtime-attributes.scriptBucketName") == VALUES.scripts_bucket
+    assert config.get("docker-mirror.dockerhub.address") == VALUES.docker_hub_mirror
+    assert config.get("allowed-job-role-arns") == [
+        VALUES.default_job_role_arn,
+        *VALUES.allowed_job_role_arns,
+    ]
+    assert tree.get("webservice.port") == 8000
+
+
+def test_engine_loads_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = pytest.importorskip("ironside.config")
+    path = tmp_path / "ironside.conf"
+    path.write_text(render_engine_config(VALUES))
+    monkeypatch.setenv("IRONSIDE_DATABASE_URL", "sqlite:///x.sqlite")
+    settings = config.load_settings(str(path))
+    assert settings.database_url == "sqlite:///x.sqlite"
