@@ -121,7 +121,7 @@ def test_failed_btrfs_add_deletes_the_volume(env: Env, caplog: pytest.LogCapture
         daemon.step()
     assert _sizes(env) == [150]
     assert "delete_volume" in env.faulty.calls
-    assert any("btrfs device add failed" in r.message for r in caplog.records)
+    assert any("adding the device to the file system failed" in r.message for r in caplog.records)
     env.assert_no_unattached_volume()
     env.host.fail.clear()
     daemon.step()
@@ -235,3 +235,15 @@ def test_filesystem_can_be_forced(env: Env) -> None:
     daemon.init()
     assert env.host.fstype == "ext4"
     assert not any(c[0] == "mkfs.btrfs" for c in env.host.commands)
+
+
+def test_a_device_that_may_be_in_the_file_system_is_never_detached(env: Env) -> None:
+    daemon = env.daemon()
+    daemon.init()
+    env.host.fail.update({"btrfs device add", "btrfs filesystem show"})
+    env.host.fill_to(90)
+    daemon.step()
+    assert _sizes(env) == [150, 300]
+    assert "detach_volume" not in env.faulty.calls
+    assert daemon.state.count == 2
+    env.assert_no_unattached_volume()

@@ -182,10 +182,14 @@ class Daemon:
         try:
             self.fs.add_device(block)
         except CommandFailed as error:
-            if block in self.fs.devices():
-                log.warning("event=add_reported_failure_but_present volume=%s", volume.volume_id)
+            if self._maybe_in_filesystem(block):
+                log.warning(
+                    "event=add_failed_but_kept volume=%s reason=%s", volume.volume_id, error
+                )
             else:
-                self.discard(volume.volume_id, f"btrfs device add failed: {error}")
+                self.discard(
+                    volume.volume_id, f"adding the device to the file system failed: {error}"
+                )
                 raise GrowthFailed(str(error)) from error
         self.state.add(volume)
         try:
@@ -199,6 +203,14 @@ class Daemon:
             self.state.count,
             self.state.total_gb,
         )
+
+    def _maybe_in_filesystem(self, block: str) -> bool:
+        """Whether a device whose add failed may still be in use (never detach one that is)."""
+        try:
+            return block in self.fs.devices()
+        except CommandFailed as error:
+            log.warning("event=devices_unreadable reason=%s", error)
+            return True
 
     # -- volumes ---------------------------------------------------------------------------
 
