@@ -4,15 +4,18 @@
 # the host out of service).
 #
 # Environment: IRONSIDE_REGION, IRONSIDE_HOST_LOG_GROUP, IRONSIDE_SCRATCH_MOUNT,
-# IRONSIDE_AUTOSCALE_CONFIG (path of the daemon's JSON config).
+# IRONSIDE_AUTOSCALE_CONFIG (path of the daemon's JSON config); IRONSIDE_ROOT (default
+# empty) prefixes the paths it writes, so tests can install into a scratch directory.
 set -Eeuo pipefail
 umask 022
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${IRONSIDE_REGION:?}" "${IRONSIDE_HOST_LOG_GROUP:?}" "${IRONSIDE_SCRATCH_MOUNT:?}"
 : "${IRONSIDE_AUTOSCALE_CONFIG:?}"
-CW_AGENT_DIR=/opt/aws/amazon-cloudwatch-agent
+ROOT=${IRONSIDE_ROOT:-}
+CW_AGENT_DIR=$ROOT/opt/aws/amazon-cloudwatch-agent
 CW_AGENT_CONFIG=$CW_AGENT_DIR/etc/ironside-host-logs.json
 UNIT=ironside-ebs-autoscale.service
+UNIT_DIR=$ROOT/etc/systemd/system
 
 yum_install() {
   local attempt
@@ -27,7 +30,7 @@ yum_install() {
 }
 
 install_fetch_and_run() {
-  install -m 0755 "$HERE/fetch_and_run.sh" /usr/local/bin/fetch_and_run.sh
+  install -D -m 0755 "$HERE/fetch_and_run.sh" "$ROOT/usr/local/bin/fetch_and_run.sh"
 }
 
 # The daemon needs python3 with boto3, and the tools of the scratch file system: btrfs-progs
@@ -53,9 +56,9 @@ install_cloudwatch_agent() {
 # Create the scratch file system now (a host without it must not take jobs), then keep
 # growing it from the systemd service.
 install_autoscale_daemon() {
+  mkdir -p "$UNIT_DIR"
   sed -e "s|@@ASSETS_DIR@@|${HERE}|g" -e "s|@@CONFIG@@|${IRONSIDE_AUTOSCALE_CONFIG}|g" \
-    "$HERE/$UNIT" >"/etc/systemd/system/$UNIT"
-  mkdir -p "$IRONSIDE_SCRATCH_MOUNT"
+    "$HERE/$UNIT" >"$UNIT_DIR/$UNIT"
   PYTHONPATH="$HERE" AWS_DEFAULT_REGION="$IRONSIDE_REGION" \
     python3 -m ebs_autoscale --config "$IRONSIDE_AUTOSCALE_CONFIG" init
   systemctl daemon-reload
