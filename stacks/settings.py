@@ -212,16 +212,17 @@ class Settings:
             )
         }
 
-    @property
-    def spot_is_spot_strategy(self) -> bool:
-        """Whether the Spot allocation strategy is a Spot-only strategy."""
-        return self.spot_allocation_strategy.startswith("SPOT_")
-
     # ---- reading -------------------------------------------------------
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
-        """Read and validate every ``ironside:*`` context key under ``node``."""
+        """Read and validate every ``ironside:*`` context key under ``node``.
+
+        An ``ironside:*`` key the kit does not know (a typo) fails too.
+        """
+        for key in node.get_all_context():
+            if key.startswith(PREFIX) and key[len(PREFIX) :] not in KNOWN_KEYS:
+                raise SettingsError(key[len(PREFIX) :], "unknown setting (misspelled?)", key)
         values = {key: node.try_get_context(PREFIX + key) for key in KNOWN_KEYS}
         return cls.from_mapping({k: v for k, v in values.items() if v is not None})
 

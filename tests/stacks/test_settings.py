@@ -58,6 +58,11 @@ def test_bad_context_fails_the_app_before_synth(tmp_path: Any) -> None:
         build(str(tmp_path), {"ironside:spotMaxVcpus": -1})
 
 
+def test_misspelled_key_fails(tmp_path: Any) -> None:
+    with pytest.raises(SettingsError, match="'ironside:spotMaxVcpu'"):
+        build(str(tmp_path), {"ironside:spotMaxVcpu": 8})
+
+
 def test_defaults() -> None:
     settings = Settings.from_mapping({})
     assert settings.batch_ami_id is None  # ECS-optimized Amazon Linux 2023
