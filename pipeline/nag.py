@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
@@ -58,6 +59,11 @@ def _nag_text(text: str) -> str:
     return text
 
 
+def regional_arn(stack: cdk.Stack, service: str, resource: str) -> str:
+    """An ARN in ``stack``'s partition, region and account, as cdk-nag renders it."""
+    return _nag_text(f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:{resource}")
+
+
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge the AwsSolutions finding ``finding`` (e.g. ``IAM5[Resource::*]``)."""
     rule = cdk.Acknowledgment(id=f"AwsSolutions-{finding}", reason=reason)
@@ -76,9 +82,8 @@ def acknowledge_projects(stack: cdk.Stack) -> None:
     """Each CodeBuild project's grants on its own log group and report groups."""
     for project in (c for c in stack.node.find_all() if isinstance(c, codebuild.Project)):
         logical = stack.get_logical_id(project.node.default_child)  # type: ignore[arg-type]
-        where = "<AWS::Partition>:{}:<AWS::Region>:<AWS::AccountId>"
-        logs = f"arn:{where.format('logs')}:log-group:/aws/codebuild/<{logical}>:*"
-        reports = f"arn:{where.format('codebuild')}:report-group/<{logical}>-*"
+        logs = regional_arn(stack, "logs", f"log-group:/aws/codebuild/<{logical}>:*")
+        reports = regional_arn(stack, "codebuild", f"report-group/<{logical}>-*")
         acknowledge(project, f"IAM5[Resource::{logs}]", PROJECT_REASON)
         acknowledge(project, f"IAM5[Resource::{reports}]", PROJECT_REASON)
 
@@ -93,10 +98,10 @@ ASSETS_REASON = (
 
 def acknowledge_asset_publishing(assets: IConstruct) -> None:
     """The shared role of CDK Pipelines' asset publishing projects."""
-    where = "<AWS::Partition>:{}:<AWS::Region>:<AWS::AccountId>"
+    stack = cdk.Stack.of(assets)
     for resource in (
-        f"arn:{where.format('logs')}:log-group:/aws/codebuild/*",
-        f"arn:{where.format('codebuild')}:report-group/*",
+        regional_arn(stack, "logs", "log-group:/aws/codebuild/*"),
+        regional_arn(stack, "codebuild", "report-group/*"),
         "*",
     ):
         acknowledge(assets, f"IAM5[Resource::{resource}]", ASSETS_REASON)
@@ -105,8 +110,28 @@ def acknowledge_asset_publishing(assets: IConstruct) -> None:
 def acknowledge_bootstrap_roles(scopes: Iterable[IConstruct]) -> None:
     """Roles that assume the CDK bootstrap roles (self-mutation)."""
     for scope in scopes:
-        finding = "IAM5[Resource::arn:*:iam::<AWS::AccountId>:role/*]"
+        account = cdk.Stack.of(scope).account
+        finding = _nag_text(f"IAM5[Resource::arn:*:iam::{account}:role/*]")
         acknowledge(scope, finding, BOOTSTRAP_ROLES_REASON)
+
+
+REPLICATION_REASON = (
+    "CodePipeline's cross-region replication bucket holds copies of this pipeline's "
+    "artifacts for the stage's region, encrypted with the support stack's KMS key and "
+    "deleted with it; access to it is granted to the pipeline role only."
+)
+
+
+def acknowledge_cross_region(pipeline: codepipeline.Pipeline) -> None:
+    """The replication buckets CodePipeline adds for stages in other regions."""
+    for support in pipeline.cross_region_support.values():
+        bucket = support.replication_bucket
+        acknowledge(support.stack, "S1", REPLICATION_REASON)
+        stack = cdk.Stack.of(pipeline)
+        # A generated physical name: a literal once resolved from the pipeline's stack.
+        name = stack.resolve(bucket.bucket_name)
+        finding = f"IAM5[Resource::arn:{stack.partition}:s3:::{name}/*]"
+        acknowledge(pipeline.role, _nag_text(finding), REPLICATION_REASON)
 
 
 def acknowledge_rollout(rollout: RolloutStep) -> None:

@@ -152,6 +152,7 @@ class RolloutStep:
 
 def _step(
     step_id: str,
+    target: StageTarget,
     source: pipelines.IFileSetProducer,
     script: str,
     outputs: dict[str, cdk.CfnOutput],
@@ -163,6 +164,10 @@ def _step(
         input=source,
         commands=[f"bash {script}"],
         env_from_cfn_outputs=outputs,
+        # The CLI calls go to the stage's region (CodeBuild's own by default).
+        env={"AWS_REGION": target.region, "AWS_DEFAULT_REGION": target.region}
+        if target.region
+        else None,
         role_policy_statements=[grant.statement for grant in grants],
         timeout=timeout,
     )
@@ -176,7 +181,13 @@ def launch_template_step(
     outputs = find_outputs(stage, LAUNCH_TEMPLATE_OUTPUTS)
     grants = launch_template_policy(target)
     return _step(
-        LAUNCH_TEMPLATE_STEP, source, LAUNCH_TEMPLATE_SCRIPT, outputs, grants, cdk.Duration.hours(1)
+        LAUNCH_TEMPLATE_STEP,
+        target,
+        source,
+        LAUNCH_TEMPLATE_SCRIPT,
+        outputs,
+        grants,
+        cdk.Duration.hours(1),
     )
 
 
@@ -186,5 +197,11 @@ def engine_step(
     """Refresh the engine host if its launch template changed; wait for its status."""
     outputs = find_outputs(stage, ENGINE_OUTPUTS)
     return _step(
-        ENGINE_STEP, source, ENGINE_SCRIPT, outputs, engine_policy(target), cdk.Duration.hours(2)
+        ENGINE_STEP,
+        target,
+        source,
+        ENGINE_SCRIPT,
+        outputs,
+        engine_policy(target),
+        cdk.Duration.hours(2),
     )

@@ -19,9 +19,10 @@ push):
     Where the pipeline stack lives (default: environment-agnostic, the CLI's account and
     region). Required when a stage names an account.
 ``staging``, ``production``
-    Objects with the stage's ``account`` and ``region`` (both optional) and overrides of any
-    kit setting (``namePrefix``, ``spotMaxVcpus``, ...). Staging defaults to the kit's
-    ``namePrefix`` plus ``-stg`` so both stages fit in one account.
+    Objects with the stage's ``account`` and ``region`` (both optional; the account, if
+    given, must be the pipeline's: the rollout steps run with its credentials) and
+    overrides of any kit setting (``namePrefix``, ``spotMaxVcpus``, ...). Staging defaults
+    to the kit's ``namePrefix`` plus ``-stg`` so both stages fit in one account.
 
 A missing or malformed value raises :class:`PipelineSettingsError` naming the key.
 """
@@ -133,11 +134,6 @@ class PipelineSettings:
     """``pipelineAccount``: account of the pipeline stack (default: the CLI's)."""
     region: str | None = None
     """``pipelineRegion``: region of the pipeline stack (default: the CLI's)."""
-
-    @property
-    def cross_account(self) -> bool:
-        """Whether a stage deploys to an account other than the pipeline's."""
-        return any(s.account is not None and s.account != self.account for s in self.stages)
 
     @property
     def env(self) -> cdk.Environment | None:
@@ -265,6 +261,13 @@ def _check_stages(settings: PipelineSettings) -> None:
         if stage.account is not None and settings.account is None:
             raise PipelineSettingsError(
                 "pipelineAccount", f"required when {stage.name} names an account", None
+            )
+        if stage.account is not None and stage.account != settings.account:
+            raise PipelineSettingsError(
+                stage.name,
+                "the rollout steps run with the pipeline account's credentials: a stage in "
+                "another account is not supported yet",
+                stage.account,
             )
         where = (stage.account or settings.account, stage.region or settings.region)
         place = (*where, stage.settings.name_prefix)

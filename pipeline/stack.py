@@ -56,8 +56,6 @@ class PipelineStack(cdk.Stack):
             pipeline_type=codepipeline.PipelineType.V2,
             synth=synth_step(self.source),
             artifact_bucket=self.artifacts.bucket,
-            cross_account_keys=settings.cross_account,
-            enable_key_rotation=settings.cross_account or None,
             self_mutation=True,
             cli_version=cdk_cli_version(),
             code_build_defaults=pipelines.CodeBuildOptions(
@@ -98,5 +96,6 @@ class PipelineStack(cdk.Stack):
         assets = self.pipeline.node.try_find_child("Assets")
         if assets is not None:  # only when a stage has assets to publish
             nag.acknowledge_asset_publishing(assets)
+        nag.acknowledge_cross_region(self.pipeline.pipeline)
         for rollout in self.rollouts:
             nag.acknowledge_rollout(rollout)

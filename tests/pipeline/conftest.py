@@ -43,3 +43,9 @@ def by_kind(request: pytest.FixtureRequest, shared_dir: Path) -> tuple[str, Synt
     """``(kind, synthesized)`` for each source kind."""
     kind: str = request.param
     return kind, synthesized(shared_dir, kind)
+
+
+@pytest.fixture(scope="session")
+def two_regions(shared_dir: Path) -> Synthesized:
+    """An S3-sourced pipeline in eu-west-1 whose production stage is in eu-central-1."""
+    return synthesize_once(shared_dir, "s3-two-regions", MinimalStage)

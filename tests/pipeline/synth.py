@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONNECTION_ARN = (
     "arn:aws:codeconnections:eu-west-1:111111111111:connection/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 )
-#: Pipeline context per source kind (merged over ``cdk.json``'s context).
+#: Pipeline context per source kind (merged over ``cdk.json``'s context), plus variants.
 SOURCE_CONTEXTS: dict[str, dict[str, Any]] = {
     "connection": {
         "ironside:pipelineSource": "connection",
@@ -43,6 +45,13 @@ SOURCE_CONTEXTS: dict[str, dict[str, Any]] = {
         "ironside:pipelineBucket": "acme-ironside-source",
         "ironside:pipelineObjectKey": "releases/ironside.zip",
     },
+}
+#: A pipeline in eu-west-1 whose production stage deploys to eu-central-1.
+SOURCE_CONTEXTS["s3-two-regions"] = {
+    **SOURCE_CONTEXTS["s3"],
+    "ironside:pipelineAccount": "111111111111",
+    "ironside:pipelineRegion": "eu-west-1",
+    "ironside:production": {"region": "eu-central-1"},
 }
 
 
@@ -110,6 +119,13 @@ class Synthesized:
         return sorted(self.outdir.glob("*.template.json")) + sorted(
             self.outdir.glob("assembly-*/*.template.json")
         )
+
+
+def cfn_lint(templates: list[Path]) -> subprocess.CompletedProcess[str]:
+    """cfn-lint (the venv's, as the synth step runs it) on ``templates``."""
+    lint = Path(sys.executable).parent / "cfn-lint"
+    paths = [str(p) for p in templates]
+    return subprocess.run([str(lint), *paths], capture_output=True, text=True, cwd=REPO)
 
 
 def synthesize(outdir: Path, kind: str, factory: StageFactory | None = None) -> Synthesized:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ from aws_cdk.assertions import Match
 
 from pipeline.rollout import ENGINE_OUTPUTS, LAUNCH_TEMPLATE_OUTPUTS, PLATFORM_TAG
 from pipeline.synth import SYNTH_COMMANDS, cdk_cli_version
-from tests.pipeline.synth import Synthesized
+from tests.pipeline.synth import Synthesized, cfn_lint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -237,8 +235,7 @@ def test_every_codebuild_project_encrypts_with_the_artifact_key(real: Synthesize
 
 def test_cfn_lint_clean(real: Synthesized) -> None:
     """No errors and no warnings on the pipeline stack's or any stage's template."""
-    templates = [str(p) for p in real.templates()]
+    templates = real.templates()
     assert len(templates) == 1 + 2 * 8
-    lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(lint), *templates], capture_output=True, text=True, cwd=REPO)
+    result = cfn_lint(templates)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -55,7 +55,6 @@ def test_stages_in_order_with_their_own_settings() -> None:
     assert staging.settings.name_prefix == "genomics-stg"
     assert production.settings.name_prefix == "genomics"
     assert (staging.env, production.env, settings.env) == (None, None, None)
-    assert not settings.cross_account
 
 
 def test_stage_overrides_from_json_string_and_accounts() -> None:
@@ -65,7 +64,7 @@ def test_stage_overrides_from_json_string_and_accounts() -> None:
         "ironside:pipelineRegion": "eu-west-1",
         "ironside:spotMaxVcpus": 256,
         "ironside:staging": '{"spotMaxVcpus": 16, "namePrefix": "ironside-test"}',
-        "ironside:production": {"account": "222222222222", "region": "eu-central-1"},
+        "ironside:production": {"account": "111111111111", "region": "eu-central-1"},
     }
     settings = read(context)
     staging, production = settings.stages
@@ -73,8 +72,8 @@ def test_stage_overrides_from_json_string_and_accounts() -> None:
     assert staging.settings.name_prefix == "ironside-test"
     assert production.settings.spot_max_vcpus == 256
     assert production.env is not None
-    assert (production.env.account, production.env.region) == ("222222222222", "eu-central-1")
-    assert settings.cross_account
+    assert (production.env.account, production.env.region) == ("111111111111", "eu-central-1")
+    assert settings.env is not None and settings.env.region == "eu-west-1"
 
 
 BAD: list[tuple[str, dict[str, Any], str]] = [
@@ -138,6 +137,15 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "stage account without pipeline account",
         {**S3, "ironside:production": {"account": "222222222222"}},
         "pipelineAccount",
+    ),
+    (
+        "stage in another account",
+        {
+            **S3,
+            "ironside:pipelineAccount": "111111111111",
+            "ironside:production": {"account": "222222222222"},
+        },
+        "production",
     ),
     # The later stage is named; the message names the earlier one.
     ("stages clash", {**S3, "ironside:staging": {"namePrefix": "ironside"}}, "production"),

@@ -14,7 +14,14 @@ from pipeline.app import add_pipeline, wants_pipeline
 from pipeline.lint import join_to_sub
 from pipeline.rollout import MissingOutputError
 from pipeline.settings import StageTarget
-from tests.pipeline.synth import SOURCE_CONTEXTS, MinimalStage, cdk_json_context, synthesize
+from tests.pipeline.synth import (
+    SOURCE_CONTEXTS,
+    MinimalStage,
+    Synthesized,
+    cdk_json_context,
+    cfn_lint,
+    synthesize,
+)
 
 
 class NoOutputsStage(cdk.Stage):
@@ -47,6 +54,24 @@ def test_cdk_nag_finding_in_a_stage_fails_synthesis(tmp_path: Path) -> None:
     report = (tmp_path / "validation-report.json").read_text()
     assert "AwsSolutions-S10" in report
     assert "staging/Careless/Bucket" in report
+
+
+def test_stage_in_another_region(two_regions: Synthesized) -> None:
+    """The deployment runs in the stage's region; so do the rollout calls (cdk-nag clean)."""
+    prepare = next(a for a in two_regions.stage("production")["Actions"] if "Prepare" in a["Name"])
+    assert prepare["Region"] == "eu-central-1"
+    for step in ("RollOutLaunchTemplate", "RollEngineHost"):
+        action = two_regions.action("production", step)
+        project = two_regions.json["Resources"][action["Configuration"]["ProjectName"]["Ref"]]
+        variables = project["Properties"]["Environment"]["EnvironmentVariables"]
+        assert {"Name": "AWS_REGION", "Type": "PLAINTEXT", "Value": "eu-central-1"} in variables
+        staging = two_regions.action("staging", step)
+        project = two_regions.json["Resources"][staging["Configuration"]["ProjectName"]["Ref"]]
+        assert "EnvironmentVariables" not in project["Properties"]["Environment"]
+    support = list(two_regions.outdir.glob("cross-region-stack-*.template.json"))
+    assert len(support) == 1
+    result = cfn_lint(two_regions.templates())
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_pipeline_switch_is_the_source_key() -> None:
