@@ -247,3 +247,28 @@ def test_a_device_that_may_be_in_the_file_system_is_never_detached(env: Env) -> 
     assert "detach_volume" not in env.faulty.calls
     assert daemon.state.count == 2
     env.assert_no_unattached_volume()
+
+
+def test_status_and_dry_run_never_delete_a_volume_a_running_daemon_may_own(env: Env) -> None:
+    env.daemon().init()
+    in_flight = env.ec2.create_volume(
+        AvailabilityZone="us-east-1a",
+        Size=300,
+        TagSpecifications=[
+            {
+                "ResourceType": "volume",
+                "Tags": [
+                    {"Key": "ironside:autoscale", "Value": "true"},
+                    {"Key": "ironside:autoscale-instance", "Value": env.instance_id},
+                ],
+            }
+        ],
+    )["VolumeId"]
+    env.host.fill_to(90)
+    env.faulty.calls.clear()
+    observer = env.daemon(dry_run=True)
+    report = observer.status()
+    observer.run(lambda: False, max_iterations=2)
+    assert report["pending_cleanup"] == [in_flight]
+    assert in_flight in {v["VolumeId"] for v in env.own_volumes()}
+    assert "delete_volume" not in env.faulty.calls and "create_volume" not in env.faulty.calls

@@ -103,7 +103,8 @@ def main(argv: Sequence[str] | None = None, daemon: Daemon | None = None) -> int
         print(f"ebs_autoscale: {error}", file=sys.stderr)
         return 2
     configure_logging(config)
-    daemon = daemon or build_daemon(config, args.dry_run)
+    read_only = args.dry_run or args.command == "status"
+    daemon = daemon or build_daemon(config, read_only)
     if args.command == "status":
         print(json.dumps(daemon.status(), indent=2, sort_keys=True))
         return 0

@@ -26,7 +26,11 @@ class GrowthFailed(Exception):
 
 
 class Daemon:
-    """One daemon per host: ``init`` makes the file system, ``run`` keeps it growing."""
+    """One daemon per host: ``init`` makes the file system, ``run`` keeps it growing.
+
+    With ``dry_run`` it changes nothing, neither in EC2 nor on disk: what it would do is
+    logged as ``event=dry_run`` (``status`` always runs this way).
+    """
 
     def __init__(
         self,
@@ -131,7 +135,8 @@ class Daemon:
     def _step(self) -> None:
         if not self.connect():
             return
-        self.retry_cleanup()
+        if not self.dry_run:
+            self.retry_cleanup()
         if not self.fs.is_mounted():
             self.ensure_filesystem()
             return
@@ -263,6 +268,11 @@ class Daemon:
     def discard(self, volume_id: str, reason: str) -> bool:
         """Detach (if attached) and delete a volume; on failure queue it and retry every step."""
         volumes, identity = self._connected()
+        if self.dry_run:
+            # Read-only (``status``, ``--dry-run``): a running daemon may own this volume.
+            log.info("event=dry_run action=delete_volume volume=%s reason=%s", volume_id, reason)
+            self.state.pending_cleanup.add(volume_id)
+            return False
         log.warning("event=discard volume=%s reason=%s", volume_id, reason)
         try:
             volume = volumes.describe(volume_id)
