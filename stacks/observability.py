@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -20,6 +22,21 @@ from stacks.constructs.container_insights import ContainerInsights, ContainerIns
 from stacks.constructs.logging import retention
 from stacks.settings import Settings
 
+
+@jsii.implements(events.IRuleTarget)
+class _LogGroupTarget:
+    """A rule target writing matched events to a log group (policy managed by the stack)."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    def bind(self, rule: events.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        """The target config: the log group's ARN (without ``:*``)."""
+        return events.RuleTargetConfig(arn=self.arn)
+
+
+#: Log group of Batch job state changes (template on the name prefix).
+JOB_EVENTS = "/{prefix}/batch/job-events"
 #: Batch job statuses charted per queue.
 JOB_STATUSES = ("RUNNABLE", "RUNNING", "FAILED")
 
@@ -47,7 +64,18 @@ class ObservabilityStack(cdk.Stack):
         if settings.container_insights:
             ContainerInsights(self, "ContainerInsights", ContainerInsightsProps(enabled=True))
 
-        transitions = self._job_transition_rules(settings)
+        self.job_events_log_group = logs.LogGroup(
+            self,
+            "JobEventsLogs",
+            log_group_name=JOB_EVENTS.format(prefix=settings.name_prefix),
+            retention=retention(settings.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        transitions = self._job_transition_rules(
+            settings, JOB_EVENTS.format(prefix=settings.name_prefix)
+        )
+        for rule in transitions.values():
+            rule.node.add_dependency(self.job_events_log_group)
         period = cdk.Duration.minutes(5)
 
         def jobs_metric(queue: str, status: str) -> cw.Metric:
@@ -130,13 +158,39 @@ class ObservabilityStack(cdk.Stack):
             treat_missing_data=cw.TreatMissingData.BREACHING,
         )
 
-    def _job_transition_rules(self, settings: Settings) -> dict[tuple[str, str], events.Rule]:
+    def _job_transition_rules(
+        self, settings: Settings, history_name: str
+    ) -> dict[tuple[str, str], events.Rule]:
         """One EventBridge rule per (queue, status); its TriggeredRules metric counts jobs.
 
         AWS Batch publishes no job-count metrics; every state change is an event, and
         EventBridge counts the matches of each rule, which charts the flow of jobs into
-        each state per queue without a Lambda or any polling.
+        each state per queue without a Lambda or any polling. The matched events also go
+        to the log group ``history_name`` (a job state log), through a CloudFormation-native
+        resource policy.
         """
+        history_arn = self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=history_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        logs.ResourcePolicy(
+            self,
+            "JobEventsDelivery",
+            policy_statements=[
+                iam.PolicyStatement(
+                    sid="EventBridgeToJobEvents",
+                    principals=[
+                        iam.ServicePrincipal("events.amazonaws.com"),
+                        iam.ServicePrincipal("delivery.logs.amazonaws.com"),
+                    ],
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[f"{history_arn}:*"],
+                )
+            ],
+        )
+        target = _LogGroupTarget(history_arn)
         rules: dict[tuple[str, str], events.Rule] = {}
         for queue in (settings.default_queue_name, settings.priority_queue_name):
             queue_arn = cdk.Stack.of(self).format_arn(
@@ -153,5 +207,6 @@ class ObservabilityStack(cdk.Stack):
                         detail_type=["Batch Job State Change"],
                         detail={"status": [status], "jobQueue": [queue_arn]},
                     ),
+                    targets=[target],
                 )
         return rules

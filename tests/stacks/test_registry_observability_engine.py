@@ -43,6 +43,7 @@ def test_log_groups_with_retention(synth: Synthesized) -> None:
     groups = synth.resources("observability", "AWS::Logs::LogGroup").values()
     assert sorted(g["Properties"]["LogGroupName"] for g in groups) == [
         "/ironside/batch/hosts",
+        "/ironside/batch/job-events",
         "/ironside/batch/jobs",
         "/ironside/engine",
     ]
@@ -63,6 +64,10 @@ def test_dashboard_alarms_and_container_insights(synth: Synthesized) -> None:
     assert set(alarms) == {"ironside-failed-jobs", "ironside-engine-unhealthy"}
     rules = synth.resources("observability", "AWS::Events::Rule").values()
     assert len(rules) == 6
+    for rule in rules:
+        [target] = rule["Properties"]["Targets"]
+        assert flatten(target["Arn"]).endswith(":log-group:/ironside/batch/job-events")
+    template.has_resource("AWS::Logs::ResourcePolicy", {})
     template.has_resource_properties(
         "Custom::AWS", {"Create": Match.string_like_regexp("putAccountSettingDefault")}
     )
