@@ -136,6 +136,11 @@ class PipelineSettings:
     """``pipelineRegion``: region of the pipeline stack (default: the CLI's)."""
 
     @property
+    def pipeline_name(self) -> str:
+        """Name of the CodePipeline: production's ``namePrefix`` plus ``-pipeline``."""
+        return f"{self.stages[-1].settings.name_prefix}-pipeline"
+
+    @property
     def env(self) -> cdk.Environment | None:
         """The CDK environment of the pipeline stack."""
         if self.account is None and self.region is None:

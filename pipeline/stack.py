@@ -29,7 +29,6 @@ StageFactory = Callable[[Construct, str, StageTarget], cdk.Stage]
 #: Id of the manual approval before production.
 APPROVAL_STEP = "PromoteToProduction"
 APPROVAL_COMMENT = "Staging is deployed and rolled out: promote this commit to production?"
-PIPELINE_NAME = "ironside"
 
 
 class PipelineStack(cdk.Stack):
@@ -52,7 +51,7 @@ class PipelineStack(cdk.Stack):
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
-            pipeline_name=PIPELINE_NAME,
+            pipeline_name=settings.pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             synth=synth_step(self.source),
             artifact_bucket=self.artifacts.bucket,

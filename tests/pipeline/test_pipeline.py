@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match
@@ -11,8 +10,6 @@ from aws_cdk.assertions import Match
 from pipeline.rollout import ENGINE_OUTPUTS, LAUNCH_TEMPLATE_OUTPUTS, PLATFORM_TAG
 from pipeline.synth import SYNTH_COMMANDS, cdk_cli_version
 from tests.pipeline.synth import Synthesized, cfn_lint
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def buildspec(synth: Synthesized, action: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +32,9 @@ def deploys(synth: Synthesized, stage: str) -> list[dict[str, Any]]:
 
 
 def test_stage_order(real: Synthesized) -> None:
+    (pipeline,) = real.resources("AWS::CodePipeline::Pipeline").values()
+    assert pipeline["Properties"]["Name"] == "ironside-pipeline"
+    assert pipeline["Properties"]["PipelineType"] == "V2"
     names = [stage["Name"] for stage in real.stages]
     assert names == ["Source", "Build", "UpdatePipeline", "Assets", "staging", "production"]
 
