@@ -16,6 +16,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from stacks.constructs.container_insights import ContainerInsights, ContainerInsightsProps
@@ -30,7 +31,7 @@ class _LogGroupTarget:
     def __init__(self, arn: str) -> None:
         self.arn = arn
 
-    def bind(self, rule: events.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         """The target config: the log group's ARN (without ``:*``)."""
         return events.RuleTargetConfig(arn=self.arn)
 
