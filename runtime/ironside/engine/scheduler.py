@@ -22,7 +22,7 @@ from WDL import Env, Tree, Value
 from ironside.backends.base import Backend, JobRequest, JobState, JobStatus
 from ironside.engine import calls as C
 from ironside.engine.cache_step import CacheStep, CallFingerprint, NoCache
-from ironside.engine.plan import block_plan, order_decls, task_plan
+from ironside.engine.plan import BlockPlan, block_plan, order_decls, task_plan
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
 from ironside.store.db import Store
 from ironside.tasks import ScriptSpec, render_script
@@ -59,6 +59,7 @@ class Engine:
         self.queue: deque[CallRun] = deque()
         self.running: dict[str, CallRun] = {}
         self.maybe_done: set[WorkflowRun] = set()
+        self.expansions: deque[_Expansion] = deque()
         self.open: set[WorkflowRun] = set()
         self.counts: Counts = dict(queued=0, running=0, done=0, failed=0, cached=0)
         self.abort_requested = False
@@ -188,7 +189,7 @@ class Engine:
     def _run_node(self, block: BlockRun, node_id: str) -> None:
         node = block.plan.nodes[node_id]
         run = block.wf
-        if run.status != RUNNING or block.failed:
+        if run.stopping() and not isinstance(node, Tree.Decl):
             return
         try:
             if isinstance(node, Tree.Decl):
@@ -216,30 +217,40 @@ class Engine:
         array = self._eval(block, node.expr)
         items = array.value if isinstance(array, Value.Array) else []
         plan = block_plan(node, node.body)
-        shards: list[BlockRun | None] = [None] * len(items)
-        left = [len(items)]
-
-        def shard_done(shard: BlockRun) -> None:
-            left[0] -= 1
-            if not left[0]:
-                self._gather(block, node, [s for s in shards if s is not None])
-
         if not items:
-            self._gather(block, node, [])
+            self._gather(_Expansion(self, block, node, plan, []))
             return
-        for i, item in enumerate(items):
-            env = block.env.bind(node.variable, item)
-            shards[i] = BlockRun(plan, env, block.wf, block.path + (i,), shard_done)
-        for shard in shards:
-            assert shard is not None
-            self._start_block(shard)
+        # shards start lazily (see _expand), so a 10,000-shard scatter does not hold
+        # 10,000 queued calls; the unexpanded rest keeps the workflow active
+        block.wf.active += 1
+        self.expansions.append(_Expansion(self, block, node, plan, list(items)))
 
-    def _gather(self, block: BlockRun, node: Tree.Scatter, shards: list[BlockRun]) -> None:
+    def _expand(self) -> None:
+        """Start more scatter shards while few calls wait in the queue."""
+        want = 2 * self.job_limit - len(self.queue)
+        while want > 0 and self.expansions:
+            exp = self.expansions[0]
+            run = exp.block.wf
+            if run.stopping():
+                self.expansions.popleft()
+                self._dec_active(run)
+                continue
+            i = exp.next
+            exp.next += 1
+            if exp.next == len(exp.items):
+                self.expansions.popleft()
+                self._dec_active(run)
+            env = exp.block.env.bind(exp.node.variable, exp.items[i])
+            self._start_block(BlockRun(exp.plan, env, run, exp.block.path + (i,), exp.shard_done))
+            want -= 1
+
+    def _gather(self, exp: _Expansion) -> None:
+        block = exp.block
         env = block.env
-        for name, ty in block_plan(node, node.body).produced:
-            env = env.bind(name, Value.Array(ty, [s.env[name] for s in shards]))
+        for k, (name, ty) in enumerate(exp.plan.produced):
+            env = env.bind(name, Value.Array(ty, [r[k] for r in exp.results]))
         block.env = env
-        self._node_done(block, node.workflow_node_id)
+        self._node_done(block, exp.node.workflow_node_id)
 
     def _start_conditional(self, block: BlockRun, node: Tree.Conditional) -> None:
         cond = self._eval(block, node.expr)
@@ -612,6 +623,7 @@ class Engine:
         self.start_workflow(top)
         aborted = False
         while self.open:
+            self._expand()
             self._drain()
             if not self.open:
                 break
@@ -622,7 +634,7 @@ class Engine:
             if self.on_tick is not None:
                 self.on_tick(self)
             if not self.running:
-                if self.queue or self.ready or self.maybe_done:
+                if self.queue or self.ready or self.maybe_done or self.expansions:
                     continue
                 self._stalled()
                 continue
@@ -654,6 +666,38 @@ class Engine:
         deepest = max(self.open, key=_depth)
         deepest.active = 0
         self._finish_workflow(deepest)
+
+
+class _Expansion:
+    """A scatter being expanded shard by shard, and the values its shards produced."""
+
+    __slots__ = ("engine", "block", "node", "plan", "items", "next", "results", "left")
+
+    def __init__(
+        self,
+        engine: Engine,
+        block: BlockRun,
+        node: Tree.Scatter,
+        plan: BlockPlan,
+        items: list[Value.Base],
+    ) -> None:
+        self.engine = engine
+        self.block = block
+        self.node = node
+        self.plan = plan
+        self.items = items
+        self.next = 0
+        self.results: list[tuple[Value.Base, ...]] = [()] * len(items)
+        self.left = len(items)
+
+    def shard_done(self, shard: BlockRun) -> None:
+        """Keep only the shard's products (its environment is dropped); gather after the last."""
+        env = shard.env
+        self.results[shard.path[-1]] = tuple(env[name] for name, _ in self.plan.produced)
+        self.left -= 1
+        if not self.left:
+            self.items = []
+            self.engine._gather(self)
 
 
 def _depth(run: WorkflowRun) -> int:

@@ -15,8 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Engine,
     Table,
@@ -30,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ironside.errors import BadConfig, UnknownWorkflow
@@ -38,14 +37,15 @@ from ironside.store.models import Call, Job, Label, MetadataEvent, Workflow
 Row = dict[str, Any]
 
 
-class _CallIfAbsent:
-    """Marker: call rows inserted only when absent (after a restart)."""
-
-
 TABLES: dict[type, Table] = {
     m: m.__table__  # type: ignore[attr-defined,misc]
     for m in (Workflow, Call, Job, MetadataEvent, Label)
 }
+
+#: Marker key of call rows inserted only when absent (after a restart).
+_CallIfAbsent = "call-if-absent"
+
+
 CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
 
 
@@ -74,8 +74,23 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
+#: The newest migration; a database already there skips Alembic (and its imports).
+HEAD_REVISION = "0001"
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
+    try:
+        with engine.connect() as conn:
+            if conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
+                HEAD_REVISION
+            ):
+                return
+    except DBAPIError:
+        pass  # no schema yet
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resources.files("ironside.store") / "migrations"))
     with engine.begin() as conn:
@@ -96,7 +111,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        self._inserts: dict[type, list[Row]] = {}
+        self._inserts: dict[type | str, list[Row]] = {}
         self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
         self._wf_updates: list[tuple[str, Row]] = []
 
@@ -146,7 +161,7 @@ class Store:
         with self._lock:
             self._wf_updates.append((workflow_id, values))
 
-    def _queue_insert(self, model: type, row: Row) -> None:
+    def _queue_insert(self, model: type | str, row: Row) -> None:
         with self._lock:
             self._inserts.setdefault(model, []).append(row)
 
