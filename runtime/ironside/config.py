@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -19,6 +20,9 @@ from pyhocon.exceptions import ConfigException  # type: ignore[import-untyped]
 from ironside.errors import BadConfig
 
 log = logging.getLogger(__name__)
+
+#: ``include required(classpath("application"))``: Cromwell's bundled defaults (not ours).
+_CLASSPATH_INCLUDE = re.compile(r"^\s*include\s+(required\s*\()?\s*classpath\(.*$", re.M)
 
 KNOWN_TOP = {
     "backend",
@@ -113,6 +117,9 @@ def load_settings(path: str | None = None) -> Settings:
                 text = fh.read()
         except OSError as exc:
             raise BadConfig(f"config {path}: cannot read: {exc.strerror or exc}") from None
+        text, dropped = _CLASSPATH_INCLUDE.subn("", text)
+        if dropped:
+            log.warning("config %s: include of Cromwell's classpath config ignored", path)
         try:
             user = ConfigFactory.parse_string(text, basedir=os.path.dirname(os.path.abspath(path)))
         except Exception as exc:  # pyparsing errors carry line/col in their text
