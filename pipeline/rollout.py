@@ -62,11 +62,11 @@ def find_outputs(stage: cdk.Stage, names: Mapping[str, str]) -> dict[str, cdk.Cf
     return {variable: found[output] for variable, output in names.items()}
 
 
-def _arn(target: StageTarget, service: str, resource: str, region: bool = True) -> str:
-    partition = cdk.Aws.PARTITION
-    where = (target.region or cdk.Aws.REGION) if region else ""
+def _arn(target: StageTarget, service: str, resource: str) -> str:
+    """An ARN in the stage's region and account (the pipeline's when not given)."""
+    region = target.region or cdk.Aws.REGION
     account = target.account or cdk.Aws.ACCOUNT_ID
-    return f"arn:{partition}:{service}:{where}:{account}:{resource}"
+    return f"arn:{cdk.Aws.PARTITION}:{service}:{region}:{account}:{resource}"
 
 
 @dataclass(frozen=True)

@@ -68,15 +68,11 @@ class PipelineStack(cdk.Stack):
         self._acknowledge()
 
     def _add_stage(self, target: StageTarget, factory: StageFactory) -> cdk.Stage:
+        """Deploy ``target`` (after the approval, for production), then its rollouts."""
         stage = factory(self, target.name, target)
         pre: list[pipelines.Step] = []
         if target.name == "production":
-            pre.append(
-                pipelines.ManualApprovalStep(
-                    APPROVAL_STEP,
-                    comment=APPROVAL_COMMENT,
-                )
-            )
+            pre.append(pipelines.ManualApprovalStep(APPROVAL_STEP, comment=APPROVAL_COMMENT))
         rollouts = [
             launch_template_step(stage, target, self.source),
             engine_step(stage, target, self.source),
