@@ -40,11 +40,12 @@ KNOWN_INSTANCE_FAMILIES = frozenset(
     """.split()
 )
 
+#: Allocation strategies for the Spot environment. BEST_FIT is left out on purpose: for
+#: Spot it needs a Spot Fleet role and tends to leave jobs waiting for one instance type.
 SPOT_ALLOCATION_STRATEGIES = (
     "SPOT_CAPACITY_OPTIMIZED",
     "SPOT_PRICE_CAPACITY_OPTIMIZED",
     "BEST_FIT_PROGRESSIVE",
-    "BEST_FIT",
 )
 REMOVAL_POLICIES = ("retain", "destroy", "snapshot")
 BUCKET_ENCRYPTIONS = ("kms", "s3")

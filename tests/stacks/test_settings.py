@@ -27,6 +27,7 @@ BAD_CONTEXT: list[tuple[str, Any]] = [
     ("engineInstanceType", "foo.large"),
     ("batchAmiId", "ami-xyz"),
     ("spotAllocationStrategy", "CHEAPEST"),
+    ("spotAllocationStrategy", "BEST_FIT"),
     ("spotBidPercentage", 150),
     ("databaseMinCapacity", 0.3),
     ("databaseMaxCapacity", 300),
