@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ironside import __version__
 from ironside.server.engine_port import EnginePort
+from ironside.server.metadata_cache import MetadataCache
 from ironside.server.middleware import BearerAuth, BodyLimit
 from ironside.server.responses import install_error_handlers
 from ironside.server.routes import engine_info, womtool, workflows
@@ -35,6 +36,7 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.metadata_cache = MetadataCache(settings.metadata_cache_bytes)
     install_error_handlers(app)
     app.include_router(workflows.router)
     app.include_router(womtool.router)

@@ -283,3 +283,23 @@ def test_engine_started_and_stopped_with_the_app() -> None:
         assert engine.started and not engine.stopped
         assert uuid.UUID(_submitted(live))
     assert engine.stopped
+
+
+def test_finished_metadata_is_cached_until_labels_change(live: Live) -> None:
+    wf = _submitted(live, labels='{"a": "1"}')
+    url = f"/api/workflows/v1/{wf}/metadata"
+    first = live.client.get(url).json()
+    assert first["labels"] == {"a": "1"}
+    live.engine.custom_metadata[wf] = {"id": wf, "status": "Succeeded", "changed": True}
+    assert live.client.get(url).json() == first  # finished: served from the cache
+    assert live.client.patch(f"/api/workflows/v1/{wf}/labels", json={"b": "2"}).status_code == 200
+    assert live.client.get(url).json() == {"id": wf, "status": "Succeeded", "changed": True}
+
+
+def test_running_metadata_is_never_cached(live: Live) -> None:
+    live.engine.auto = False
+    wf = _submitted(live)
+    url = f"/api/workflows/v1/{wf}/metadata"
+    assert live.client.get(url).json()["status"] == "Submitted"
+    live.engine.rows[wf]["status"] = "Running"
+    assert live.client.get(url).json()["status"] == "Running"

@@ -8,10 +8,12 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, Response
 
 from ironside.errors import UserError
+from ironside.server.engine_port import TERMINAL
 from ironside.server.labels import validate_labels
+from ironside.server.metadata_cache import MetadataCache
 from ironside.server.metadata_view import MetadataView, apply_view, logs_of, outputs_of
 from ironside.server.query import pairs_from_body, parse_query, run_query
 from ironside.server.responses import check_workflow_id
@@ -88,6 +90,10 @@ async def _metadata(request: Request, wf_id: str, view: MetadataView) -> dict[st
     return await blocking(build)
 
 
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 @router.get("/{workflow_id}/metadata")
 async def metadata(
     request: Request,
@@ -95,13 +101,20 @@ async def metadata(
     includeKey: Keys = None,  # noqa: N803 - Cromwell's parameter names
     excludeKey: Keys = None,  # noqa: N803
     expandSubWorkflows: bool = False,  # noqa: N803
-) -> JSONResponse:
+) -> Response:
     """Cromwell-shaped metadata, filtered by includeKey/excludeKey, sub-workflows inlined."""
     wf_id = check_workflow_id(workflow_id)
     view = MetadataView(
         frozenset(includeKey or ()), frozenset(excludeKey or ()), expandSubWorkflows
     )
-    return JSONResponse(await _metadata(request, wf_id, view))
+    cache: MetadataCache = request.app.state.metadata_cache
+    body = cache.get(wf_id, view)
+    if body is None:
+        md = await _metadata(request, wf_id, view)
+        body = await blocking(_dumps, md)
+        if md.get("status") in TERMINAL:
+            cache.put(wf_id, view, body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{workflow_id}/outputs")
@@ -138,7 +151,9 @@ async def patch_labels(request: Request, workflow_id: str) -> dict[str, Any]:
     labels = validate_labels(body)
     if not labels:
         raise UserError("labels: no labels given")
-    return {"id": wf_id, "labels": await blocking(engine_of(request).update_labels, wf_id, labels)}
+    updated = await blocking(engine_of(request).update_labels, wf_id, labels)
+    request.app.state.metadata_cache.invalidate(wf_id)
+    return {"id": wf_id, "labels": updated}
 
 
 @router.post("/{workflow_id}/abort")
