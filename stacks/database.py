@@ -69,6 +69,8 @@ class DatabaseStack(cdk.Stack):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[self.security_group],
             port=MYSQL_PORT,
+            # TLS in transit: the engine connects with the RDS CA bundle (ironside-env.sh).
+            parameters={"require_secure_transport": "ON"},
             storage_encrypted=True,
             iam_authentication=True,
             backup=rds.BackupProps(retention=cdk.Duration.days(settings.database_backup_days)),

@@ -25,7 +25,7 @@ class ContainerInsightsProps:
     """Props of :class:`ContainerInsights`.
 
     Attributes:
-        enabled: the value to set (default ``True``); deleting the stack sets ``disabled``.
+        enabled: the value to set (default ``True``); deleting the stack leaves it unchanged.
     """
 
     enabled: bool = True
@@ -51,7 +51,8 @@ class ContainerInsights(Construct):
             "Setting",
             on_create=call(value),
             on_update=call(value),
-            on_delete=call("disabled"),
+            # Deleting the stack leaves the account default as it is: other teams' clusters
+            # may rely on it.
             install_latest_aws_sdk=False,
             policy=cr.AwsCustomResourcePolicy.from_statements(
                 [

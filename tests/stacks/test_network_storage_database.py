@@ -74,6 +74,10 @@ def test_aurora_serverless_v2_encrypted_isolated(synth: Synthesized) -> None:
         },
     )
     template.has_resource_properties("AWS::RDS::DBInstance", {"DBInstanceClass": "db.serverless"})
+    template.has_resource_properties(
+        "AWS::RDS::DBClusterParameterGroup",
+        {"Family": "aurora-mysql8.0", "Parameters": {"require_secure_transport": "ON"}},
+    )
     template.has_resource_properties("AWS::SecretsManager::Secret", {"Name": "ironside/database"})
     template.has_resource("AWS::RDS::DBCluster", {"DeletionPolicy": "Retain"})
     [subnet_group] = synth.resources("database", "AWS::RDS::DBSubnetGroup").values()

@@ -110,6 +110,9 @@ def test_engine_host_scripts_install_the_wheel_and_run_under_systemd() -> None:
     assert "systemctl enable --now ironside.service ironside-health.timer" in bootstrap
     unit = (ENGINE_ARTIFACTS_DIR / "ironside.service").read_text()
     assert "Restart=always" in unit and "ironside server --config" in unit
+    assert "global-bundle.pem" in bootstrap
+    env = (ENGINE_ARTIFACTS_DIR / "ironside-env.sh").read_text()
+    assert "ssl_ca=/etc/ironside/rds-ca.pem" in env and "IRONSIDE_SERVER_TOKEN=" in env
     health = (ENGINE_ARTIFACTS_DIR / "ironside-health.sh").read_text()
     assert "/engine/v1/status" in health and "set-instance-health" in health
 

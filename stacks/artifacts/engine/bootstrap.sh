@@ -31,6 +31,10 @@ python3.11 -m venv /opt/ironside/venv
 retry /opt/ironside/venv/bin/pip install -q --disable-pip-version-check "$tmp"/wheel/*.whl
 rm -rf "$tmp"
 
+# The database requires TLS; PyMySQL verifies it against the RDS CA bundle.
+retry curl -fsS --max-time 30 -o /etc/ironside/rds-ca.pem \
+  https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+
 install -m 0755 "$HERE/ironside-env.sh" /usr/local/bin/ironside-env.sh
 install -m 0755 "$HERE/ironside-health.sh" /usr/local/bin/ironside-health.sh
 install -m 0644 "$HERE/ironside.service" "$HERE/ironside-health.service" \

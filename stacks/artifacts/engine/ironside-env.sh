@@ -16,7 +16,10 @@ db = json.loads(client.get_secret_value(SecretId=os.environ["IRONSIDE_DATABASE_S
 token = client.get_secret_value(SecretId=os.environ["IRONSIDE_API_TOKEN_SECRET_ARN"])["SecretString"]
 user = urllib.parse.quote(db["username"], safe="")
 password = urllib.parse.quote(db["password"], safe="")
-url = f"mysql+pymysql://{user}:{password}@{db['host']}:{db['port']}/{db.get('dbname', 'ironside')}"
+url = (
+    f"mysql+pymysql://{user}:{password}@{db['host']}:{db['port']}/{db.get('dbname', 'ironside')}"
+    "?ssl_ca=/etc/ironside/rds-ca.pem&ssl_check_hostname=true"
+)
 print(f"IRONSIDE_DATABASE_URL={url}")
 print(f"IRONSIDE_SERVER_TOKEN={token}")
 PY
