@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     add_server_command(sub)
     args = parser.parse_args(["server", *(sys.argv[1:] if argv is None else argv)])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return run_server(args)
 
 

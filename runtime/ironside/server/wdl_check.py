@@ -105,6 +105,12 @@ def executable(doc: WDL.Tree.Document) -> WDL.Tree.Workflow | WDL.Tree.Task | No
 
 def check_inputs(target: WDL.Tree.Workflow | WDL.Tree.Task, inputs: dict[str, Any]) -> None:
     """``BadInputs`` unless ``inputs`` names known inputs, of the right types, with all required."""
+    prefix = target.name + "."
+    given = {k[len(prefix) :] if k.startswith(prefix) else k for k in inputs}
+    missing = sorted(prefix + b.name for b in target.required_inputs if b.name not in given)
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        raise BadInputs(f"workflowInputs: required workflow input(s) not specified: {names}")
     try:
         WDL.values_from_json(
             inputs, target.available_inputs, target.required_inputs, namespace=target.name
