@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,14 +217,21 @@ class Settings:
     # ---- reading -------------------------------------------------------
 
     @classmethod
-    def from_context(cls, node: Node) -> Settings:
+    def from_context(cls, node: Node, *, other_keys: Iterable[str] = ()) -> Settings:
         """Read and validate every ``ironside:*`` context key under ``node``.
 
-        An ``ironside:*`` key the kit does not know (a typo) fails too.
+        An ``ironside:*`` key that is neither a kit setting nor in ``other_keys`` (keys
+        other parts of the repository read, e.g. the pipeline's) is reported on stderr
+        as a probable typo; it does not fail synth, since other tools share the prefix.
         """
-        for key in node.get_all_context():
-            if key.startswith(PREFIX) and key[len(PREFIX) :] not in KNOWN_KEYS:
-                raise SettingsError(key[len(PREFIX) :], "unknown setting (misspelled?)", key)
+        known = {*KNOWN_KEYS, *other_keys}
+        for key in sorted(node.get_all_context()):
+            if key.startswith(PREFIX) and key[len(PREFIX) :] not in known:
+                print(
+                    f"warning: context key {key!r} is not an Ironside kit setting "
+                    "(misspelled?); it is ignored",
+                    file=sys.stderr,
+                )
         values = {key: node.try_get_context(PREFIX + key) for key in KNOWN_KEYS}
         return cls.from_mapping({k: v for k, v in values.items() if v is not None})
 
