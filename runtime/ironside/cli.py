@@ -107,7 +107,8 @@ def _make_backend(provider: Any) -> Any:
         raise BadConfig(
             f"backend {provider.name}: AWS Batch is not available in `ironside run` yet"
         )
-    backend = LocalBackend(provider.run_in_container, name=provider.name)
+    spawners = int(os.environ.get("IRONSIDE_SPAWNERS", "4"))
+    backend = LocalBackend(provider.run_in_container, name=provider.name, spawners=spawners)
     if provider.run_in_container == "always":
         backend.use_docker("probe")
     return backend

@@ -88,6 +88,7 @@ class LocalBackend(Backend):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._inline = spawners == 0
         self._pool = ThreadPoolExecutor(max(1, spawners), thread_name_prefix="ironside-spawn")
 
     def use_docker(self, image: str | None) -> bool:
@@ -122,7 +123,10 @@ class LocalBackend(Backend):
         argv_container = self._argv(request, os.path.join(ex, "script"))
         proc = _Proc(-1, None, -1, spawning=True)
         self._procs[ex] = proc
-        self._pool.submit(self._spawn, request, ex, proc, argv_container)
+        if self._inline:
+            self._spawn(request, ex, proc, argv_container)
+        else:
+            self._pool.submit(self._spawn, request, ex, proc, argv_container)
         return ex
 
     def _spawn(

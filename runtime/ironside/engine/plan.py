@@ -150,10 +150,10 @@ def source_of(node: Tree.SourceNode | WDL.Expr.Base) -> str:
     if not chunk:
         return ""
     if len(chunk) == 1:
-        return chunk[0][pos.column - 1 : pos.end_column]
+        return chunk[0][pos.column - 1 : pos.end_column].strip()
     chunk[0] = chunk[0][pos.column - 1 :]
     chunk[-1] = chunk[-1][: pos.end_column]
-    return "\n".join(chunk)
+    return "\n".join(chunk).strip()
 
 
 def task_plan(task: Tree.Task) -> TaskPlan:

@@ -376,8 +376,9 @@ class Engine:
             self.store.ensure_call(row)
         else:
             self.store.add_call(row)
+        if cr.recover or cr.job_id is None:
+            return
         pid = getattr(self.backend, "pid", lambda _j: None)(cr.job_id)
-        pid = pid if pid is not None and pid > 0 else None
         self.store.add_job(
             {
                 "workflow_id": cr.wf.id,
@@ -386,10 +387,10 @@ class Engine:
                 "attempt": cr.attempt,
                 "backend": self.backend.name,
                 "job_id": cr.job_id,
-                "pid": pid,
+                "pid": pid if pid is not None and pid > 0 else None,
                 "started": cr.started,
             }
-        ) if not cr.recover else None
+        )
 
     def _resume_call(self, cr: CallRun) -> bool:
         """Resuming: reuse a finished attempt, or pick up where the last attempt was."""
