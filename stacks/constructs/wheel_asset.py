@@ -16,6 +16,10 @@ import fnmatch
 import hashlib
 import io
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterable
@@ -128,9 +132,31 @@ class WheelBundling:
         self.project = project
 
     def try_bundle(self, output_dir: str, *args: object, **kwargs: object) -> bool:
-        """Build the wheel; never falls back to Docker (raises on failure)."""
-        build_wheel(self.project, Path(output_dir))
+        """Build the wheel; never falls back to Docker (raises on failure).
+
+        A project this builder cannot describe (dynamic metadata, no version) is built
+        with ``pip wheel --no-deps`` instead, from a copy so the source tree stays clean.
+        """
+        try:
+            build_wheel(self.project, Path(output_dir))
+        except (KeyError, TypeError):
+            _pip_wheel(self.project, Path(output_dir))
         return True
+
+
+def _pip_wheel(project: Path, output_dir: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="ironside-wheel-") as tmp:
+        source = Path(tmp) / "src"
+        shutil.copytree(project, source, ignore=shutil.ignore_patterns(*DEFAULT_EXCLUDE))
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+             "--disable-pip-version-check", str(source), "-w", str(output_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"pip wheel {project} failed:\n{result.stderr}")
 
 
 @dataclass(frozen=True)
