@@ -42,7 +42,8 @@ class StoreEngine:
         self.store = store
         self.max_workflows = max(1, max_workflows)
         self._queue: queue.Queue[str] = queue.Queue()
-        self._engines: dict[str, Any] = {}  # workflow id -> running Engine
+        self._engines: dict[str, Any] = {}  # workflow id -> its Engine (None while starting)
+        self._abort_pending: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -132,7 +133,9 @@ class StoreEngine:
                 self._run_one(wf_id)
             except Exception:  # a broken workflow must not take the runner down
                 log.exception("workflow %s: runner error", wf_id)
-                self._set_status(wf_id, "Failed", ended=time.time())
+                with self._lock:
+                    self._engines.pop(wf_id, None)
+                self._fail(wf_id, "internal error while running the workflow (see server log)")
 
     def _run_one(self, wf_id: str) -> None:
         from ironside.backends.local import LocalBackend
@@ -140,13 +143,17 @@ class StoreEngine:
         from ironside.engine.finalize import copy_call_logs, copy_outputs
         from ironside.engine.scheduler import Engine
 
-        row = self.store.workflow(wf_id)
-        if row["status"] not in ("Submitted", "Running", "Aborting"):
-            return
+        with self._lock:  # claim it: an abort from now on reaches this runner
+            row = self.store.workflow(wf_id)
+            if row["status"] not in ("Submitted", "Running", "Aborting"):
+                return
+            self._engines[wf_id] = None
         resuming = row["status"] in ("Running", "Aborting")
         try:
             sub, row = S.load_stored(self.store, wf_id)
         except UserError as exc:
+            with self._lock:
+                self._engines.pop(wf_id, None)
             self._fail(wf_id, str(exc))
             return
         store = Store(self.store.engine)
@@ -157,8 +164,9 @@ class StoreEngine:
             self.provider.job_limit(),
             default_runtime=self.provider.default_runtime_attributes,
         )
-        engine.abort_requested = row["status"] == "Aborting"
         with self._lock:
+            engine.abort_requested = row["status"] == "Aborting" or wf_id in self._abort_pending
+            self._abort_pending.discard(wf_id)
             self._engines[wf_id] = engine
         try:
             run = S.top_run(sub, wf_id, row["root"], resume=store if resuming else None)
@@ -211,22 +219,25 @@ class StoreEngine:
 
     def abort(self, workflow_id: str) -> str:
         """Aborted at once when not started, Aborting while running; 403 when finished."""
-        status = self.status(workflow_id)
-        if status in TERMINAL:
-            raise WorkflowStateConflict(
-                f"Couldn't abort {workflow_id} because workflow is in terminal state {status}"
-            )
         with self._lock:
-            engine = self._engines.get(workflow_id)
-            if engine is not None:
-                engine.abort_requested = True
+            status = self.status(workflow_id)
+            if status in TERMINAL:
+                raise WorkflowStateConflict(
+                    f"Couldn't abort {workflow_id} because workflow is in terminal state {status}"
+                )
+            if workflow_id in self._engines:  # claimed by a runner
+                engine = self._engines[workflow_id]
+                if engine is None:
+                    self._abort_pending.add(workflow_id)
+                else:
+                    engine.abort_requested = True
                 self._set_status(workflow_id, "Aborting")
                 return "Aborting"
-        if status in ("Submitted", "On Hold"):
-            self._set_status(workflow_id, "Aborted", ended=time.time())
-            return "Aborted"
-        self._set_status(workflow_id, "Aborting")  # picked up (and aborted) by a runner
-        return "Aborting"
+            if status in ("Submitted", "On Hold"):  # the runner skips it when it comes
+                self._set_status(workflow_id, "Aborted", ended=time.time())
+                return "Aborted"
+            self._set_status(workflow_id, "Aborting")  # resumed and aborted by a runner
+            return "Aborting"
 
     def release_hold(self, workflow_id: str) -> str:
         """On Hold -> Submitted (queued); 403 otherwise."""

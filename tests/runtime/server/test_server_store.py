@@ -77,3 +77,38 @@ def test_submit_run_query_and_restart(tmp_path: Path, db_url: str) -> None:
         assert _wait(c, wanted) == "Succeeded"
         md = c.get(f"/api/workflows/v1/{wanted}/metadata").json()
         assert md["labels"]["k"] == "v" and md["calls"]["hello.say"][0]["executionStatus"] == "Done"
+
+
+SLOW = """version 1.0
+task nap { input { String marker } command <<< touch ~{marker}; sleep 60 >>> }
+workflow slow { input { String marker } call nap { input: marker = marker } }
+"""
+
+
+def test_abort_running_and_queued(tmp_path: Path, db_url: str) -> None:
+    config = _config(tmp_path, db_url)
+    app = create_app(ServerSettings(), build_engine_port(config, max_workflows=1))
+    with serve(app) as url, httpx.Client(base_url=url, timeout=60) as c:
+
+        def slow(marker: Path) -> str:
+            files = {
+                "workflowSource": ("w.wdl", SLOW.encode()),
+                "workflowInputs": ("i.json", json.dumps({"slow.marker": str(marker)}).encode()),
+            }
+            return str(c.post("/api/workflows/v1", files=files).json()["id"])
+
+        first, second = slow(tmp_path / "first"), slow(tmp_path / "second")
+        import time
+
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "first").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "first").exists()
+        # one runner: the second waits in the queue
+        assert c.post(f"/api/workflows/v1/{second}/abort").json()["status"] == "Aborted"
+        assert c.post(f"/api/workflows/v1/{first}/abort").json()["status"] == "Aborting"
+        assert _wait(c, first) == "Aborted"
+        assert _wait(c, second) == "Aborted"
+        time.sleep(0.5)
+        assert not (tmp_path / "second").exists()  # never started
+        assert c.post(f"/api/workflows/v1/{first}/abort").status_code == 403
