@@ -157,6 +157,10 @@ def test_backends_version_engine_status_and_docs(live: Live) -> None:
     assert "swagger" in live.client.get("/docs").text.lower()
     paths = live.client.get("/openapi.json").json()["paths"]
     assert "/api/workflows/v1/{workflow_id}/metadata" in paths
+    form = paths["/api/workflows/v1"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert {"workflowSource", "workflowInputs_5", "requestedWorkflowId"} <= set(
+        form["schema"]["properties"]
+    )
 
 
 def test_query_get_and_post(live: Live) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ironside.errors import UserError
+from ironside.server import openapi_docs
 from ironside.server.describe import describe
 from ironside.server.routes.deps import blocking, settings_of
 from ironside.server.submission import read_fields, workflow_source, workflow_type
@@ -16,7 +17,7 @@ from ironside.server.wdl_check import Limits
 router = APIRouter(prefix="/api/womtool/v1", tags=["Womtool"])
 
 
-@router.post("/describe")
+@router.post("/describe", openapi_extra=openapi_docs.DESCRIBE)
 async def describe_workflow(request: Request) -> dict[str, Any]:
     """Womtool's WorkflowDescription: validity, errors, inputs, outputs, runnability."""
     settings = settings_of(request)

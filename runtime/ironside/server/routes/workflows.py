@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ironside.errors import UserError
+from ironside.server import openapi_docs
 from ironside.server.engine_port import TERMINAL
 from ironside.server.labels import validate_labels
 from ironside.server.metadata_cache import MetadataCache
@@ -37,13 +38,13 @@ async def _submit(request: Request, batch: bool) -> list[dict[str, str]]:
     return answers
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, openapi_extra=openapi_docs.SUBMIT)
 async def submit(request: Request) -> dict[str, str]:
     """Submit one workflow (multipart form, Cromwell's field names)."""
     return (await _submit(request, batch=False))[0]
 
 
-@router.post("/batch", status_code=201)
+@router.post("/batch", status_code=201, openapi_extra=openapi_docs.SUBMIT)
 async def submit_batch(request: Request) -> list[dict[str, str]]:
     """Submit one workflow per element of the ``workflowInputs`` JSON array."""
     return await _submit(request, batch=True)
@@ -63,7 +64,7 @@ async def query_get(request: Request) -> dict[str, Any]:
     return run_query(q, await blocking(engine_of(request).workflows))
 
 
-@router.post("/query")
+@router.post("/query", openapi_extra=openapi_docs.QUERY_BODY)
 async def query_post(request: Request) -> dict[str, Any]:
     """Workflows matching a JSON list of single-key objects."""
     try:
@@ -140,7 +141,7 @@ async def get_labels(request: Request, workflow_id: str) -> dict[str, Any]:
     return {"id": wf_id, "labels": await blocking(engine_of(request).labels, wf_id)}
 
 
-@router.patch("/{workflow_id}/labels")
+@router.patch("/{workflow_id}/labels", openapi_extra=openapi_docs.LABELS_BODY)
 async def patch_labels(request: Request, workflow_id: str) -> dict[str, Any]:
     """Add or replace labels (a JSON object); answers with all of the workflow's labels."""
     wf_id = check_workflow_id(workflow_id)
