@@ -13,12 +13,23 @@ from launch_template.user_data import AUTOSCALE_TAG
 from stacks import nag
 from stacks.roles.access import bucket_statements
 
+#: AWS managed policies the host needs, each with why (also the cdk-nag reason).
+MANAGED_POLICY_REASONS = {
+    "service-role/AmazonEC2ContainerServiceforEC2Role": (
+        "The ECS agent on Batch hosts registers the instance, polls for tasks, pulls images "
+        "and ships task logs; AWS keeps this policy in step with the agent"
+    ),
+    "AmazonSSMManagedInstanceCore": (
+        "SSM Session Manager is the only way onto Batch hosts (no SSH, no key pair); AWS "
+        "keeps this policy in step with the SSM agent"
+    ),
+    "CloudWatchAgentServerPolicy": (
+        "The CloudWatch agent ships host logs to the hosts log group and publishes memory "
+        "and disk metrics; AWS keeps this policy in step with the agent"
+    ),
+}
 #: AWS managed policies the host needs: the ECS agent, SSM Session Manager, the CloudWatch agent.
-MANAGED_POLICIES = (
-    "service-role/AmazonEC2ContainerServiceforEC2Role",
-    "AmazonSSMManagedInstanceCore",
-    "CloudWatchAgentServerPolicy",
-)
+MANAGED_POLICIES = tuple(MANAGED_POLICY_REASONS)
 
 
 @dataclass(frozen=True)
@@ -78,13 +89,8 @@ def batch_instance_role(
                 for p in props.cache_prefixes
             ),
         )
-    for name in MANAGED_POLICIES:
-        nag.acknowledge(
-            role,
-            f"{name} is the AWS-maintained policy for the ECS agent, SSM Session Manager or "
-            "the CloudWatch agent on Batch hosts; it tracks the agents' API needs",
-            nag.managed_policy(name),
-        )
+    for name, reason in MANAGED_POLICY_REASONS.items():
+        nag.acknowledge(role, reason, nag.managed_policy(name))
     nag.acknowledge(
         role,
         "Hosts read and write arbitrary keys under the execution root and read task "
