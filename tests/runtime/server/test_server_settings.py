@@ -64,3 +64,18 @@ def test_bad_values_are_bad_config(block: dict[str, object]) -> None:
 def test_wildcard_host() -> None:
     s = ServerSettings(workflow_url_schemes=("https",), workflow_url_hosts=("*",))
     assert s.url_allowed("HTTPS", "anything.example")
+
+
+def test_bad_config_exits_2_before_listening(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ironside.server.cli import run_server
+
+    broken = tmp_path / "broken.conf"
+    broken.write_text("ironside.server { port = [ }")
+    assert run_server(_args(["--config", str(broken)])) == 2
+    assert "broken.conf" in capsys.readouterr().err
+    wrong = tmp_path / "wrong.conf"
+    wrong.write_text('ironside.server { max-request-size = "lots" }')
+    assert run_server(_args(["--config", str(wrong)])) == 2
+    assert "max-request-size" in capsys.readouterr().err
