@@ -128,3 +128,21 @@ def logs_of(metadata: Metadata) -> Metadata:
 def outputs_of(metadata: Metadata) -> Metadata:
     """Cromwell's ``/outputs``: the workflow's outputs so far."""
     return {"id": metadata.get("id"), "outputs": metadata.get("outputs") or {}}
+
+
+def failed_jobs(metadata: Metadata) -> Metadata:
+    """Cromwell's ``/metadata/failed-jobs``: only failed call attempts, sub-workflows inlined."""
+    calls: dict[str, list[dict[str, Any]]] = {}
+    for fqn, entries in (metadata.get("calls") or {}).items():
+        kept = []
+        for entry in entries:
+            sub = entry.get("subWorkflowMetadata")
+            if isinstance(sub, dict):
+                inner = failed_jobs(sub)
+                if inner["calls"]:
+                    kept.append({**entry, "subWorkflowMetadata": inner})
+            elif entry.get("executionStatus") == "Failed":
+                kept.append(entry)
+        if kept:
+            calls[fqn] = kept
+    return {"id": metadata.get("id"), "calls": calls}

@@ -307,3 +307,30 @@ def test_running_metadata_is_never_cached(live: Live) -> None:
     assert live.client.get(url).json()["status"] == "Submitted"
     live.engine.rows[wf]["status"] = "Running"
     assert live.client.get(url).json()["status"] == "Running"
+
+
+def test_failed_jobs_lists_only_failed_attempts(live: Live) -> None:
+    wf = _submitted(live)
+    child = live.engine.add_child(wf, "inner")
+    live.engine.custom_metadata[child] = {
+        "id": child,
+        "calls": {"inner.x": [{"shardIndex": -1, "attempt": 1, "executionStatus": "Failed"}]},
+    }
+    live.engine.custom_metadata[wf] = {
+        "id": wf,
+        "status": "Failed",
+        "calls": {
+            "hello.t": [
+                {"shardIndex": 0, "attempt": 1, "executionStatus": "Done"},
+                {"shardIndex": 1, "attempt": 1, "executionStatus": "Failed", "failures": ["x"]},
+            ],
+            "hello.ok": [{"shardIndex": -1, "attempt": 1, "executionStatus": "Done"}],
+            "hello.inner": [{"shardIndex": -1, "attempt": 1, "subWorkflowId": child}],
+        },
+    }
+    body = live.client.get(f"/api/workflows/v1/{wf}/metadata/failed-jobs").json()
+    assert body["id"] == wf
+    assert set(body["calls"]) == {"hello.t", "hello.inner"}
+    assert [e["shardIndex"] for e in body["calls"]["hello.t"]] == [1]
+    inner = body["calls"]["hello.inner"][0]["subWorkflowMetadata"]
+    assert inner["calls"]["inner.x"][0]["executionStatus"] == "Failed"

@@ -15,7 +15,13 @@ from ironside.server import openapi_docs
 from ironside.server.engine_port import TERMINAL
 from ironside.server.labels import validate_labels
 from ironside.server.metadata_cache import MetadataCache
-from ironside.server.metadata_view import MetadataView, apply_view, logs_of, outputs_of
+from ironside.server.metadata_view import (
+    MetadataView,
+    apply_view,
+    failed_jobs,
+    logs_of,
+    outputs_of,
+)
 from ironside.server.query import pairs_from_body, parse_query, run_query
 from ironside.server.responses import check_workflow_id
 from ironside.server.routes.deps import blocking, engine_of, settings_of
@@ -116,6 +122,13 @@ async def metadata(
         if md.get("status") in TERMINAL:
             cache.put(wf_id, view, body)
     return Response(body, media_type="application/json")
+
+
+@router.get("/{workflow_id}/metadata/failed-jobs")
+async def metadata_failed_jobs(request: Request, workflow_id: str) -> dict[str, Any]:
+    """Only the failed call attempts of a workflow and its sub-workflows."""
+    wf_id = check_workflow_id(workflow_id)
+    return failed_jobs(await _metadata(request, wf_id, MetadataView(expand=True)))
 
 
 @router.get("/{workflow_id}/outputs")
