@@ -82,7 +82,9 @@ class LocalBackend(Backend):
         self._procs: dict[str, _Proc] = {}
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
-        self._ended: list[str] = []  # reaped outside wait() (abort): reported by the next wait
+        # reaped outside wait() (abort, recover): reported by the next wait()
+        self._ended: list[str] = []
+        self._pids: dict[str, int] = {}  # job id -> pid, until the engine has asked
         # directories, script files and fork/exec happen on a few threads (they release
         # the GIL), so that the scheduler keeps evaluating while processes start
         self._wake_r, self._wake_w = os.pipe()
@@ -179,6 +181,7 @@ class LocalBackend(Backend):
     def _watch(self, job_id: str, pid: int, proc: _Proc) -> None:
         with self._lock:
             proc.pid = pid
+            self._pids[job_id] = pid
             proc.spawning = False
             try:
                 proc.fd = os.pidfd_open(pid)
@@ -191,8 +194,12 @@ class LocalBackend(Backend):
 
     def pid(self, job_id: str) -> int | None:
         """The process id of a job this backend watches."""
-        proc = self._procs.get(job_id)
-        return proc.pid if proc else None
+        pid = self._pids.get(job_id)
+        if pid is None:
+            return -1 if job_id in self._procs else None
+        if job_id not in self._procs:
+            del self._pids[job_id]  # finished: asked once more, then forgotten
+        return pid
 
     def wait(self, timeout: float) -> Sequence[str] | None:
         """Wait for process exits; return the jobs whose process exited."""

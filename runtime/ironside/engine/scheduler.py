@@ -60,6 +60,7 @@ class Engine:
         self.running: dict[str, CallRun] = {}
         self.maybe_done: set[WorkflowRun] = set()
         self.expansions: deque[_Expansion] = deque()
+        self._pid_pending: list[CallRun] = []
         self.open: set[WorkflowRun] = set()
         self.counts: Counts = dict(queued=0, running=0, done=0, failed=0, cached=0)
         self.abort_requested = False
@@ -379,6 +380,8 @@ class Engine:
         if cr.recover or cr.job_id is None:
             return
         pid = getattr(self.backend, "pid", lambda _j: None)(cr.job_id)
+        if pid is not None and pid <= 0:
+            self._pid_pending.append(cr)  # spawned on another thread: stored at the next flush
         self.store.add_job(
             {
                 "workflow_id": cr.wf.id,
@@ -614,8 +617,22 @@ class Engine:
     def _flush(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._last_flush >= self.flush_interval:
+            self._record_pids()
             self.store.flush()
             self._last_flush = now
+
+    def _record_pids(self) -> None:
+        pid_of = getattr(self.backend, "pid", None)
+        if pid_of is None or not self._pid_pending:
+            return
+        waiting = []
+        for cr in self._pid_pending:
+            pid = pid_of(cr.job_id) if cr.job_id else None
+            if pid is not None and pid > 0:
+                self.store.update_job(cr.store_key, pid=pid)
+            elif pid is not None:
+                waiting.append(cr)  # still starting
+        self._pid_pending = waiting
 
     def run(self, top: WorkflowRun) -> WorkflowRun:
         """Run ``top`` (already stored) until it is Succeeded, Failed or Aborted."""

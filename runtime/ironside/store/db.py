@@ -114,6 +114,7 @@ class Store:
         self._inserts: dict[type | str, list[Row]] = {}
         self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
         self._wf_updates: list[tuple[str, Row]] = []
+        self._job_updates: list[tuple[tuple[str, str, int, int], Row]] = []
 
     # ---- batched writes -------------------------------------------------------------
     def add_call(self, row: Row) -> None:
@@ -156,6 +157,11 @@ class Store:
             else:
                 self._call_updates.append((cols, [row]))
 
+    def update_job(self, key: tuple[str, str, int, int], **values: Any) -> None:
+        """Queue an update of a job row (e.g. the pid once the process started)."""
+        with self._lock:
+            self._job_updates.append((key, values))
+
     def update_workflow(self, workflow_id: str, **values: Any) -> None:
         """Queue an update of a workflow row."""
         with self._lock:
@@ -167,7 +173,7 @@ class Store:
 
     def pending(self) -> bool:
         """Whether writes wait for a flush."""
-        return bool(self._inserts or self._call_updates or self._wf_updates)
+        return bool(self._inserts or self._call_updates or self._wf_updates or self._job_updates)
 
     def flush(self) -> None:
         """Write everything queued, in one transaction."""
@@ -175,7 +181,8 @@ class Store:
             inserts, self._inserts = self._inserts, {}
             updates, self._call_updates = self._call_updates, []
             wf_updates, self._wf_updates = self._wf_updates, []
-        if not (inserts or updates or wf_updates):
+            job_updates, self._job_updates = self._job_updates, []
+        if not (inserts or updates or wf_updates or job_updates):
             return
         with self.engine.begin() as conn:
             for model in (Workflow, Call, Job, MetadataEvent, Label):
@@ -191,6 +198,13 @@ class Store:
                 conn.execute(stmt, inserts[_CallIfAbsent])
             for cols, rows in updates:
                 self._execute_call_update(conn, cols, rows)
+            job = TABLES[Job]
+            for key, values in job_updates:
+                conn.execute(
+                    update(job)
+                    .where(*[job.c[k] == v for k, v in zip(CALL_KEY, key, strict=True)])
+                    .values(**values)
+                )
             for wf_id, values in wf_updates:
                 conn.execute(update(Workflow).where(Workflow.id == wf_id).values(**values))
 
