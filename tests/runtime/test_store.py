@@ -123,4 +123,6 @@ workflow w {
     assert all(
         j["backend"] == "Local" and j["job_id"].endswith("/execution") for j in jobs.values()
     )
+    for job in jobs.values():  # the pid the task script wrote is the one stored
+        assert job["pid"] == int((Path(job["job_id"]) / "pid").read_text())
     store.close()
