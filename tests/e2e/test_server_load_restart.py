@@ -26,7 +26,7 @@ task nap {
   input { String marks  Int n  Int i }
   command <<<
     echo $$ >> ~{marks}/~{n}-~{i}
-    sleep 4
+    sleep 8
     echo done
   >>>
   output { String out = read_string(stdout()) }
@@ -85,7 +85,7 @@ def test_100_submissions_from_10_threads(tmp_path: Path) -> None:
 def test_restart_after_sigkill_resumes_without_rerunning(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    server = ServerProcess(tmp_path, write_config(tmp_path))
+    server = ServerProcess(tmp_path, write_config(tmp_path), {"IRONSIDE_SERVER_WORKFLOWS": "5"})
     server.start()
     try:
         ids = []
@@ -94,14 +94,13 @@ def test_restart_after_sigkill_resumes_without_rerunning(tmp_path: Path) -> None
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
         deadline = time.monotonic() + 60
-        while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)  # at least some tasks are running when the server dies
-        assert list(marks.iterdir()), "no task started"
+        while len(list(marks.iterdir())) < 10 and time.monotonic() < deadline:
+            time.sleep(0.1)  # every task of the 5 workflows has started
+        assert len(list(marks.iterdir())) == 10, "not all tasks started"
+        time.sleep(0.5)  # the scheduler's batched writes reach the store
         server.kill()
-        assert {s for _, s in _workflow_rows(tmp_path / "ironside.sqlite")} & {
-            "Running",
-            "Submitted",
-        }
+        statuses = [s for _, s in _workflow_rows(tmp_path / "ironside.sqlite")]
+        assert statuses == ["Running"] * 5
         server.start()
         with httpx.Client(base_url=server.url, timeout=60) as c:
             for wf in ids:
