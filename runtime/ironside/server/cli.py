@@ -64,7 +64,7 @@ def run_server(args: argparse.Namespace) -> int:
 
     try:
         settings = load_server_settings(args)
-        engine = build_engine_port(args.config)
+        engine = build_engine_port(args.config, settings.max_workflows)
     except UserError as exc:
         print(f"ironside: error: {exc}", file=sys.stderr)
         return 2

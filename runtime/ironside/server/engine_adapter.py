@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ironside.config import ProviderSettings, Settings, load_settings
-from ironside.errors import BadWorkflow, UserError, WorkflowStateConflict
+from ironside.errors import BadConfig, BadWorkflow, UserError, WorkflowStateConflict
 from ironside.server.engine_port import TERMINAL, BackendsInfo, WorkflowIdTaken, WorkflowSummary
 from ironside.server.submission import Submission
 from ironside.store.db import Store, open_store
@@ -294,7 +294,15 @@ def _summary(
 
 def build_engine_port(config_path: str | None, max_workflows: int | None = None) -> StoreEngine:
     """The engine service for ``ironside server``: config, store (migrated), runners."""
+    from sqlalchemy.exc import OperationalError
+
     settings = load_settings(config_path)
-    store = open_store(settings.database_url)
-    workers = max_workflows or int(os.environ.get("IRONSIDE_SERVER_WORKFLOWS", "4"))
+    try:
+        store = open_store(settings.database_url)
+    except OperationalError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        where = settings.database_url.split("@")[-1]  # never the password
+        raise BadConfig(f"database {where}: cannot open: {reason}") from None
+    env = os.environ.get("IRONSIDE_SERVER_WORKFLOWS", "")
+    workers = int(env) if env.isdigit() else (max_workflows or 4)
     return StoreEngine(settings, store, workers)

@@ -39,12 +39,13 @@ ironside.server {
   workflow-url-schemes = ["https"]
   workflow-url-hosts = ["raw.githubusercontent.com"]
   dependencies-zip-max-files = 5
+  max-concurrent-workflows = 7
 }
 """
     )
     s = load_server_settings(_args(["--config", str(conf)]))
     assert (s.host, s.port, s.auth_token) == ("0.0.0.0", 9001, "tok")
-    assert s.max_request_bytes == 1000 and s.zip_max_files == 5
+    assert s.max_request_bytes == 1000 and s.zip_max_files == 5 and s.max_workflows == 7
     assert s.url_allowed("https", "raw.githubusercontent.com")
     assert not s.url_allowed("http", "raw.githubusercontent.com")
     assert not s.url_allowed("https", "169.254.169.254")
@@ -79,3 +80,15 @@ def test_bad_config_exits_2_before_listening(
     wrong.write_text('ironside.server { max-request-size = "lots" }')
     assert run_server(_args(["--config", str(wrong)])) == 2
     assert "max-request-size" in capsys.readouterr().err
+
+
+def test_unreachable_database_exits_2_without_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ironside.server.cli import run_server
+
+    conf = tmp_path / "db.conf"
+    conf.write_text('database { url = "mysql+pymysql://u:hunter2@127.0.0.1:1/nope" }')
+    assert run_server(_args(["--config", str(conf)])) == 2
+    err = capsys.readouterr().err
+    assert "cannot open" in err and "hunter2" not in err
