@@ -225,9 +225,10 @@ def child_run(engine: Engine, cr: CallRun) -> WorkflowRun:
     parent = cr.wf
     callee = cr.call.callee
     assert isinstance(callee, WDL.Tree.Workflow)
-    child_id = parent.children_index.get((cr.key, cr.shard))
-    resuming = child_id is not None
-    child_id = child_id or str(uuid.uuid4())
+    # deterministic: after a crash the same call finds the same sub-workflow (and its
+    # directories) even when its row never reached the store
+    child_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ironside:{parent.id}/{cr.key}/{cr.shard}"))
+    resuming = (cr.key, cr.shard) in parent.children_index
     parts = [parent.root, "call-" + cr.call.name] + [f"shard-{i}" for i in cr.block.path]
     cr.call_root = os.path.join(*parts)
     root = os.path.join(cr.call_root, callee.name, child_id)
