@@ -13,6 +13,7 @@ from typing import Any
 
 from ironside import __version__
 from ironside.errors import BadConfig, UserError
+from ironside.server import cli as server_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-m", "--metadata-output", help="write the workflow's metadata JSON here")
     run.add_argument("--config", help="HOCON config (default: $IRONSIDE_CONFIG, else embedded)")
     run.add_argument("--resume", metavar="WORKFLOW_ID", help="finish a workflow after a crash")
+    server_cli.add_server_command(sub)
     return parser
 
 
@@ -61,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UserError as exc:
             print(f"ironside: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.command == "server":
+        return server_cli.run_server(args)
     return EXIT_OK
 
 

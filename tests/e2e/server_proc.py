@@ -37,7 +37,7 @@ database {{ url = "sqlite:///{root / "ironside.sqlite"}" }}
 
 
 class ServerProcess:
-    """Start/stop/kill ``python -m ironside.server``; logs go to ``<root>/server-N.log``."""
+    """Start/stop/kill ``ironside server``; logs go to ``<root>/server-N.log``."""
 
     def __init__(self, root: Path, config: Path, env: dict[str, str] | None = None) -> None:
         self.root = root
@@ -57,7 +57,7 @@ class ServerProcess:
         self.port = free_port()
         self.starts += 1
         log = open(self.root / f"server-{self.starts}.log", "wb")  # noqa: SIM115
-        cmd = [sys.executable, "-m", "ironside.server", "--config", str(self.config)]
+        cmd = [sys.executable, "-m", "ironside.cli", "server", "--config", str(self.config)]
         self.proc = subprocess.Popen(
             [*cmd, "--port", str(self.port)],
             stdout=log,
