@@ -144,6 +144,14 @@ def eval_outputs(
     return outs
 
 
+def outputs_from_json(plan: TaskPlan, data: Mapping[str, Any]) -> Env.Bindings[Value.Base]:
+    """Typed output values from their JSON form (stored outputs, cache hits)."""
+    outs: Env.Bindings[Value.Base] = Env.Bindings()
+    for name, ty in plan.output_types.items():
+        outs = outs.bind(name, Value.from_json(ty, data.get(name)))
+    return outs
+
+
 def return_code_ok(rc: int, runtime: Mapping[str, Any]) -> bool:
     """``continueOnReturnCode`` / ``returnCodes``: is ``rc`` a success?"""
     spec = runtime.get("returnCodes", runtime.get("continueOnReturnCode"))

@@ -9,6 +9,7 @@ seconds, so a 10,000-shard scatter means a few hundred commits, not 20,000.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -21,7 +22,8 @@ from WDL import Env, Tree, Value
 
 from ironside.backends.base import Backend, JobRequest, JobState, JobStatus
 from ironside.engine import calls as C
-from ironside.engine.cache_step import CacheStep, CallFingerprint, NoCache
+from ironside.engine.cache_step import CacheStep, NoCache
+from ironside.engine.fingerprint import fingerprint
 from ironside.engine.plan import BlockPlan, block_plan, order_decls, task_plan
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
 from ironside.store.db import Store
@@ -419,45 +421,17 @@ class Engine:
         return False
 
     def _outputs_from_json(self, cr: CallRun, text: str) -> Env.Bindings[Value.Base]:
-        import json
-
         assert cr.plan is not None
-        data = json.loads(text)
-        outs: Env.Bindings[Value.Base] = Env.Bindings()
-        for name, ty in cr.plan.output_types.items():
-            outs = outs.bind(name, Value.from_json(ty, data.get(name)))
-        return outs
+        return C.outputs_from_json(cr.plan, json.loads(text))
 
     def _cache_hit(self, cr: CallRun) -> bool:
-        plan = cr.plan
-        assert plan is not None and cr.env is not None
-        inputs = {d.name: cr.env[d.name].json for d in plan.decls if d.name in plan.input_names}
-        files: list[str] = []
-        for d in plan.decls:
-            from ironside.wdl.values import files_in
-
-            files += files_in(cr.env[d.name])
-        fp = CallFingerprint(
-            workflow_id=cr.wf.id,
-            call_fqn=cr.key,
-            shard=cr.shard,
-            attempt=cr.attempt,
-            task_name=plan.task.name,
-            command_template=plan.command_template,
-            command=cr.command,
-            backend=self.backend.name,
-            runtime=cr.runtime,
-            inputs=inputs,
-            input_files=files,
-            output_expressions=plan.output_expressions,
-            call_root=cr.call_root,
-            options=cr.wf.options.raw,
-        )
+        fp = fingerprint(cr, self.backend.name)
         cr.fingerprint = fp
         hit = self.cache.lookup(fp)
         if hit is None:
             return False
-        outputs = self._outputs_from_json(cr, dumps(dict(hit.outputs)))
+        assert cr.plan is not None
+        outputs = C.outputs_from_json(cr.plan, hit.outputs)
         cr.started = self.clock()
         self._store_started(cr)
         self.counts["cached"] += 1
