@@ -35,7 +35,6 @@ class ServerSettings:
     max_workflows: int = 4  # top-level workflows run at once (each on its own runner)
     metadata_cache_bytes: int = 64 * MB  # finished workflows' metadata responses
     auth_token: str | None = field(default=None, repr=False)  # never printed
-    version: str = ""
 
     def url_allowed(self, scheme: str, host: str) -> bool:
         """Whether ``workflowUrl`` may be fetched from ``scheme://host``."""

@@ -92,3 +92,14 @@ def test_unreachable_database_exits_2_without_the_password(
     assert run_server(_args(["--config", str(conf)])) == 2
     err = capsys.readouterr().err
     assert "cannot open" in err and "hunter2" not in err
+
+
+def test_the_example_config_is_safe_and_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ironside.config import load_settings
+
+    monkeypatch.delenv("IRONSIDE_SERVER_TOKEN", raising=False)
+    example = Path(__file__).resolve().parents[3] / "examples" / "server.conf"
+    s = load_server_settings(_args(["--config", str(example)]))
+    assert (s.host, s.port, s.auth_token) == ("127.0.0.1", 8000, None)
+    assert s.workflow_url_schemes == () and s.max_request_bytes == 100 * 1024 * 1024
+    assert load_settings(str(example)).warnings == ()
