@@ -198,15 +198,28 @@ class Store:
                 conn.execute(stmt, inserts[_CallIfAbsent])
             for cols, rows in updates:
                 self._execute_call_update(conn, cols, rows)
-            job = TABLES[Job]
-            for key, values in job_updates:
-                conn.execute(
-                    update(job)
-                    .where(*[job.c[k] == v for k, v in zip(CALL_KEY, key, strict=True)])
-                    .values(**values)
-                )
+            if job_updates:
+                self._execute_job_update(conn, job_updates)
             for wf_id, values in wf_updates:
                 conn.execute(update(Workflow).where(Workflow.id == wf_id).values(**values))
+
+    @staticmethod
+    def _execute_job_update(
+        conn: Connection, updates: list[tuple[tuple[str, str, int, int], Row]]
+    ) -> None:
+        table = TABLES[Job]
+        by_cols: dict[tuple[str, ...], list[Row]] = {}
+        for key, values in updates:
+            row = dict(values)
+            row.update({"k_" + k: v for k, v in zip(CALL_KEY, key, strict=True)})
+            by_cols.setdefault(tuple(sorted(values)), []).append(row)
+        for cols, rows in by_cols.items():
+            stmt = (
+                update(table)
+                .where(and_(*[table.c[k] == bindparam("k_" + k) for k in CALL_KEY]))
+                .values({c: bindparam(c) for c in cols})
+            )
+            conn.execute(stmt, rows)
 
     @staticmethod
     def _execute_call_update(conn: Connection, cols: Sequence[str], rows: list[Row]) -> None:
