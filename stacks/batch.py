@@ -72,11 +72,20 @@ class BatchStack(cdk.Stack):
                 ],
             )
         )
+        if settings.docker_hub_secret_arn:
+            self.instance_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadDockerHubCredentials",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[settings.docker_hub_secret_arn],
+                )
+            )
         user_data = build_user_data(
             UserDataOptions(
                 host_assets_url=self.host_assets.s3_object_url,
                 region=self.region,
                 host_log_group=settings.log_group_names["hosts"],
+                docker_hub_secret_arn=settings.docker_hub_secret_arn,
                 scratch_mount=SCRATCH_MOUNT,
             )
         )
@@ -111,3 +120,26 @@ class BatchStack(cdk.Stack):
         self.default_queue = self.compute.default_queue
         self.priority_queue = self.compute.priority_queue
         acknowledge_ebs_autoscale(autoscale)
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
+        """What the pipeline's launch template rollout reads (``pipeline/rollout.py``)."""
+        template = self.compute.launch_template
+        assert template.launch_template_id is not None
+        environments = [
+            env.compute_environment_arn for env in (self.compute.spot, self.compute.on_demand)
+        ]
+        for output_id, value, description in (
+            ("BatchLaunchTemplateId", template.launch_template_id, "Batch hosts' launch template"),
+            (
+                "BatchLaunchTemplateVersion",
+                template.latest_version_number,
+                "Latest version of the Batch hosts' launch template",
+            ),
+            (
+                "BatchComputeEnvironmentArns",
+                cdk.Fn.join(",", environments),
+                "Compute environments using that template (Spot, On-Demand; comma-separated)",
+            ),
+        ):
+            cdk.CfnOutput(self, output_id, value=value, description=description)

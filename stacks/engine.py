@@ -200,6 +200,15 @@ class EngineStack(cdk.Stack):
             "lock every client out (rotate by redeploying with a new secret)",
             "AwsSolutions-SMG4",
         )
+        cdk.CfnOutput(
+            self,
+            "EngineAutoScalingGroupName",
+            value=self.host.group.auto_scaling_group_name,
+            description="The engine host's Auto Scaling group",
+        )
+        cdk.CfnOutput(
+            self, "EnginePort", value=str(ENGINE_PORT), description="Port of the engine API"
+        )
         nag.acknowledge(
             self.host.group,
             "Instance replacements are visible through the engine-unhealthy alarm on "

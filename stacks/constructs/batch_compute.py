@@ -133,6 +133,12 @@ class BatchCompute(Construct):
             cfn = env.node.default_child
             assert isinstance(cfn, batch.CfnComputeEnvironment)
             cfn.add_property_override("ComputeResources.InstanceTypes", list(props.instance_types))
+            # A pinned version (not $Default): new user data reaches the environments
+            # through CloudFormation as an infrastructure update.
+            cfn.add_property_override(
+                "ComputeResources.LaunchTemplate.Version",
+                self.launch_template.latest_version_number,
+            )
         self.default_queue = batch.JobQueue(
             self,
             "DefaultQueue",

@@ -45,7 +45,13 @@ class EngineHostProps:
 
 
 class EngineHost(Construct):
-    """``launch_template``, ``group`` (min = max = 1) and the ``user_data``."""
+    """``launch_template``, ``group`` (min = max = 1) and the ``user_data``.
+
+    The group has no CloudFormation update policy: a new launch template version (new
+    wheel or config) is rolled out by the pipeline's ``RollEngineHost`` step (instance
+    refresh, then a wait for ``/engine/v1/status``); CloudFormation cannot replace a
+    group with a fixed name.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, props: EngineHostProps) -> None:
         super().__init__(scope, construct_id)
@@ -95,5 +101,4 @@ class EngineHost(Construct):
             max_capacity=1,
             health_checks=autoscaling.HealthChecks.ec2(grace_period=cdk.Duration.minutes(15)),
             group_metrics=[autoscaling.GroupMetrics.all()],
-            update_policy=autoscaling.UpdatePolicy.replacing_update(),
         )

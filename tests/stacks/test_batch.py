@@ -144,3 +144,28 @@ def test_instance_role_may_fill_the_pull_through_caches(synth: Synthesized) -> N
         "repository/ironside-docker-hub/*",
         "repository/ironside-ecr-public/*",
     ]
+
+
+def test_environments_pin_the_latest_launch_template_version(synth: Synthesized) -> None:
+    """A new user data version reaches the environments through CloudFormation."""
+    templates = synth.resources("batch", "AWS::EC2::LaunchTemplate")
+    for environment in _environments(synth).values():
+        reference = environment["Properties"]["ComputeResources"]["LaunchTemplate"]
+        [template_id] = templates
+        assert reference["LaunchTemplateId"] == {"Ref": template_id}
+        assert reference["Version"] == {"Fn::GetAtt": [template_id, "LatestVersionNumber"]}
+
+
+def test_outputs_the_rollout_reads(synth: Synthesized) -> None:
+    outputs = synth.templates[synth.settings.name("batch")]["Outputs"]
+    [template_id] = synth.resources("batch", "AWS::EC2::LaunchTemplate")
+    assert outputs["BatchLaunchTemplateId"]["Value"] == {"Ref": template_id}
+    assert outputs["BatchLaunchTemplateVersion"]["Value"] == {
+        "Fn::GetAtt": [template_id, "LatestVersionNumber"]
+    }
+    separator, arns = outputs["BatchComputeEnvironmentArns"]["Value"]["Fn::Join"]
+    spot, on_demand = sorted(
+        _environments(synth),
+        key=lambda k: _environments(synth)[k]["Properties"]["ComputeResources"]["Type"] != "SPOT",
+    )
+    assert separator == "," and [_logical_id(a) for a in arns] == [spot, on_demand]

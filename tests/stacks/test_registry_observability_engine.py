@@ -122,6 +122,14 @@ def test_engine_group_of_one_private_no_ssh(synth: Synthesized) -> None:
     props = group["Properties"]
     assert (props["MinSize"], props["MaxSize"]) == ("1", "1")
     assert props["AutoScalingGroupName"] == "ironside-engine"
+    # No replacing update: the pipeline's RollEngineHost step refreshes the instance.
+    policy = group.get("UpdatePolicy", {})
+    assert "AutoScalingReplacingUpdate" not in policy and "AutoScalingRollingUpdate" not in policy
+    outputs = synth.templates[synth.settings.name("engine")]["Outputs"]
+    assert outputs["EnginePort"]["Value"] == "8000"
+    assert outputs["EngineAutoScalingGroupName"]["Value"] == {
+        "Ref": next(iter(synth.resources("engine", "AWS::AutoScaling::AutoScalingGroup")))
+    }
     assert all("private" in s["Fn::ImportValue"] for s in props["VPCZoneIdentifier"])
     [template] = synth.resources("engine", "AWS::EC2::LaunchTemplate").values()
     data = template["Properties"]["LaunchTemplateData"]
