@@ -31,7 +31,8 @@ install_aws_cli() {
   "$AWS" --version
 }
 
-# Docker Hub credentials (base64 of user:token) into the ECS agent's auth.
+# Docker Hub credentials (base64 of user:token, or the pull-through cache JSON) into the
+# ECS agent's auth.
 configure_docker_hub() {
   if [ -z "$IRONSIDE_DOCKER_HUB_SECRET_ARN" ]; then
     return 0
@@ -39,6 +40,14 @@ configure_docker_hub() {
   local auth
   auth=$(retry "$AWS" secretsmanager get-secret-value --secret-id "$IRONSIDE_DOCKER_HUB_SECRET_ARN" \
     --query SecretString --output text)
+  # The ECR pull-through cache secret format, {"username": ..., "accessToken": ...}, too.
+  case "$auth" in
+    '{'*)
+      auth=$(printf '%s' "$auth" | python3 -c 'import base64, json, sys
+d = json.load(sys.stdin)
+print(base64.b64encode((d["username"] + ":" + d["accessToken"]).encode()).decode())' 2>/dev/null) || auth=''
+      ;;
+  esac
   case "$auth" in
     '' | *[!A-Za-z0-9+/=]*)
       echo "ironside: the Docker Hub secret must hold base64 of user:token" >&2

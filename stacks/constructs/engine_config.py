@@ -51,6 +51,11 @@ def render_engine_config(v: EngineConfigValues) -> str:
 
     ``IRONSIDE_DATABASE_URL`` is set by ``ironside-env.sh`` from the database secret at
     service start, so no credential is ever written to disk outside ``/run``.
+
+    The host paths job definitions mount (``/usr/local/bin/fetch_and_run.sh``,
+    ``/usr/local/aws-cli``, the ``/cromwell_root`` scratch disk) are constants of the
+    engine (``ironside.backends.aws_batch.job_definitions``), which reads no config key
+    for them; the launch template installs exactly those paths.
     """
     roles = json.dumps([v.default_job_role_arn, *v.allowed_job_role_arns])
     return f"""# Written by the Ironside kit at instance launch; edit the stack, not this file.
@@ -76,7 +81,7 @@ backend {{
         numCreateDefinitionAttempts = 6
         concurrent-job-limit = {v.concurrent_job_limit}
         job-definition-prefix = "{v.job_definition_prefix}"
-        default-job-role-arn = "{v.default_job_role_arn}"
+        job-role-arn = "{v.default_job_role_arn}"
         allowed-job-role-arns = {roles}
         queues {{ default = "{v.default_queue_arn}", priority = "{v.priority_queue_arn}" }}
         default-runtime-attributes {{

@@ -129,3 +129,21 @@ def test_a_malformed_docker_hub_secret_fails_without_echoing_it(tmp_path: Path) 
     assert "must hold base64 of user:token" in result.stderr
     assert "pass" not in result.stderr
     assert ecs_config.read_text() == "ECS_CLUSTER=batch\n"
+
+
+def test_the_pull_through_cache_json_secret_is_accepted(tmp_path: Path) -> None:
+    """The ``ecr-pullthroughcache/`` secret format ECR requires works on the hosts too."""
+    result, ecs_config = _docker_hub(tmp_path, '{"username": "user", "accessToken": "token"}')
+    assert result.returncode == 0, result.stderr
+    assert '{"auth":"dXNlcjp0b2tlbg==","email":""}' in ecs_config.read_text()
+    assert "token" not in result.stdout + result.stderr
+
+
+def test_a_pull_through_json_secret_without_a_token_fails_without_echoing_it(
+    tmp_path: Path,
+) -> None:
+    result, ecs_config = _docker_hub(tmp_path, '{"username": "user", "password": "hunter2"}')
+    assert result.returncode != 0
+    assert "must hold base64 of user:token" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert ecs_config.read_text() == "ECS_CLUSTER=batch\n"

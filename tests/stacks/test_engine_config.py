@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks.batch import SCRATCH_MOUNT
 from stacks.constructs.engine_config import EngineConfigValues, render_engine_config
 
 VALUES = EngineConfigValues(
@@ -52,3 +53,30 @@ def test_engine_loads_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("IRONSIDE_DATABASE_URL", "sqlite:///x.sqlite")
     settings = config.load_settings(str(path))
     assert settings.database_url == "sqlite:///x.sqlite"
+
+
+def test_the_batch_backend_reads_every_value(tmp_path: Path) -> None:
+    """The AWS Batch backend's own parser sees the kit's job roles, queue and buckets."""
+    pyhocon = pytest.importorskip("pyhocon")
+    settings = pytest.importorskip("ironside.backends.aws_batch.settings")
+    job_definitions = pytest.importorskip("ironside.backends.aws_batch.job_definitions")
+    path = tmp_path / "ironside.conf"
+    path.write_text(render_engine_config(VALUES))
+    tree = pyhocon.ConfigFactory.parse_string(path.read_text(), resolve=False)
+    parsed = settings.parse_settings(
+        tree.get("backend.providers.AWSBatch.config").as_plain_ordered_dict()
+    )
+    assert parsed.default_job_role_arn == VALUES.default_job_role_arn
+    assert parsed.allowed_job_role_arns == (
+        VALUES.default_job_role_arn,
+        *VALUES.allowed_job_role_arns,
+    )
+    assert parsed.queue_arn == VALUES.default_queue_arn
+    assert parsed.script_bucket == VALUES.scripts_bucket
+    assert parsed.root == VALUES.root
+    assert parsed.docker_mirror.address == VALUES.docker_hub_mirror
+    # The host paths the launch template installs are the engine's mount constants.
+    assert job_definitions.FETCH_AND_RUN == "/usr/local/bin/fetch_and_run.sh"
+    assert job_definitions.AWS_CLI == "/usr/local/aws-cli"
+    attributes = pytest.importorskip("ironside.backends.aws_batch.runtime_attributes")
+    assert attributes.LOCAL_DISK_PATH == SCRATCH_MOUNT

@@ -100,3 +100,15 @@ def test_variant_branches(variant: tuple[Path, dict[str, dict[str, Any]]]) -> No
         ]
     )
     assert ROLE in user_data
+    host_data = _of(t, "gx-batch", "AWS::EC2::LaunchTemplate")[0]["Properties"]
+    assert f"IRONSIDE_DOCKER_HUB_SECRET_ARN={SECRET}" in flatten(
+        host_data["LaunchTemplateData"]["UserData"]
+    )
+    [secret_read] = [
+        s
+        for p in _of(t, "gx-batch", "AWS::IAM::Policy")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "ReadDockerHubCredentials"
+    ]
+    assert secret_read["Action"] == "secretsmanager:GetSecretValue"
+    assert secret_read["Resource"] == SECRET
