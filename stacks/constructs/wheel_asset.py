@@ -135,7 +135,9 @@ class WheelBundling:
         """Build the wheel; never falls back to Docker (raises on failure).
 
         A project this builder cannot describe (dynamic metadata, no version) is built
-        with ``pip wheel --no-deps`` instead, from a copy so the source tree stays clean.
+        with ``pip wheel --no-deps --no-build-isolation --no-index`` instead (offline:
+        its build backend must be installed where the kit runs), from a copy so the
+        source tree stays clean.
         """
         try:
             build_wheel(self.project, Path(output_dir))
@@ -149,8 +151,9 @@ def _pip_wheel(project: Path, output_dir: Path) -> None:
         source = Path(tmp) / "src"
         shutil.copytree(project, source, ignore=shutil.ignore_patterns(*DEFAULT_EXCLUDE))
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-             "--disable-pip-version-check", str(source), "-w", str(output_dir)],
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+             "--no-index", "--quiet", "--disable-pip-version-check", str(source),
+             "-w", str(output_dir)],
             capture_output=True,
             text=True,
             check=False,

@@ -7,6 +7,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from stacks.constructs.wheel_asset import WheelBundling, build_wheel
 from stacks.engine import RUNTIME_DIR
 
@@ -34,17 +36,33 @@ def test_wheel_is_reproducible(tmp_path: Path) -> None:
     assert first == second
 
 
-def test_dynamic_metadata_falls_back_to_pip(tmp_path: Path) -> None:
-    project = tmp_path / "proj"
+def _project(root: Path, backend: str) -> Path:
+    """A project with dynamic metadata (the in-process builder cannot describe it)."""
+    project = root / "proj"
     (project / "demo").mkdir(parents=True)
     (project / "demo" / "__init__.py").write_text("__version__ = '1.2.3'\n")
     (project / "pyproject.toml").write_text(
         '[project]\nname = "demo"\ndynamic = ["version"]\n'
         '[tool.setuptools.dynamic]\nversion = {attr = "demo.__version__"}\n'
-        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[build-system]\nrequires = ["setuptools>=70.1"]\nbuild-backend = "{backend}"\n'
     )
+    return project
+
+
+def test_dynamic_metadata_falls_back_to_pip(tmp_path: Path) -> None:
+    """Offline: the fallback builds with the installed setuptools, no index, no isolation."""
+    project = _project(tmp_path, "setuptools.build_meta")
     out = tmp_path / "out"
     out.mkdir()
     WheelBundling(project).try_bundle(str(out))
-    assert [p.name for p in out.glob("*.whl")] == ["demo-1.2.3-py3-none-any.whl"]
+    [wheel] = out.glob("*.whl")
+    assert wheel.name == "demo-1.2.3-py3-none-any.whl"
+    assert "demo/__init__.py" in zipfile.ZipFile(wheel).namelist()
     assert not (project / "build").exists()
+
+
+def test_fallback_never_downloads_a_build_backend(tmp_path: Path) -> None:
+    """A backend that is not installed fails the synth instead of being fetched."""
+    project = _project(tmp_path, "ironside_no_such_backend.build")
+    with pytest.raises(RuntimeError, match="pip wheel .* failed"):
+        WheelBundling(project).try_bundle(str(tmp_path))
