@@ -105,3 +105,48 @@ def test_s3_localizer_renders_retried_copies() -> None:
     result = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
     assert result.returncode == 0, result.stderr
     assert os.path.basename("/w/ex") == "ex"
+
+
+class _MarkingLocalizer:
+    """Leaves a line in the script per input, to see the engine hand inputs to the hook."""
+
+    def preamble(self) -> str:
+        return ""
+
+    def localize(self, spec: ScriptSpec) -> str:
+        return "\n".join(f'echo localized {f.source} >> "$_ex/localized"' for f in spec.inputs)
+
+    def delocalize(self, spec: ScriptSpec) -> str:
+        return 'echo delocalized >> "$_ex/localized"'
+
+
+def test_backend_localizer_hook_gets_file_inputs(tmp_path: Path) -> None:
+    """A backend's ``localizer`` renders into every script with the call's File inputs."""
+    from ironside.engine import submit as S
+    from ironside.engine.scheduler import Engine
+    from ironside.store import open_store
+
+    class MarkingBackend(LocalBackend):
+        localizer = _MarkingLocalizer()
+
+    data = tmp_path / "d.txt"
+    data.write_text("x\n")
+    wdl = tmp_path / "l.wdl"
+    wdl.write_text(
+        "version 1.0\n"
+        "task t { input { File f  Int n } command <<< cat ~{f} >>>"
+        " output { String s = read_string(stdout()) } }\n"
+        "workflow l { input { File f } call t { input: f = f, n = 1 } output { String s = t.s } }\n"
+    )
+    inputs = tmp_path / "i.json"
+    inputs.write_text(f'{{"l.f": "{data}"}}')
+    store = open_store(f"sqlite:///{tmp_path}/db.sqlite")
+    sub = S.prepare(str(wdl), str(inputs))
+    wf_id = S.store_submission(store, sub, "Local", str(tmp_path / "ex"))
+    backend = MarkingBackend(spawners=0)
+    run = Engine(store, backend, 1).run(S.top_run(sub, wf_id, store.workflow(wf_id)["root"]))
+    backend.close()
+    assert run.status == "Succeeded", run.failures
+    marks = (Path(store.workflow(wf_id)["root"]) / "call-t" / "execution" / "localized").read_text()
+    assert marks.splitlines() == [f"localized {data}", "delocalized"]
+    store.close()

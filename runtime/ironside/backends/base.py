@@ -68,6 +68,10 @@ class Backend(ABC):
     #: The name in config (``backend.providers.<name>``) and in metadata.
     name: str
 
+    #: How task scripts for this backend move files (``ironside.tasks.Localizer``);
+    #: ``None``: files are used in place (local). Added for AWS Batch's S3 copies.
+    localizer: Any = None
+
     def validate_runtime(self, runtime: Mapping[str, Any]) -> None:  # noqa: B027
         """Raise ``BadRuntimeAttribute`` for a value this backend cannot run.
 

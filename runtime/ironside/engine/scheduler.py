@@ -27,7 +27,7 @@ from ironside.engine.fingerprint import fingerprint
 from ironside.engine.plan import BlockPlan, block_plan, order_decls, task_plan
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
 from ironside.store.db import Store
-from ironside.tasks import ScriptSpec, render_script
+from ironside.tasks import FileTransfer, ScriptSpec, render_script
 from ironside.wdl.values import dumps, env_to_json
 
 log = logging.getLogger("ironside.engine")
@@ -330,14 +330,20 @@ class Engine:
         cr.inputs_json = dumps({d.name: env[d.name].json for d in plan.decls})
         if self.cache.enabled and self._cache_hit(cr):
             return
-        spec = ScriptSpec(command=cr.command, execution_dir=ex, work_dir=ex, title=cr.key)
+        localizer = self.backend.localizer
+        transfers: list[FileTransfer] = []
+        if localizer is not None:  # inputs to copy in (the backend's localizer maps paths)
+            transfers = [FileTransfer(p, p) for p in fingerprint(cr, "").input_files]
+        spec = ScriptSpec(
+            command=cr.command, execution_dir=ex, work_dir=ex, title=cr.key, inputs=transfers
+        )
         request = JobRequest(
             workflow_id=cr.wf.id,
             call_fqn=cr.key,
             shard=cr.shard,
             attempt=cr.attempt,
             call_root=cr.call_root,
-            script=render_script(spec),
+            script=render_script(spec, localizer),
             runtime=cr.runtime,
             options=cr.wf.options.raw,
         )
