@@ -19,7 +19,7 @@ export CDK_CLI_NOTICES := false
 PIN_FILES := pyproject.toml runtime/pyproject.toml requirements/dev.txt requirements/constraints.txt package.json package-lock.json
 PYTEST_WORKERS ?= auto
 
-.PHONY: help setup prereqs system-packages demo test lint typecheck pytest synth cfn-lint bench lock clean
+.PHONY: help setup prereqs system-packages demo test lint typecheck pytest synth cfn-lint bench lock clean package
 
 help:
 	@echo "make demo   synthesize the kit, lint its templates, run the example workflow"
@@ -80,6 +80,11 @@ pytest: setup
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
+
+# Portable templates for accounts without CDK: make package BUCKET=<distribution bucket> [PREFIX=...]
+# (python -m stacks.portable checks BUCKET and PREFIX itself, before anything is uploaded).
+package: setup
+	@$(PY) -m stacks.portable --bucket="$(BUCKET)" --prefix="$(or $(PREFIX),ironside)" --dist=dist
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
