@@ -18,6 +18,7 @@ from stacks.platform import Platform, add_platform
 from stacks.portable.links import Link, Template, link_stacks
 from stacks.portable.parameters import add_knob_parameters
 from stacks.portable.publish import Published, file_assets, publish_asset, upload
+from stacks.portable.sentinels import MARK, leftovers, rename_ids, sentinels, substitute
 from stacks.settings import KNOWN_KEYS, PREFIX, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,23 +75,56 @@ def app_context(extra: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def synthesize(outdir: Path, request: PackageRequest) -> tuple[Platform, Settings]:
-    """The platform, with knob parameters, synthesized into ``outdir`` (cdk-nag checked)."""
+def real_settings(request: PackageRequest) -> Settings:
+    """The settings from ``cdk.json`` and the request's context (parameter defaults)."""
+    return Settings.from_mapping(fixed_settings(request))
+
+
+def synthesize(outdir: Path, request: PackageRequest, real: Settings) -> Platform:
+    """The platform, sentinels in, knob parameters on, synthesized into ``outdir``.
+
+    cdk-nag's AwsSolutions checks run as for ``cdk synth`` (a finding raises).
+    """
     synthesizer = cdk.CliCredentialsStackSynthesizer(
         file_assets_bucket_name=request.bucket, bucket_prefix=f"{request.base}/assets/"
     )
+    marked = {PREFIX + s.key: s.value for s in sentinels(real)}
     app = cdk.App(
         outdir=str(outdir),
-        context=app_context(request.context),
+        context=app_context({**request.context, **marked}),
         analytics_reporting=False,
         default_stack_synthesizer=synthesizer,
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    settings = Settings.from_context(app.node)
-    platform = add_platform(app, settings)
-    add_knob_parameters(platform, settings)
+    platform = add_platform(app, Settings.from_context(app.node))
+    add_knob_parameters(platform, real)
     app.synth()
-    return platform, settings
+    return platform
+
+
+def read_templates(outdir: Path, platform: Platform, real: Settings) -> dict[str, Template]:
+    """``{stack name with the real prefix: template}``, in deployment order."""
+    return {
+        real.name(_role(stack)): json.loads((outdir / stack.template_file).read_text())
+        for stack in platform.stacks
+    }
+
+
+def _role(stack: cdk.Stack) -> str:
+    """``network`` for the stack ``<prefix>-network``."""
+    return stack.node.id.rsplit("-", 1)[-1]
+
+
+def substitute_sentinels(templates: Mapping[str, Template], real: Settings) -> None:
+    """Every sentinel replaced by its parameter; raises if a fragment remains."""
+    logical_prefix = re.sub(r"[^A-Za-z0-9]", "", real.name_prefix)
+    for sentinel in sentinels(real):
+        for template in templates.values():
+            rename_ids(template, sentinel.text, logical_prefix)
+            substitute(template, sentinel)
+    for name, template in templates.items():
+        if leftovers(template):
+            raise NotPortable(f"{name}: a packaging sentinel ({MARK}) was not replaced")
 
 
 def describe_typed_parameters(templates: Mapping[str, Template]) -> None:
@@ -201,11 +235,12 @@ def package(request: PackageRequest, client: Any) -> dict[str, Any]:
     """Synthesize, rewrite, publish and write ``dist/``; returns the manifest."""
     with tempfile.TemporaryDirectory(prefix="ironside-package-") as tmp:
         outdir = Path(tmp)
-        platform, _ = synthesize(outdir, request)
-        order = [stack.stack_name for stack in platform.stacks]
-        roles = {stack.stack_name: stack.node.id.rsplit("-", 1)[-1] for stack in platform.stacks}
-        templates = {n: json.loads((outdir / f"{n}.template.json").read_text()) for n in order}
-        links = link_stacks(templates, roles)
+        real = real_settings(request)
+        platform = synthesize(outdir, request, real)
+        templates = read_templates(outdir, platform, real)
+        order = list(templates)
+        links = link_stacks(templates, {real.name(_role(s)): _role(s) for s in platform.stacks})
+        substitute_sentinels(templates, real)
         describe_typed_parameters(templates)
         check_portable(templates)
         check_order(order, links)
