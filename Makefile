@@ -66,6 +66,8 @@ cfn-lint: synth
 
 demo: cfn-lint
 	@echo "templates:"; ls -1 cdk.out/*.template.json | sed 's/^/  /'
+	@$(PY) -m stacks.summary cdk.out
+	examples/run_demo.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .
