@@ -83,10 +83,12 @@ pytest: setup
 
 test: lint typecheck pytest
 
-# Portable templates for accounts without CDK: make package BUCKET=<distribution bucket> [PREFIX=...]
-# (python -m stacks.portable checks BUCKET and PREFIX itself, before anything is uploaded).
+# Portable templates for accounts without CDK: make package BUCKET=<distribution bucket>
+# [PREFIX=...] [EXISTING_VPC_ZONES=2] (python -m stacks.portable checks its input itself,
+# before anything is uploaded).
 package: setup
-	@$(PY) -m stacks.portable --bucket="$(BUCKET)" --prefix="$(or $(PREFIX),ironside)" --dist=dist
+	@$(PY) -m stacks.portable --bucket="$(BUCKET)" --prefix="$(or $(PREFIX),ironside)" --dist=dist \
+	  $(if $(EXISTING_VPC_ZONES),--existing-vpc=$(EXISTING_VPC_ZONES))
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done

@@ -46,6 +46,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--version", default=None, help="version part of the prefix")
     parser.add_argument("--dist", type=Path, default=Path("dist"), help="output directory")
     parser.add_argument(
+        "--existing-vpc",
+        type=int,
+        default=None,
+        metavar="ZONES",
+        help="templates that deploy into an existing VPC with ZONES availability zones",
+    )
+    parser.add_argument(
         "-c", "--context", action="append", default=[], help="ironside:KEY=VALUE setting"
     )
     return parser.parse_args(argv)
@@ -84,7 +91,10 @@ def _request(args: argparse.Namespace) -> Any:
     Settings.from_mapping(
         {key: merged[PREFIX + key] for key in KNOWN_KEYS if PREFIX + key in merged}
     )
-    return PackageRequest(bucket, prefix, version, args.dist, context)
+    zones = args.existing_vpc
+    if zones is not None and not 2 <= zones <= 6:
+        raise BadInput(f"--existing-vpc {zones}: a VPC of 2 to 6 availability zones")
+    return PackageRequest(bucket, prefix, version, args.dist, context, zones)
 
 
 def _reachable_bucket(bucket: str) -> Any:

@@ -18,7 +18,15 @@ from stacks.platform import Platform, add_platform
 from stacks.portable.links import Link, Template, link_stacks
 from stacks.portable.parameters import add_knob_parameters
 from stacks.portable.publish import Published, file_assets, publish_asset, upload
-from stacks.portable.sentinels import MARK, leftovers, rename_ids, sentinels, substitute
+from stacks.portable.sentinels import (
+    MARK,
+    Sentinel,
+    existing_vpc_sentinels,
+    leftovers,
+    rename_ids,
+    sentinels,
+    substitute,
+)
 from stacks.settings import KNOWN_KEYS, PREFIX, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,6 +48,8 @@ class PackageRequest:
         version: the kit version (default: ``[project] version`` of ``pyproject.toml``).
         dist: the local output directory (its templates and manifest are replaced).
         context: ``ironside:*`` context over ``cdk.json``'s (settings fixed at packaging).
+        existing_vpc_zones: deploy into an existing VPC with this many zones, its ids
+            parameters (default ``None``: the templates create a VPC).
     """
 
     bucket: str
@@ -47,6 +57,7 @@ class PackageRequest:
     version: str
     dist: Path
     context: Mapping[str, Any] = field(default_factory=dict)
+    existing_vpc_zones: int | None = None
 
     @property
     def base(self) -> str:
@@ -88,7 +99,9 @@ def synthesize(outdir: Path, request: PackageRequest, real: Settings) -> Platfor
     synthesizer = cdk.CliCredentialsStackSynthesizer(
         file_assets_bucket_name=request.bucket, bucket_prefix=f"{request.base}/assets/"
     )
-    marked = {PREFIX + s.key: s.value for s in sentinels(real)}
+    marked = {PREFIX + s.key: s.value for s in all_sentinels(request, real)}
+    if request.existing_vpc_zones:
+        marked[PREFIX + "publicSubnetIds"] = ""
     app = cdk.App(
         outdir=str(outdir),
         context=app_context({**request.context, **marked}),
@@ -115,15 +128,25 @@ def _role(stack: cdk.Stack) -> str:
     return stack.node.id.rsplit("-", 1)[-1]
 
 
-def substitute_sentinels(templates: Mapping[str, Template], real: Settings) -> None:
+def all_sentinels(request: PackageRequest, real: Settings) -> list[Sentinel]:
+    """The sentinels of this request (the VPC's only for an existing VPC)."""
+    zones = request.existing_vpc_zones
+    return sentinels(real) + (existing_vpc_sentinels(real, zones) if zones else [])
+
+
+def substitute_sentinels(
+    templates: Mapping[str, Template], request: PackageRequest, real: Settings
+) -> None:
     """Every sentinel replaced by its parameter; raises if a fragment remains."""
     logical_prefix = re.sub(r"[^A-Za-z0-9]", "", real.name_prefix)
-    for sentinel in sentinels(real):
+    used = all_sentinels(request, real)
+    for sentinel in used:
         for template in templates.values():
-            rename_ids(template, sentinel.text, logical_prefix)
+            if sentinel.text:
+                rename_ids(template, sentinel.text, logical_prefix)
             substitute(template, sentinel)
     for name, template in templates.items():
-        if leftovers(template):
+        if leftovers(template, used):
             raise NotPortable(f"{name}: a packaging sentinel ({MARK}) was not replaced")
 
 
@@ -202,6 +225,9 @@ def manifest(
         "kit_version": request.version,
         "bucket": request.bucket,
         "prefix": request.base,
+        "vpc": f"existing ({request.existing_vpc_zones} zones)"
+        if request.existing_vpc_zones
+        else "new",
         "settings": settings,
         "stacks": stacks,
         "assets": [
@@ -240,7 +266,7 @@ def package(request: PackageRequest, client: Any) -> dict[str, Any]:
         templates = read_templates(outdir, platform, real)
         order = list(templates)
         links = link_stacks(templates, {real.name(_role(s)): _role(s) for s in platform.stacks})
-        substitute_sentinels(templates, real)
+        substitute_sentinels(templates, request, real)
         describe_typed_parameters(templates)
         check_portable(templates)
         check_order(order, links)

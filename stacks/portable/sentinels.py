@@ -39,6 +39,8 @@ class Sentinel:
     text: str
     knob: Knob
     is_list: bool = False
+    items: tuple[str, ...] = ()
+    """A whole-list sentinel: a list equal to ``items`` becomes the parameter's list."""
 
     @property
     def condition(self) -> str:
@@ -137,11 +139,15 @@ def _list(items: list[Any], sentinel: Sentinel) -> Any:
 
 def _walk(node: Any, sentinel: Sentinel, found: Callable[[], None]) -> Any:
     if isinstance(node, str):
-        if sentinel.text not in node:
+        if sentinel.items or sentinel.text not in node:
             return node
         found()
         return _split_text(node, sentinel)
     if isinstance(node, list):
+        if sentinel.items and node == list(sentinel.items):
+            found()
+            reference = {"Ref": sentinel.knob.name}
+            return reference if sentinel.knob.type.startswith("List<") else _values(sentinel)
         if sentinel.is_list and sentinel.text in node:
             found()
             return _list(node, sentinel)
@@ -154,7 +160,7 @@ def _walk(node: Any, sentinel: Sentinel, found: Callable[[], None]) -> Any:
 def _walk_value(key: str, value: Any, sentinel: Sentinel, found: Callable[[], None]) -> Any:
     if key in _STRUCTURAL:
         return value
-    if key == "Fn::Sub" and not sentinel.is_list:
+    if key == "Fn::Sub" and not (sentinel.is_list or sentinel.items):
         template = value if isinstance(value, str) else value[0]
         if sentinel.text in template:
             found()
@@ -199,7 +205,8 @@ def substitute(template: Template, sentinel: Sentinel) -> bool:
     parameter: dict[str, Any] = {"Type": knob.type, "Description": knob.description}
     if knob.default is not None:
         parameter["Default"] = knob.default
-    parameter["AllowedPattern"] = knob.constraint["allowed_pattern"]
+    if "allowed_pattern" in knob.constraint:
+        parameter["AllowedPattern"] = knob.constraint["allowed_pattern"]
     template.setdefault("Parameters", {})[knob.name] = parameter
     if sentinel.is_list:
         template.setdefault("Conditions", {})[sentinel.condition] = {
@@ -208,6 +215,58 @@ def substitute(template: Template, sentinel: Sentinel) -> bool:
     return True
 
 
-def leftovers(template: Template) -> bool:
+def leftovers(template: Template, used: list[Sentinel]) -> bool:
     """Whether any sentinel text remains."""
-    return MARK in json.dumps(template)
+    text = json.dumps(template)
+    needles = [item for s in used for item in (*s.items, s.text) if item]
+    return MARK in text or any(needle in text for needle in needles)
+
+
+def existing_vpc_sentinels(settings: Settings, zones: int) -> list[Sentinel]:
+    """An existing VPC with ``zones`` availability zones, its ids as parameters.
+
+    Defaults come from the context's ``vpcId`` ... when it names a VPC with as many zones;
+    otherwise the operator fills them in.
+    """
+    vpc = settings.existing_vpc if settings.existing_vpc else None
+    if vpc is not None and len(vpc.availability_zones) != zones:
+        vpc = None
+
+    def ids(kind: str, digit: int) -> tuple[str, ...]:
+        return tuple(f"{kind}-0d0d0d0d0d0d0d{digit}{i:02x}" for i in range(zones))
+
+    def joined(values: tuple[str, ...] | None) -> str | None:
+        return ",".join(values) if values else None
+
+    private, isolated, tables = ids("subnet", 1), ids("subnet", 2), ids("rtb", 3)
+    zone_names = tuple(f"zz-{MARK}-9{chr(ord('a') + i)}" for i in range(zones))
+    one_per_zone = f"exactly {zones}, one per availability zone, in the same zone order"
+    return [
+        Sentinel("vpcId", "vpc-0d0d0d0d0d0d0d000", "vpc-0d0d0d0d0d0d0d000", Knob(
+            "VpcId", "AWS::EC2::VPC::Id", vpc.vpc_id if vpc else None,
+            "The existing VPC to deploy into")),
+        Sentinel("vpcCidr", "10.213.0.0/16", "10.213.0.0/16", Knob(
+            "VpcCidr", "String", vpc.cidr if vpc else None,
+            "The VPC's primary IPv4 CIDR (endpoint security groups allow HTTPS from it)",
+            {"allowed_pattern": r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"})),
+        Sentinel("availabilityZones", list(zone_names), "", Knob(
+            "AvailabilityZones", "List<AWS::EC2::AvailabilityZone::Name>",
+            joined(vpc.availability_zones if vpc else None),
+            f"The VPC's availability zones to use ({zones}, in order)"), items=zone_names),
+        Sentinel("privateSubnetIds", list(private), "", Knob(
+            "PrivateSubnetIds", "List<AWS::EC2::Subnet::Id>",
+            joined(vpc.private_subnet_ids if vpc else None),
+            f"Private subnets with a route to the internet (NAT): {one_per_zone}"),
+            items=private),
+        Sentinel("isolatedSubnetIds", list(isolated), "", Knob(
+            "IsolatedSubnetIds", "List<AWS::EC2::Subnet::Id>",
+            joined(vpc.isolated_subnet_ids if vpc else None),
+            f"Subnets for the database (no internet route needed): {one_per_zone}"),
+            items=isolated),
+        Sentinel("privateRouteTableIds", list(tables), "", Knob(
+            "PrivateRouteTableIds", "String",
+            joined(vpc.private_route_table_ids if vpc else None),
+            f"Route tables of the private subnets, comma-separated (the S3 gateway endpoint): "
+            f"{one_per_zone}",
+            {"allowed_pattern": r"^rtb-[0-9a-f]+(,rtb-[0-9a-f]+)*$"}), items=tables),
+    ]  # fmt: skip

@@ -26,6 +26,7 @@ CASES = {
         ["--bucket", "ironside-dist", "-c", "ironside:spotMaxVcpus=-4"],
         "'ironside:spotMaxVcpus'",
     ),
+    "one zone": (["--bucket", "ironside-dist", "--existing-vpc", "1"], "2 to 6 availability zones"),
     "no such bucket": (["--bucket", "ironside-no-such-bucket"], "cannot be reached"),
 }
 
