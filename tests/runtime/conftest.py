@@ -60,6 +60,8 @@ def _reset_mysql(url: str) -> None:
     eng = create_engine(url)
     with eng.begin() as conn:
         for table in (
+            "ironside_call_cache_entry",
+            "ironside_md5_memo",
             "ironside_label",
             "ironside_metadata_event",
             "ironside_job",

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 
 from ironside.metadata import workflow_metadata
 from ironside.store import open_store
+from ironside.store.db import HEAD_REVISION
 from tests.runtime.conftest import Runner
 
 
@@ -68,7 +69,8 @@ def test_migration_creates_schema_and_is_idempotent(db_url: str) -> None:
     store.close()
     again = open_store(db_url)
     with again.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == HEAD_REVISION
     again.close()
 
 

@@ -61,6 +61,7 @@ class Call(Base):
     failures: Mapped[str | None] = mapped_column(Text)
     sub_workflow_id: Mapped[str | None] = mapped_column(String(36))
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    call_caching: Mapped[str | None] = mapped_column(Text)  # the callCaching metadata (JSON)
     started: Mapped[float | None] = mapped_column(Float)
     ended: Mapped[float | None] = mapped_column(Float)
 
