@@ -63,7 +63,7 @@ def test_cache_step_lookup_hit_and_record(tmp_path: Path) -> None:
     wf_id = S.store_submission(store, sub, "Local", str(tmp_path / "exec"))
     root = store.workflow(wf_id)["root"]
     cache = RecordingCache(str(hit_file))
-    backend = LocalBackend(spawners=0)
+    backend = LocalBackend()
     engine = Engine(store, backend, 2, cache=cache)
     run = engine.run(S.top_run(sub, wf_id, root))
     backend.close()

@@ -143,7 +143,7 @@ def test_backend_localizer_hook_gets_file_inputs(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path}/db.sqlite")
     sub = S.prepare(str(wdl), str(inputs))
     wf_id = S.store_submission(store, sub, "Local", str(tmp_path / "ex"))
-    backend = MarkingBackend(spawners=0)
+    backend = MarkingBackend()
     run = Engine(store, backend, 1).run(S.top_run(sub, wf_id, store.workflow(wf_id)["root"]))
     backend.close()
     assert run.status == "Succeeded", run.failures

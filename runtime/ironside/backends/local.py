@@ -1,9 +1,15 @@
 """The local backend: each attempt's script runs as a process in its own process group.
 
-Exits are noticed through Linux pidfds on one selector (no thread per job, no
-sleep-polling). The job id is the attempt's execution directory, so that after
-a restart the job is found on disk: ``rc`` there means finished; ``pid`` there
-and a live process running that script means re-attach.
+Each of ``slots`` worker threads starts a script (directory, script file,
+fork/exec) and blocks in ``waitpid`` until it exits, then takes the next queued
+job at once: like a plain thread pool, slots refill without waiting for the
+scheduler, which meanwhile evaluates and queues the next calls. Exits reach the
+scheduler through one pipe; processes re-attached after a restart are watched
+through Linux pidfds on the same selector.
+
+The job id is the attempt's execution directory, so that after a restart the
+job is found on disk: ``rc`` there means finished; ``pid`` there and a live
+process running that script means re-attach.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import SimpleQueue
 
 from ironside.backends.base import Backend, JobRequest, JobState, JobStatus
 from ironside.errors import BadConfig
@@ -64,6 +71,7 @@ class _Proc:
     status: int | None = None  # wait status of our own children
     container: str | None = None
     spawning: bool = False
+    taken: bool = False  # a worker has dequeued it
     cancelled: bool = False
     error: str | None = None
 
@@ -74,8 +82,16 @@ class LocalBackend(Backend):
     name = "Local"
 
     def __init__(
-        self, run_in_container: str = "auto", name: str = "Local", spawners: int = 4
+        self,
+        run_in_container: str = "auto",
+        name: str = "Local",
+        slots: int = 0,
+        spawners: int | None = None,
     ) -> None:
+        """``slots``: processes run at once (0: as many as the engine submits).
+
+        ``spawners`` is the former name of ``slots``.
+        """
         self.name = name
         self.run_in_container = run_in_container
         self._docker: bool | None = None
@@ -84,14 +100,16 @@ class LocalBackend(Backend):
         self._lock = threading.Lock()
         # reaped outside wait() (abort, recover): reported by the next wait()
         self._ended: list[str] = []
+        self._done: deque[str] = deque()  # exits seen by the workers
         self._pids: dict[str, int] = {}  # job id -> pid, until the engine has asked
-        # directories, script files and fork/exec happen on a few threads (they release
-        # the GIL), so that the scheduler keeps evaluating while processes start
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._inline = spawners == 0
-        self._pool = ThreadPoolExecutor(max(1, spawners), thread_name_prefix="ironside-spawn")
+        self._slots = max(0, spawners if spawners is not None else slots)
+        self._jobs: SimpleQueue[tuple[JobRequest, str, _Proc, tuple[list[str], str | None]] | None]
+        self._jobs = SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._outstanding = 0
 
     def use_docker(self, image: str | None) -> bool:
         """Whether a task with this ``docker`` attribute runs in a container."""
@@ -120,31 +138,46 @@ class LocalBackend(Backend):
         return argv, cname
 
     def submit(self, request: JobRequest) -> str:
-        """Write the script into ``<call_root>/execution/`` and start it (on a spawner thread)."""
+        """Queue the script for a slot; it is written to ``<call_root>/execution/`` and run."""
         ex = os.path.join(request.call_root, "execution")
         argv_container = self._argv(request, os.path.join(ex, "script"))
         proc = _Proc(-1, None, -1, spawning=True)
         self._procs[ex] = proc
-        if self._inline:
-            self._spawn(request, ex, proc, argv_container)
-        else:
-            self._pool.submit(self._spawn, request, ex, proc, argv_container)
+        with self._lock:
+            self._outstanding += 1
+            want = self._outstanding if not self._slots else min(self._slots, self._outstanding)
+            grow = len(self._workers) < want
+            if grow:
+                worker = threading.Thread(
+                    target=self._worker, name=f"ironside-slot-{len(self._workers)}", daemon=True
+                )
+                self._workers.append(worker)
+        if grow:
+            worker.start()
+        self._jobs.put((request, ex, proc, argv_container))
         return ex
 
-    def _spawn(
-        self,
-        request: JobRequest,
-        ex: str,
-        proc: _Proc,
-        argv_container: tuple[list[str], str | None],
-    ) -> None:
-        try:
-            self._start(request, ex, proc, argv_container)
-        except Exception as exc:  # reported through poll()
+    def _worker(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            request, ex, proc, argv_container = item
             with self._lock:
+                proc.taken = True
+            try:
+                self._start(request, ex, proc, argv_container)
+                assert proc.popen is not None
+                status: int | None = proc.popen.wait()
+            except Exception as exc:  # reported through poll()
                 proc.error = f"cannot start task script: {exc}"
-                proc.exited = True
+                status = None
+            with self._lock:
+                proc.status = status
                 proc.spawning = False
+                proc.exited = True
+                self._outstanding -= 1
+            self._done.append(ex)
             self._wake()
 
     def _start(
@@ -154,8 +187,9 @@ class LocalBackend(Backend):
         proc: _Proc,
         argv_container: tuple[list[str], str | None],
     ) -> None:
-        if proc.cancelled:
-            raise RuntimeError("aborted before it started")
+        with self._lock:
+            if proc.cancelled:
+                raise RuntimeError("aborted before it started")
         os.makedirs(ex, exist_ok=True)
         script = os.path.join(ex, "script")
         with open(script, "w") as fh:
@@ -172,11 +206,16 @@ class LocalBackend(Backend):
             stderr=_DEVNULL,
             process_group=0,
         )
-        proc.popen, proc.container = popen, container
-        self._watch(ex, popen.pid, proc)
+        with self._lock:
+            proc.popen, proc.container, proc.pid = popen, container, popen.pid
+            self._pids[ex] = popen.pid
+            proc.spawning = False
 
     def _wake(self) -> None:
-        os.write(self._wake_w, b"x")
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:  # closed: the engine has stopped
+            pass
 
     def _watch(self, job_id: str, pid: int, proc: _Proc) -> None:
         with self._lock:
@@ -203,24 +242,22 @@ class LocalBackend(Backend):
 
     def wait(self, timeout: float) -> Sequence[str] | None:
         """Wait for process exits; return the jobs whose process exited."""
-        if not self._procs:
-            time.sleep(min(timeout, 0.05))
-            done, self._ended = self._ended, []
-            return done
         done, self._ended = self._ended, []
-        if done:
+        if done or self._done:
             timeout = 0
         for key, _ in self._selector.select(timeout):
             job_id = key.data
-            if job_id is None:  # a spawner reported a failure
+            if job_id is None:  # a worker saw an exit
                 try:
-                    os.read(self._wake_r, 4096)
+                    while os.read(self._wake_r, 65536):
+                        pass
                 except BlockingIOError:
                     pass
-                done += [j for j, p in list(self._procs.items()) if p.exited]
                 continue
             self._reap(job_id)
             done.append(job_id)
+        while self._done:
+            done.append(self._done.popleft())
         return done
 
     def _reap(self, job_id: str) -> None:
@@ -270,32 +307,36 @@ class LocalBackend(Backend):
         proc = self._procs.get(job_id)
         if proc is None or proc.exited:
             return
-        proc.cancelled = True
-        if proc.spawning:
-            deadline = time.monotonic() + 5.0
-            while proc.spawning and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if proc.pid < 0:
-                return
+        with self._lock:
+            proc.cancelled = True
+            if proc.spawning and not proc.taken:
+                return  # still queued: its worker drops it and reports it
+        deadline = time.monotonic() + 5.0
+        while proc.spawning and not proc.exited and time.monotonic() < deadline:
+            time.sleep(0.01)  # being started: wait for the pid
+        if proc.exited or proc.pid < 0:
+            return
         if proc.container:
             subprocess.run(["docker", "rm", "-f", proc.container], stdout=_DEVNULL, stderr=_DEVNULL)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 break
-            deadline = time.monotonic() + (2.0 if sig == signal.SIGTERM else 5.0)
-            while time.monotonic() < deadline:
-                if proc.popen is not None and proc.popen.poll() is not None:
-                    break
-                if proc.popen is None and not os.path.exists(f"/proc/{proc.pid}"):
-                    break
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and not self._gone(proc):
                 time.sleep(0.02)
-            else:
-                continue
-            break
-        self._reap(job_id)
-        self._ended.append(job_id)
+            if self._gone(proc):
+                break
+        if proc.popen is None:  # re-attached: no worker reports it
+            self._reap(job_id)
+            self._ended.append(job_id)
+
+    @staticmethod
+    def _gone(proc: _Proc) -> bool:
+        if proc.popen is not None:
+            return proc.exited
+        return not os.path.exists(f"/proc/{proc.pid}")
 
     def recover(self, request: JobRequest, job_id: str | None) -> str | None:
         """Find the attempt on disk: finished (``rc``), running (``pid``), or never started."""
@@ -306,7 +347,9 @@ class LocalBackend(Backend):
             return ex
         pid = _read_pid(ex)
         if pid is None:
-            return None if job_id is None else self._lost(ex)
+            # the script writes its pid first: without one it never started (it may
+            # have waited in this backend's queue), whatever job id was stored
+            return None
         if _runs_script(pid, os.path.join(ex, "script")):
             proc = _Proc(pid, None, -1)
             self._procs[ex] = proc
@@ -325,16 +368,18 @@ class LocalBackend(Backend):
         return sum(1 for p in self._procs.values() if not p.exited)
 
     def close(self) -> None:
-        """Stop watching (running processes are left alone: a restart re-attaches)."""
-        self._pool.shutdown(wait=True)
+        """Stop the workers and watching (running processes are left alone)."""
+        for _ in self._workers:
+            self._jobs.put(None)
         for proc in self._procs.values():
             if proc.fd >= 0:
                 self._selector.unregister(proc.fd)
                 os.close(proc.fd)
                 proc.fd = -1
         self._selector.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        if not self._outstanding:  # no worker can write to the pipe any more
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
 
 def _read_pid(ex: str) -> int | None:
