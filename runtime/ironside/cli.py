@@ -84,9 +84,6 @@ def run_command(args: argparse.Namespace) -> int:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
         sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports)
         backend_check = _make_backend(provider)
-        validate_options = getattr(backend_check, "validate_options", None)
-        if validate_options is not None:  # AWS Batch: job role, script prefix
-            validate_options(sub.options.raw)
         backend_check.close()
         store = _open_store(settings.database_url)
         wf_id = S.store_submission(store, sub, provider.name, provider.root)
@@ -109,10 +106,11 @@ def _open_store(url: str) -> Any:
 def _make_backend(provider: Any) -> Any:
     from ironside.backends.local import LocalBackend
 
-    from ironside.backends.aws_batch.wiring import is_aws_batch, make_backend
-
-    if is_aws_batch(provider.name, provider.actor_factory):
-        return make_backend(provider.raw)
+    factory = provider.actor_factory.lower()
+    if "awsbatch" in factory or "aws" in provider.name.lower() and "local" not in factory:
+        raise BadConfig(
+            f"backend {provider.name}: AWS Batch is not available in `ironside run` yet"
+        )
     # the backend runs job_limit processes at once; the engine keeps as many more
     # queued in it, so that a slot refills without waiting for the scheduler
     backend = LocalBackend(
@@ -123,33 +121,21 @@ def _make_backend(provider: Any) -> Any:
     return backend
 
 
-def _engine_job_limit(provider: Any) -> int:
-    """Jobs the engine keeps started: AWS Batch's concurrent-job-limit, else local slots."""
-    from ironside.backends.aws_batch.wiring import is_aws_batch, job_limit
-
-    if is_aws_batch(provider.name, provider.actor_factory):
-        return job_limit(provider.raw)
-    return int(os.environ.get("IRONSIDE_PREFETCH", "2")) * int(provider.job_limit())
-
-
 def _execute(
     settings: Any, provider: Any, store: Any, sub: Any, wf_id: str, root: str, args: Any
 ) -> int:
-    from ironside.callcache.engine_setup import cache_step_from_settings, for_store
     from ironside.engine import submit as S
     from ironside.engine.finalize import copy_call_logs, copy_outputs
     from ironside.engine.scheduler import Engine
     from ironside.metadata import workflow_metadata
     from ironside.progress import make_progress
 
-    cache = for_store(cache_step_from_settings(settings, provider, store.engine), store)
     backend = _make_backend(provider)
     engine = Engine(
         store,
         backend,
-        _engine_job_limit(provider),
+        2 * provider.job_limit(),
         default_runtime=provider.default_runtime_attributes,
-        cache=cache,
     )
     run = S.top_run(sub, wf_id, root, resume=store if args.resume else None)
     progress = make_progress(f"{sub.workflow.name} {wf_id}")
