@@ -119,8 +119,13 @@ def main() -> None:
 
         ironside = os.path.join(bindir, "ironside")
         os.makedirs(os.path.join(work, "ironside"))
+        conf = os.path.join(work, "ironside.conf")
+        with open(conf, "w") as fh:  # like miniwdl's below: no call cache
+            fh.write("call-caching.enabled = false\n")
         wall, rss, out = _run_measured(
-            [ironside, "run", wdl, "-i", inputs], os.path.join(work, "ironside"), env
+            [ironside, "run", wdl, "-i", inputs, "--config", conf],
+            os.path.join(work, "ironside"),
+            env,
         )
         assert json.loads(out)["outputs"]["scatter_bench.total"] == n, out
         results["ironside"] = (wall, rss)
