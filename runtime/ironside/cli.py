@@ -124,18 +124,21 @@ def _make_backend(provider: Any) -> Any:
 def _execute(
     settings: Any, provider: Any, store: Any, sub: Any, wf_id: str, root: str, args: Any
 ) -> int:
+    from ironside.callcache.engine_setup import cache_step_from_settings, for_store
     from ironside.engine import submit as S
     from ironside.engine.finalize import copy_call_logs, copy_outputs
     from ironside.engine.scheduler import Engine
     from ironside.metadata import workflow_metadata
     from ironside.progress import make_progress
 
+    cache = for_store(cache_step_from_settings(settings, provider, store.engine), store)
     backend = _make_backend(provider)
     engine = Engine(
         store,
         backend,
         2 * provider.job_limit(),
         default_runtime=provider.default_runtime_attributes,
+        cache=cache,
     )
     run = S.top_run(sub, wf_id, root, resume=store if args.resume else None)
     progress = make_progress(f"{sub.workflow.name} {wf_id}")

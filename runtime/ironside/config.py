@@ -90,9 +90,12 @@ class Settings:
     default_backend: str
     providers: dict[str, ProviderSettings]
     database_url: str
-    call_caching_enabled: bool = False
+    call_caching_enabled: bool = True
     docker_hash_lookup: bool = True
     warnings: tuple[str, ...] = ()
+    #: the raw ``call-caching`` and ``docker.hash-lookup`` blocks (read by ``ironside.callcache``)
+    call_caching_block: dict[str, Any] = field(default_factory=dict)
+    docker_hash_lookup_block: dict[str, Any] = field(default_factory=dict)
 
     def provider(self, name: str | None = None) -> ProviderSettings:
         """The named (or default) provider's settings."""
@@ -174,9 +177,11 @@ def _settings_from_tree(tree: ConfigTree, where: str) -> Settings:
         default_backend=default,
         providers=providers,
         database_url=url,
-        call_caching_enabled=_get(tree, "call-caching.enabled", bool, where, False),
+        call_caching_enabled=_get(tree, "call-caching.enabled", bool, where, True),
         docker_hash_lookup=_get(tree, "docker.hash-lookup.enabled", bool, where, True),
         warnings=tuple(warnings),
+        call_caching_block=_get(tree, "call-caching", dict, where, {}),
+        docker_hash_lookup_block=_get(tree, "docker.hash-lookup", dict, where, {}),
     )
 
 

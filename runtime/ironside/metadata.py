@@ -53,16 +53,22 @@ def call_entry(row: dict[str, Any], store: Store, expand: bool) -> dict[str, Any
             runtimeAttributes={k: _runtime_str(v) for k, v in runtime.items()},
             returnCode=row["return_code"],
             jobId=row["job_id"],
-            callCaching={
-                "hit": bool(row["cached"]),
-                "effectiveCallCachingMode": "ReadAndWriteCache"
-                if row["cached"]
-                else "CallCachingOff",
-            },
+            callCaching=_call_caching(row),
         )
     if row["failures"]:
         entry["failures"] = _loads(row["failures"], [])
     return entry
+
+
+def _call_caching(row: dict[str, Any]) -> dict[str, Any]:
+    """What the call cache stored for the call, or the bare hit flag when it stored nothing."""
+    stored = _loads(row.get("call_caching"), None)
+    if isinstance(stored, dict):
+        return stored
+    return {
+        "hit": bool(row["cached"]),
+        "effectiveCallCachingMode": "ReadAndWriteCache" if row["cached"] else "CallCachingOff",
+    }
 
 
 def _runtime_str(v: Any) -> Any:

@@ -31,6 +31,7 @@ import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,13 +137,21 @@ class DigestLookup(Protocol):
 
 @dataclass(frozen=True)
 class DockerHashLookupSettings:
-    """``docker.hash-lookup``: on/off, TTL and size of the result cache, workers per kind."""
+    """``docker.hash-lookup``: on/off, TTL and size of the result cache, workers per kind.
+
+    ``failure_ttl``: how long a failed lookup is remembered (an unreachable
+    registry costs one lookup per image per period, not one per call);
+    ``timeout``: the longest a call waits for its digest before it runs uncached
+    (the lookup goes on in the background and its result is remembered).
+    """
 
     enabled: bool = True
     cache_entry_ttl: float = 20 * 60.0
     cache_size: int = 200
     num_threads: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 10))
     max_retries: int = 3
+    failure_ttl: float = 60.0
+    timeout: float = 10.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> DockerHashLookupSettings:
@@ -160,6 +169,8 @@ class DockerHashLookupSettings:
             cache_size=_int(config.get("cache-size", 200), "docker.hash-lookup.cache-size"),
             num_threads=threads,
             max_retries=_int(config.get("max-retries", 3), "docker.hash-lookup.max-retries"),
+            failure_ttl=parse_duration(config.get("failure-ttl", "1 minute")),
+            timeout=parse_duration(config.get("timeout", "10 seconds")),
         )
 
 
@@ -379,6 +390,7 @@ class DockerDigestResolver:
         self.lookups = dict(lookups)
         self.clock = clock
         self._cache: OrderedDict[str, tuple[DigestFound, float]] = OrderedDict()
+        self._failures: dict[str, tuple[DigestUnavailable, float]] = {}
         self._in_flight: dict[str, Future[DigestResult]] = {}
         self._lock = threading.Lock()
         self._pools = {
@@ -392,8 +404,15 @@ class DockerDigestResolver:
         return self.settings.num_threads.get(kind, 0) if kind in self._pools else 0
 
     def resolve(self, image: str) -> DigestResult:
-        """The digest of ``image`` (blocking)."""
-        return self.submit(image).result()
+        """The digest of ``image``, waiting at most ``timeout`` (then unavailable, remembered)."""
+        try:
+            return self.submit(image).result(timeout=self.settings.timeout)
+        except FutureTimeout:
+            reason = f"digest lookup took longer than {self.settings.timeout:g}s"
+            result = DigestUnavailable(image, reason)
+            with self._lock:
+                self._failures[image] = (result, self.clock() + self.settings.failure_ttl)
+            return result
 
     def resolve_many(self, images: Iterable[str]) -> dict[str, DigestResult]:
         """Digests of many images, looked up concurrently within each kind's worker limit."""
@@ -438,6 +457,9 @@ class DockerDigestResolver:
             if cached is not None and cached[1] > self.clock():
                 self._cache.move_to_end(image)
                 return cached[0]
+            failed = self._failures.get(image)
+            if failed is not None and failed[1] > self.clock():
+                return failed[0]
         return None
 
     def _lookup(self, lookup: DigestLookup, image: str, ref: ImageRef) -> DigestResult:
@@ -451,8 +473,17 @@ class DockerDigestResolver:
         with self._lock:
             self._in_flight.pop(image, None)
             if isinstance(result, DigestFound):
+                self._failures.pop(image, None)
                 self._remember(image, result)
+            else:
+                self._remember_failure(image, result)
         return result
+
+    def _remember_failure(self, image: str, result: DigestUnavailable) -> None:
+        if len(self._failures) >= max(self.settings.cache_size, 1):
+            now = self.clock()
+            self._failures = {k: v for k, v in self._failures.items() if v[1] > now}
+        self._failures[image] = (result, self.clock() + self.settings.failure_ttl)
 
     def _remember(self, image: str, result: DigestFound) -> None:
         self._cache[image] = (result, self.clock() + self.settings.cache_entry_ttl)

@@ -122,6 +122,15 @@ class CallCacheStep(Generic[H]):
         self._pending = OrderedDict()
         self._lock = threading.Lock()
 
+    def with_metadata_sink(self, metadata_sink: MetadataSink | None) -> CallCacheStep[H]:
+        """A step sharing this one's cache and hasher, writing metadata to ``metadata_sink``.
+
+        The server builds one step and gives each workflow run its own sink (its store).
+        """
+        return CallCacheStep(
+            self.cache, self.hasher, self.hit_factory, metadata_sink, self.detritus
+        )
+
     def lookup(self, fp: EngineFingerprint) -> H | None:
         """Hash the call and look it up; a hit's outputs point at the duplicated files."""
         result = self._lookup(fp)

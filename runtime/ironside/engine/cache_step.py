@@ -9,7 +9,7 @@ engine hands its outputs to ``record``. ``NoCache`` is the default.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -20,6 +20,7 @@ class CallFingerprint:
     ``inputs`` are the task's evaluated input values as JSON (File values are
     paths, local or ``s3://``; ``input_files`` lists them all). ``output_expressions``
     maps each output name to ``"<type> <name> = <expression>"`` as written.
+    ``task_meta`` is the task's ``meta`` section (``volatile: true`` turns caching off).
     """
 
     workflow_id: str
@@ -36,6 +37,7 @@ class CallFingerprint:
     output_expressions: Mapping[str, str]
     call_root: str
     options: Mapping[str, Any]
+    task_meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -33,4 +33,5 @@ def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
         output_expressions=plan.output_expressions,
         call_root=cr.call_root,
         options=cr.wf.options.raw,
+        task_meta=dict(plan.task.meta or {}),
     )

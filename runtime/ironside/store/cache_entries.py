@@ -86,7 +86,7 @@ class SqlCacheStore:
             )
         with self.engine.connect() as conn:
             rows = conn.execute(stmt.order_by(t.c.id)).mappings().all()
-        return [entry_from_row(row) for row in rows]
+        return [entry_from_row(dict(row)) for row in rows]
 
     def add_entry(self, entry: CacheEntry) -> CacheEntry:
         """Insert ``entry``; returns it with the id the database gave it."""
@@ -116,7 +116,7 @@ class SqlCacheStore:
         """Every entry, valid or not, oldest first (tests and diagnostics)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(CACHE_ENTRIES).order_by(CACHE_ENTRIES.c.id)).mappings()
-            return [entry_from_row(row) for row in rows]
+            return [entry_from_row(dict(row)) for row in rows]
 
 
 def _insertable(entry: CacheEntry) -> dict[str, Any]:

@@ -197,16 +197,41 @@ def test_get_and_hash_the_manifest_when_head_has_no_digest(registry: FakeRegistr
     assert "/v2/library/ubuntu/manifests/22.04" in registry.paths("GET")
 
 
-def test_unknown_tag_is_unavailable_with_a_reason_and_not_cached(registry: FakeRegistry) -> None:
-    resolver = resolver_for(registry, Clock())
+def test_unknown_tag_is_unavailable_and_remembered_for_failure_ttl(
+    registry: FakeRegistry,
+) -> None:
+    clock = Clock()
+    resolver = resolver_for(registry, clock)
     try:
         result = resolver.resolve("ubuntu:nope")
         assert isinstance(result, DigestUnavailable)
         assert "not found" in result.reason and "ubuntu:nope" in result.reason
         before = len(registry.paths("HEAD"))
+        assert resolver.resolve("ubuntu:nope") == result
+        assert len(registry.paths("HEAD")) == before
+        clock.now += 61
         assert isinstance(resolver.resolve("ubuntu:nope"), DigestUnavailable)
         assert len(registry.paths("HEAD")) > before
     finally:
+        resolver.close()
+
+
+def test_a_slow_lookup_makes_the_call_wait_at_most_timeout() -> None:
+    release = threading.Event()
+
+    class Slow:
+        def digest(self, ref: ImageRef) -> str:
+            release.wait(10)
+            return "sha256:" + "1" * 64
+
+    settings = DockerHashLookupSettings(timeout=0.05)
+    resolver = DockerDigestResolver(settings, {"dockerhub": Slow()}, clock=Clock())
+    try:
+        result = resolver.resolve("ubuntu:slow")
+        assert isinstance(result, DigestUnavailable) and "longer than 0.05s" in result.reason
+        assert resolver.resolve("ubuntu:slow") == result  # remembered, no second wait
+    finally:
+        release.set()
         resolver.close()
 
 
@@ -359,9 +384,12 @@ def test_settings_from_config() -> None:
             "cache-size": 3,
             "ecr": {"num-threads": 4},
             "ecr-public": {"num-threads": "1"},
+            "failure-ttl": "2 minutes",
+            "timeout": "5s",
         }
     )
     assert not settings.enabled
+    assert settings.failure_ttl == 120.0 and settings.timeout == 5.0
     assert settings.cache_entry_ttl == 300.0
     assert settings.num_threads["ecr"] == 4 and settings.num_threads["ecr-public"] == 1
     assert settings.num_threads["dockerhub"] == 10
