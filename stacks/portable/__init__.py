@@ -10,14 +10,26 @@ console, the CLI, StackSets or Service Catalog, with no ``cdk bootstrap``:
    bucket is the distribution bucket and whose key prefix is ``<prefix>/<version>/assets/``:
    no bootstrap roles, no ``BootstrapVersion`` parameter or rule, no ``cdk-hnb659fds``
    bucket; asset and path metadata and CDK analytics are off, so no local path remains.
-3. **Operator knobs become Parameters** (:mod:`stacks.portable.parameters`). The design:
-   the stacks themselves are unchanged and keep reading typed settings from context,
-   so ``cdk synth`` / ``cdk deploy`` behave exactly as before; only the packager, after
-   building the stacks, adds a ``CfnParameter`` per knob (default = the context value,
-   with a type, a constraint and a description) and points the final resource property
-   at it (an L1 property override). Knobs the stacks turn into Python decisions (names,
-   a new or an existing VPC, optional secrets, role lists) are fixed at packaging time
-   through context (``-c ironside:...``) and recorded in the manifest.
+3. **Operator knobs become Parameters**, defaulted from CDK context. The design, the
+   simplest that serves both audiences: the stacks are unchanged and keep reading typed,
+   validated settings from context, so ``cdk synth`` / ``cdk deploy`` behave exactly as
+   before and need no parameter; only the packager turns knobs into parameters, in two
+   ways:
+
+   * numbers and types that reach one resource property (max vCPUs, Batch instance
+     types, engine instance type, database capacity, log retention) get a
+     ``CfnParameter`` and an L1 property override after the stacks are built
+     (:mod:`stacks.portable.parameters`);
+   * values the stacks weave into names, ARNs, policies and user data (name prefix,
+     Docker Hub secret ARN, allowed job role ARNs, and with ``--existing-vpc N`` the VPC,
+     its subnets and route tables) are synthesized as *sentinels* and replaced by
+     parameter references in the templates afterwards (:mod:`stacks.portable.sentinels`);
+     a left-over sentinel fails the packaging.
+
+   Every parameter has a type, a constraint (pattern, allowed values or range, or an
+   ``AWS::`` type CloudFormation checks) and a description. What stays fixed at packaging
+   (new VPC or existing VPC with N zones, endpoints, encryption, removal policy, ...) is
+   set with ``-c ironside:...`` and recorded under ``settings`` in the manifest.
 4. **Cross-stack values become Parameters** (:mod:`stacks.portable.links`): each
    ``Fn::ImportValue`` is replaced by a ``Ref`` to a parameter of the consuming stack and
    the producers' exports are dropped, so the templates can be created one after another

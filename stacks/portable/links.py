@@ -112,7 +112,8 @@ def link_stacks(templates: Mapping[str, Template], roles: Mapping[str, str]) -> 
         for section in ("Resources", "Outputs", "Conditions", "Rules"):
             if section in template:
                 template[section] = rewrite(stack, template[section])
-    for link in links.values():
+    renamed = [_rename_output(templates[link.producer], link) for link in links.values()]
+    for link in renamed:
         pattern, what = _constraint(templates[link.producer], link.output)
         templates[link.consumer].setdefault("Parameters", {})[link.parameter] = {
             "Type": "String",
@@ -122,4 +123,14 @@ def link_stacks(templates: Mapping[str, Template], roles: Mapping[str, str]) -> 
     for template in templates.values():
         for output in template.get("Outputs", {}).values():
             output.pop("Export", None)
-    return sorted(links.values(), key=lambda link: (link.consumer, link.parameter))
+    return sorted(renamed, key=lambda link: (link.consumer, link.parameter))
+
+
+def _rename_output(producer: Template, link: Link) -> Link:
+    """Give the producer's output the parameter's name (unless taken), so they read alike."""
+    outputs = producer["Outputs"]
+    if link.output in outputs and link.parameter not in outputs:
+        outputs[link.parameter] = outputs.pop(link.output)
+    if link.parameter in outputs and link.output not in outputs:
+        return Link(link.consumer, link.parameter, link.producer, link.parameter)
+    return link
