@@ -124,14 +124,17 @@ def _make_backend(provider: Any) -> Any:
 def _execute(
     settings: Any, provider: Any, store: Any, sub: Any, wf_id: str, root: str, args: Any
 ) -> int:
-    from ironside.callcache.engine_setup import cache_step_from_settings, for_store
     from ironside.engine import submit as S
     from ironside.engine.finalize import copy_call_logs, copy_outputs
     from ironside.engine.scheduler import Engine
     from ironside.metadata import workflow_metadata
     from ironside.progress import make_progress
 
-    cache = for_store(cache_step_from_settings(settings, provider, store.engine), store)
+    cache = None
+    if settings.call_caching_enabled:  # the call-cache package loads botocore: only when on
+        from ironside.callcache.engine_setup import cache_step_from_settings, for_store
+
+        cache = for_store(cache_step_from_settings(settings, provider, store.engine), store)
     backend = _make_backend(provider)
     engine = Engine(
         store,
