@@ -13,7 +13,7 @@ from ironside.server.engine_port import EnginePort
 from ironside.server.metadata_cache import MetadataCache
 from ironside.server.middleware import BearerAuth, BodyLimit
 from ironside.server.responses import install_error_handlers
-from ironside.server.routes import engine_info, womtool, workflows
+from ironside.server.routes import callcaching, engine_info, womtool, workflows
 from ironside.server.settings import ServerSettings
 
 
@@ -38,6 +38,7 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
     app.state.settings = settings
     app.state.metadata_cache = MetadataCache(settings.metadata_cache_bytes)
     install_error_handlers(app)
+    app.include_router(callcaching.router)
     app.include_router(workflows.router)
     app.include_router(womtool.router)
     app.include_router(engine_info.router)

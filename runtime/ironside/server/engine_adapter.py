@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from ironside.callcache.diff import CallSpec
 from ironside.config import ProviderSettings, Settings, load_settings
 from ironside.errors import BadConfig, BadWorkflow, UserError, WorkflowStateConflict
 from ironside.server.engine_port import TERMINAL, BackendsInfo, WorkflowIdTaken, WorkflowSummary
@@ -272,6 +273,12 @@ class StoreEngine:
     def backends(self) -> BackendsInfo:
         """Configured providers."""
         return BackendsInfo(sorted(self.settings.providers), self.settings.default_backend)
+
+    def call_cache_diff(self, a: CallSpec, b: CallSpec) -> dict[str, Any]:
+        """``/callcaching/diff`` of two stored calls (404 when a workflow or call is unknown)."""
+        from ironside.callcache.diff import diff_calls
+
+        return diff_calls(self.store, a, b)
 
 
 def _root_of(wf_id: str, parents: dict[str, str | None]) -> str:
