@@ -1,8 +1,9 @@
-"""The call cache wired into the real engine (scheduler, SQLite store, local backend).
+"""The call cache plugged into the real engine (scheduler, SQLite store, local backend).
 
-The engine's production wiring (config -> CallCacheStep -> Engine) is not done
-yet; these tests plug :class:`CallCacheStep` into ``Engine(cache=...)``
-themselves and count the task processes the local backend starts.
+These tests hand :class:`CallCacheStep` over an in-memory entry store to
+``Engine(cache=...)`` and count the ``submit`` calls the local backend gets;
+``test_callcache_cli.py`` covers the production wiring (config, SQL entries)
+through ``ironside run``.
 """
 
 from __future__ import annotations
@@ -59,10 +60,6 @@ class Harness:
 
         self.tmp = tmp_path
         self.store = open_store(f"sqlite:///{tmp_path}/store.sqlite")
-        # Engine bug (reported): on a cache hit, Engine._store_started adds a job row with
-        # job_id None, which the schema rejects. A hit starts no job, so skip that row here.
-        add_job = self.store.add_job
-        self.store.add_job = lambda row: None if row["job_id"] is None else add_job(row)  # type: ignore[method-assign]
         self.entries = InMemoryCacheStore()
         self.metadata: list[tuple[str, str, dict[str, Any]]] = []
         cache = CallCache(self.entries, lambda _: LocalDuplicator())
