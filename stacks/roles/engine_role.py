@@ -16,6 +16,9 @@ from stacks.roles.access import bucket_statements
 
 #: Managed policy for SSM Session Manager (the only way onto the host).
 SSM_CORE = "AmazonSSMManagedInstanceCore"
+#: The prefix of the job definitions the engine registers
+#: (``ironside.backends.aws_batch.job_definitions.DefinitionSpec.name``).
+ENGINE_JOB_DEFINITION_PREFIX = "ironside"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,12 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
         description="Ironside engine: Batch jobs, buckets, database secret, job-role passing",
         managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_CORE)],
     )
-    job_definitions = f"job-definition/{props.name_prefix}-*"
+    # The engine names its job definitions ENGINE_JOB_DEFINITION_PREFIX-<image>-<hash>
+    # whatever the config says; <namePrefix>-* too, for an engine that reads the prefix.
+    job_definitions = [
+        f"job-definition/{prefix}-*"
+        for prefix in dict.fromkeys([props.name_prefix, ENGINE_JOB_DEFINITION_PREFIX])
+    ]
     log_group = f"log-group:{props.jobs_log_group}:*"
 
     def arn(service: str, path: str) -> str:
@@ -64,17 +72,20 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
         iam.PolicyStatement(
             sid="SubmitToPlatformQueues",
             actions=["batch:SubmitJob"],
-            resources=[*(q.job_queue_arn for q in props.queues), arn("batch", job_definitions)],
+            resources=[
+                *(q.job_queue_arn for q in props.queues),
+                *(arn("batch", d) for d in job_definitions),
+            ],
         ),
         iam.PolicyStatement(
             sid="OwnJobDefinitions",
             actions=["batch:RegisterJobDefinition", "batch:DeregisterJobDefinition"],
-            resources=[arn("batch", job_definitions)],
+            resources=[arn("batch", d) for d in job_definitions],
         ),
         iam.PolicyStatement(
             sid="TagOwnJobsAndDefinitions",
             actions=["batch:TagResource"],
-            resources=[arn("batch", job_definitions), arn("batch", "job/*")],
+            resources=[*(arn("batch", d) for d in job_definitions), arn("batch", "job/*")],
             conditions={
                 "StringEquals": {"batch:CreateAction": ["SubmitJob", "RegisterJobDefinition"]}
             },
@@ -147,8 +158,8 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
     nag.acknowledge(
         role,
         "The engine registers job definitions keyed by a content hash, so only their "
-        f"'{props.name_prefix}-' prefix is known in advance",
-        nag.resource(nag.regional_arn("batch", job_definitions)),
+        "prefix is known in advance",
+        *(nag.resource(nag.regional_arn("batch", d)) for d in job_definitions),
     )
     nag.acknowledge(
         role,

@@ -80,3 +80,14 @@ def test_the_batch_backend_reads_every_value(tmp_path: Path) -> None:
     assert job_definitions.AWS_CLI == "/usr/local/aws-cli"
     attributes = pytest.importorskip("ironside.backends.aws_batch.runtime_attributes")
     assert attributes.LOCAL_DISK_PATH == SCRATCH_MOUNT
+
+
+def test_the_engine_role_allows_the_engine_s_job_definition_names() -> None:
+    job_definitions = pytest.importorskip("ironside.backends.aws_batch.job_definitions")
+    from stacks.roles.engine_role import ENGINE_JOB_DEFINITION_PREFIX
+
+    spec = job_definitions.DefinitionSpec(
+        image="ubuntu:22.04", job_role_arn=None, mounts=(), ulimits=(), shared_memory_mib=0,
+        log_group="/x", retry_attempts=1, evaluate_on_exit=(), timeout_seconds=60,
+    )  # fmt: skip
+    assert spec.name().startswith(f"{ENGINE_JOB_DEFINITION_PREFIX}-")

@@ -112,3 +112,14 @@ def test_variant_branches(variant: tuple[Path, dict[str, dict[str, Any]]]) -> No
     ]
     assert secret_read["Action"] == "secretsmanager:GetSecretValue"
     assert secret_read["Resource"] == SECRET
+    [definitions] = [
+        s["Resource"]
+        for p in _of(t, "gx-iam", "AWS::IAM::Policy")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "OwnJobDefinitions"
+    ]
+    # The engine names its definitions ironside-<image>-<hash> whatever the prefix.
+    assert sorted(flatten(d).rsplit(":", 1)[-1] for d in definitions) == [
+        "job-definition/gx-*",
+        "job-definition/ironside-*",
+    ]
