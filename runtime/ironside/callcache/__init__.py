@@ -13,34 +13,77 @@ and writes ``lookup.metadata()`` under the call's ``callCaching`` metadata key.
 clients, into the engine's ``CacheStep`` (:class:`CallCacheStep`).
 """
 
-from .docker import (
-    DigestFound,
-    DigestUnavailable,
-    DockerDigestResolver,
-    DockerHashLookupSettings,
-    build_resolver,
-)
-from .duplication import (
-    DuplicationFailed,
-    Duplicator,
-    LocalDuplicator,
-    S3Duplicator,
-    local_duplicator,
-    s3_duplicator,
-)
-from .fileid import FileIdentifier, LocalMd5Hasher, PersistentMemo
-from .hasher import CallHasher, FileInput, HashUnavailable
-from .hashing import CallFingerprint, CallHashes, DiffSide, call_hashes, diff_response
-from .options import (
-    CallCachingConfig,
-    CallCachingMode,
-    CallCachingOptions,
-    effective_mode,
-    is_volatile,
-)
-from .service import CacheEntry, CacheLookup, CacheStore, CallCache, CallRef, InMemoryCacheStore
-from .step import CallCacheStep
-from .wiring import build_cache_step
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .docker import (
+        DigestFound,
+        DigestUnavailable,
+        DockerDigestResolver,
+        DockerHashLookupSettings,
+        build_resolver,
+    )
+    from .duplication import (
+        DuplicationFailed,
+        Duplicator,
+        LocalDuplicator,
+        S3Duplicator,
+        local_duplicator,
+        s3_duplicator,
+    )
+    from .fileid import FileIdentifier, LocalMd5Hasher, PersistentMemo
+    from .hasher import CallHasher, FileInput, HashUnavailable
+    from .hashing import CallFingerprint, CallHashes, DiffSide, call_hashes, diff_response
+    from .options import (
+        CallCachingConfig,
+        CallCachingMode,
+        CallCachingOptions,
+        effective_mode,
+        is_volatile,
+    )
+    from .service import CacheEntry, CacheLookup, CacheStore, CallCache, CallRef, InMemoryCacheStore
+    from .step import CallCacheStep
+    from .wiring import build_cache_step
+
+#: where each public name lives (imported on first use: the package loads botocore)
+_EXPORTS = {
+    "CacheEntry": ".service",
+    "CacheLookup": ".service",
+    "CacheStore": ".service",
+    "CallCache": ".service",
+    "CallCacheStep": ".step",
+    "CallCachingConfig": ".options",
+    "CallCachingMode": ".options",
+    "CallCachingOptions": ".options",
+    "CallFingerprint": ".hashing",
+    "CallHasher": ".hasher",
+    "CallHashes": ".hashing",
+    "CallRef": ".service",
+    "DiffSide": ".hashing",
+    "DigestFound": ".docker",
+    "DigestUnavailable": ".docker",
+    "DockerDigestResolver": ".docker",
+    "DockerHashLookupSettings": ".docker",
+    "DuplicationFailed": ".duplication",
+    "Duplicator": ".duplication",
+    "FileIdentifier": ".fileid",
+    "FileInput": ".hasher",
+    "HashUnavailable": ".hasher",
+    "InMemoryCacheStore": ".service",
+    "LocalDuplicator": ".duplication",
+    "LocalMd5Hasher": ".fileid",
+    "PersistentMemo": ".fileid",
+    "S3Duplicator": ".duplication",
+    "build_cache_step": ".wiring",
+    "build_resolver": ".docker",
+    "call_hashes": ".hashing",
+    "diff_response": ".hashing",
+    "effective_mode": ".options",
+    "is_volatile": ".options",
+    "local_duplicator": ".duplication",
+    "s3_duplicator": ".duplication",
+}
 
 __all__ = [
     "CacheEntry",
@@ -79,3 +122,10 @@ __all__ = [
     "local_duplicator",
     "s3_duplicator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (``ironside.callcache.diff`` stays light)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

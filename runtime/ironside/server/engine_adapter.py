@@ -38,13 +38,15 @@ class StoreEngine:
     """The engine service the REST server drives (see ``EnginePort``)."""
 
     def __init__(self, settings: Settings, store: Store, max_workflows: int = 4) -> None:
-        from ironside.callcache.engine_setup import cache_step_from_settings
-
         self.settings = settings
         self.provider: ProviderSettings = settings.provider()
         self.store = store
         # one call cache for all runners; each engine gets it with its own metadata sink
-        self.cache_step = cache_step_from_settings(settings, self.provider, store.engine)
+        self.cache_step: Any = None
+        if settings.call_caching_enabled:  # the call-cache package loads botocore: only when on
+            from ironside.callcache.engine_setup import cache_step_from_settings
+
+            self.cache_step = cache_step_from_settings(settings, self.provider, store.engine)
         self.max_workflows = max(1, max_workflows)
         self._queue: queue.Queue[str] = queue.Queue()
         self._engines: dict[str, Any] = {}  # workflow id -> its Engine (None while starting)
@@ -144,7 +146,6 @@ class StoreEngine:
 
     def _run_one(self, wf_id: str) -> None:
         from ironside.backends.local import LocalBackend
-        from ironside.callcache.engine_setup import for_store
         from ironside.engine import submit as S
         from ironside.engine.finalize import copy_call_logs, copy_outputs
         from ironside.engine.scheduler import Engine
@@ -169,7 +170,7 @@ class StoreEngine:
             backend,
             self.provider.job_limit(),
             default_runtime=self.provider.default_runtime_attributes,
-            cache=for_store(self.cache_step, store),
+            cache=self._cache_for(store),
         )
         with self._lock:
             engine.abort_requested = row["status"] == "Aborting" or wf_id in self._abort_pending
@@ -187,6 +188,14 @@ class StoreEngine:
                 self._engines.pop(wf_id, None)
             store.flush()
             backend.close()
+
+    def _cache_for(self, store: Store) -> Any:
+        """The shared cache step writing its metadata into ``store`` (None: caching off)."""
+        if self.cache_step is None:
+            return None
+        from ironside.callcache.engine_setup import for_store
+
+        return for_store(self.cache_step, store)
 
     def _fail(self, wf_id: str, message: str) -> None:
         failures = json.dumps([{"message": message, "causedBy": []}])
