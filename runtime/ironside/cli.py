@@ -84,6 +84,9 @@ def run_command(args: argparse.Namespace) -> int:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
         sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports)
         backend_check = _make_backend(provider)
+        validate_options = getattr(backend_check, "validate_options", None)
+        if validate_options is not None:  # AWS Batch: job role, script prefix
+            validate_options(sub.options.raw)
         backend_check.close()
         store = _open_store(settings.database_url)
         wf_id = S.store_submission(store, sub, provider.name, provider.root)
@@ -103,14 +106,19 @@ def _open_store(url: str) -> Any:
         raise BadConfig(f"database {url.split('@')[-1]}: cannot open: {msg}") from None
 
 
+def _maybe_aws(provider: Any) -> bool:
+    """Cheap pre-check (a superset of ``aws_batch.wiring.is_aws_batch``)."""
+    return "aws" in f"{provider.name} {provider.actor_factory}".lower()
+
+
 def _make_backend(provider: Any) -> Any:
     from ironside.backends.local import LocalBackend
 
-    factory = provider.actor_factory.lower()
-    if "awsbatch" in factory or "aws" in provider.name.lower() and "local" not in factory:
-        raise BadConfig(
-            f"backend {provider.name}: AWS Batch is not available in `ironside run` yet"
-        )
+    if _maybe_aws(provider):  # the AWS Batch package loads botocore: only when needed
+        from ironside.backends.aws_batch.wiring import is_aws_batch, make_backend
+
+        if is_aws_batch(provider.name, provider.actor_factory):
+            return make_backend(provider.raw)
     # the backend runs job_limit processes at once; the engine keeps as many more
     # queued in it, so that a slot refills without waiting for the scheduler
     backend = LocalBackend(
@@ -119,6 +127,16 @@ def _make_backend(provider: Any) -> Any:
     if provider.run_in_container == "always":
         backend.use_docker("probe")
     return backend
+
+
+def _engine_job_limit(provider: Any) -> int:
+    """Jobs the engine keeps started: AWS Batch's concurrent-job-limit, else local slots."""
+    if _maybe_aws(provider):
+        from ironside.backends.aws_batch.wiring import is_aws_batch, job_limit
+
+        if is_aws_batch(provider.name, provider.actor_factory):
+            return job_limit(provider.raw)
+    return 2 * int(provider.job_limit())
 
 
 def _execute(
@@ -139,7 +157,7 @@ def _execute(
     engine = Engine(
         store,
         backend,
-        2 * provider.job_limit(),
+        _engine_job_limit(provider),
         default_runtime=provider.default_runtime_attributes,
         cache=cache,
     )

@@ -98,7 +98,12 @@ def eval_runtime(
 
 def _check_file(path: str, execution_dir: str, optional: bool) -> str | None:
     full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
-    if "://" in full or os.path.exists(full):
+    if full.startswith("s3://"):
+        from ironside.filesystems import registry
+
+        if registry.exists(full):
+            return full
+    elif "://" in full or os.path.exists(full):
         return full
     if optional:
         return None

@@ -26,8 +26,10 @@ from ironside.engine.cache_step import CacheStep, NoCache
 from ironside.engine.fingerprint import fingerprint
 from ironside.engine.plan import BlockPlan, block_plan, order_decls, task_plan
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
+from ironside.errors import BadRuntimeAttribute
 from ironside.store.db import Store
 from ironside.tasks import FileTransfer, ScriptSpec, render_script
+from ironside.tasks.s3_localizer import download_inputs
 from ironside.wdl.values import dumps, env_to_json
 
 log = logging.getLogger("ironside.engine")
@@ -304,7 +306,7 @@ class Engine:
 
     def _dispatch(self) -> None:
         """Start queued calls while below the concurrent-job limit."""
-        while self.queue and len(self.running) < self.job_limit:
+        while self.queue and len(self.running) < self.job_limit and self._backend_has_room():
             cr = self.queue.popleft()
             self.counts["queued"] -= 1
             if cr.wf.stopping():
@@ -326,13 +328,15 @@ class Engine:
         cr.env = env
         defaults = self.default_runtime | cr.wf.options.default_runtime_attributes
         cr.runtime = C.eval_runtime(plan, env, ex, defaults)
-        cr.command = C.render_command(plan, env, ex)
+        self._check_runtime(cr)
+        cmd_env, transfers = self._stage_inputs(cr, env)
+        cr.command = C.render_command(plan, cmd_env, ex)
         cr.inputs_json = dumps({d.name: env[d.name].json for d in plan.decls})
         if self.cache.enabled and self._cache_hit(cr):
             return
         localizer = self.backend.localizer
-        transfers: list[FileTransfer] = []
-        if localizer is not None:  # inputs to copy in (the backend's localizer maps paths)
+        if localizer is not None and not hasattr(localizer, "map_inputs"):
+            # inputs to copy in (the backend's localizer maps paths)
             transfers = [FileTransfer(p, p) for p in fingerprint(cr, "").input_files]
         spec = ScriptSpec(
             command=cr.command, execution_dir=ex, work_dir=ex, title=cr.key, inputs=transfers
@@ -357,6 +361,37 @@ class Engine:
         self.running[job_id] = cr
         self.counts["running"] += 1
         self._store_started(cr)
+
+    def _backend_has_room(self) -> bool:
+        """False while the backend's own concurrent-job-limit is reached (AWS Batch)."""
+        slots = getattr(self.backend, "available_slots", None)
+        return slots is None or (free := slots()) is None or free > 0
+
+    def _check_runtime(self, cr: CallRun) -> None:
+        """The backend's validation of the runtime attributes, before anything is submitted."""
+        try:
+            self.backend.validate_runtime(cr.runtime)
+        except BadRuntimeAttribute as exc:
+            raise C.CallFailure(f"{cr.key}: {exc}") from None
+
+    def _stage_inputs(
+        self, cr: CallRun, env: Env.Bindings[Value.Base]
+    ) -> tuple[Env.Bindings[Value.Base], list[FileTransfer]]:
+        """The environment the command sees, and the inputs the script must copy in.
+
+        Local: ``s3://`` inputs are downloaded under ``<call_root>/inputs`` first. A
+        localizer with ``map_inputs`` (AWS Batch) maps them to paths on the task's host.
+        """
+        localizer = self.backend.localizer
+        map_inputs = getattr(localizer, "map_inputs", None)
+        try:
+            if map_inputs is not None:
+                mapped, transfers = map_inputs(env)
+                return mapped, list(transfers)
+            staged = os.path.join(cr.call_root, "inputs")
+            return download_inputs(env, staged, _fetch), []
+        except (OSError, ValueError) as exc:
+            raise C.CallFailure(f"{cr.key}: inputs: {exc}") from None
 
     def _store_started(self, cr: CallRun) -> None:
         row = {
@@ -706,8 +741,21 @@ def _depth(run: WorkflowRun) -> int:
     return d
 
 
+def _registry() -> Any:
+    """The file-system registry, imported on first use (it loads botocore: ~10 MB)."""
+    from ironside.filesystems import registry
+
+    return registry
+
+
+def _fetch(uri: str, local: str) -> None:
+    _registry().fetch(uri, local)
+
+
 def _nonempty(path: str) -> bool:
     try:
+        if path.startswith("s3://"):
+            return _registry().s3().info(path).size > 0
         return os.path.getsize(path) > 0
     except OSError:
         return False

@@ -170,7 +170,7 @@ def store_submission(store: Store, sub: Submission, backend: str, root: str) -> 
             "inputs": dumps(env_to_json(sub.inputs, sub.workflow.name + ".")),
             "options": dumps(sub.options.raw),
             "backend": backend,
-            "root": os.path.join(os.path.abspath(root), sub.workflow.name, wf_id),
+            "root": os.path.join(_absolute_root(root), sub.workflow.name, wf_id),
             "outputs": None,
             "failures": None,
             "submitted": time.time(),
@@ -182,6 +182,11 @@ def store_submission(store: Store, sub: Submission, backend: str, root: str) -> 
     for warning in sub.options.warnings:
         store.add_event(wf_id, "warning", warning)
     return wf_id
+
+
+def _absolute_root(root: str) -> str:
+    """A local root made absolute; an ``s3://`` root as it is."""
+    return root.rstrip("/") if "://" in root else os.path.abspath(root)
 
 
 def load_stored(store: Store, wf_id: str) -> tuple[Submission, dict[str, Any]]:

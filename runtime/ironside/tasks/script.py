@@ -119,7 +119,10 @@ class S3Localizer:
 
 
 def render_script(spec: ScriptSpec, localizer: Localizer | None = None) -> str:
-    """The whole bash script of one attempt."""
+    """The whole bash script of one attempt (a localizer with ``render`` writes it all)."""
+    render = getattr(localizer, "render", None)
+    if render is not None:  # e.g. AWS Batch: its own working directory per job
+        return str(render(spec))
     loc = localizer or _LOCAL
     q = shlex.quote
     ex = q(spec.execution_dir)

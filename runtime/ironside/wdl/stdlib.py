@@ -7,6 +7,7 @@ call's directories before each evaluation (the scheduler is single-threaded).
 
 from __future__ import annotations
 
+import fnmatch
 import glob as globmod
 import os
 
@@ -22,7 +23,7 @@ class WorkflowStdLib(StdLib.Base):
 
     def _devirtualize_filename(self, filename: str) -> str:
         if filename.startswith("s3://"):
-            raise NotImplementedError("reading s3:// files needs the S3 file system")
+            return _s3_local_copy(filename)
         if not os.path.isabs(filename) and self.source_dir:
             return os.path.join(self.source_dir, filename)
         return filename
@@ -68,15 +69,21 @@ class TaskStdLib(StdLib.TaskOutputs):
         pat = pattern.value
         if os.path.isabs(pat) or ".." in pat.split("/"):
             raise ValueError(f"glob pattern must be relative to the working directory: {pat}")
+        if self.execution_dir.startswith("s3://"):
+            return Value.Array(
+                Type.File(), [Value.File(p) for p in _s3_glob(self.execution_dir, pat)]
+            )
         hits = sorted(
             p for p in globmod.glob(os.path.join(self.execution_dir, pat)) if os.path.isfile(p)
         )
         return Value.Array(Type.File(), [Value.File(p) for p in hits])
 
     def _devirtualize_filename(self, filename: str) -> str:
-        if os.path.isabs(filename):
-            return filename
-        return os.path.join(self.execution_dir, filename)
+        if not os.path.isabs(filename) and "://" not in filename:
+            filename = os.path.join(self.execution_dir, filename)
+        if filename.startswith("s3://"):
+            return _s3_local_copy(filename)
+        return filename
 
     def _virtualize_filename(self, filename: str) -> str:
         return filename
@@ -86,3 +93,25 @@ class TaskStdLib(StdLib.TaskOutputs):
 
     def _join_paths_default_directory(self) -> str:
         return self.execution_dir
+
+
+def _s3_local_copy(uri: str) -> str:
+    """A local copy of an ``s3://`` file, for ``read_*`` and ``size``."""
+    from ironside.filesystems import registry
+
+    return registry.local_copy(uri)
+
+
+def _s3_glob(execution_dir: str, pattern: str) -> list[str]:
+    """Objects under ``execution_dir`` whose relative key matches ``pattern`` (``*`` stays in
+    one path segment, as in the shell)."""
+    from ironside.filesystems import registry
+
+    prefix = execution_dir.rstrip("/") + "/"
+    depth = pattern.count("/")
+    hits = []
+    for uri in registry.s3().list(prefix):
+        rel = uri[len(prefix) :]
+        if rel.count("/") == depth and fnmatch.fnmatchcase(rel, pattern):
+            hits.append(uri)
+    return sorted(hits)

@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ironside.backends.base import Backend, JobRequest, JobState
+from ironside.tasks.s3_localizer import BatchLocalizer
 
 from .images import pulled_image
 from .job_definitions import DefinitionSpec, JobDefinitions
@@ -122,6 +123,7 @@ class AwsBatchBackend(Backend):
     """Runs each call attempt as one AWS Batch job that fetches its script from S3."""
 
     name = "AWSBatch"
+    localizer = BatchLocalizer()
 
     def __init__(
         self,

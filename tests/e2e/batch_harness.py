@@ -1,0 +1,191 @@
+"""AWS Batch on loopback for end-to-end tests and the API-economy bench.
+
+A ``ThreadedMotoServer`` on 127.0.0.1 whose Batch runs no Docker (a job is
+finished as soon as it is submitted), and a ``JobAgent`` that plays the ECS
+agent: a botocore ``after-call`` hook on the engine's Batch client runs each new
+job's command (the launch template's ``fetch_and_run.sh``, with the job's
+environment, ``AWS_BATCH_JOB_ID`` set, the venv's AWS CLI as the host CLI and
+``AWS_ENDPOINT_URL`` at the moto server) inside the submission, so the job's
+files are in S3 before the engine can see the job finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+REPO = Path(__file__).resolve().parents[2]
+FETCH_AND_RUN = REPO / "launch_template" / "host_assets" / "fetch_and_run.sh"
+VENV_BIN = Path(sys.executable).parent
+REGION = "us-east-1"
+SCRIPT_BUCKET = "ironside-scripts"
+ROOT_BUCKET = "ironside-root"
+DATA_BUCKET = "ironside-data"
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+FACTORY = "cromwell.backend.impl.aws.AwsBatchBackendLifecycleActorFactory"
+
+
+def start_moto() -> tuple[ThreadedMotoServer, str]:
+    """A moto server on 127.0.0.1 (free port) with Docker-less Batch; (server, endpoint)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    body = json.dumps({"batch": {"use_docker": False}}).encode()
+    req = urllib.request.Request(f"{url}/moto-api/config", data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as response:
+        assert response.status in (200, 201)
+    return server, url
+
+
+def client(service: str, endpoint: str) -> Any:
+    """A boto3 client of the moto server."""
+    return boto3.client(service, endpoint_url=endpoint, **CREDS)  # type: ignore[call-overload]
+
+
+def make_queue(endpoint: str, name: str = "default") -> str:
+    """Buckets, an unmanaged compute environment and a job queue; the queue's ARN."""
+    s3 = client("s3", endpoint)
+    for bucket in (SCRIPT_BUCKET, ROOT_BUCKET, DATA_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    role = client("iam", endpoint).create_role(
+        RoleName=f"batch-service-{name}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    batch = client("batch", endpoint)
+    env = batch.create_compute_environment(
+        computeEnvironmentName=f"ce-{name}", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    return str(
+        batch.create_job_queue(
+            jobQueueName=name,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
+        )["jobQueueArn"]
+    )
+
+
+def config_text(queue_arn: str, database: str, job_limit: int = 20) -> str:
+    """An ``ironside run`` config: AWS Batch by Cromwell's keys, SQLite state."""
+    return f"""
+backend {{
+  default = "AWSBatch"
+  providers {{
+    AWSBatch {{
+      actor-factory = "{FACTORY}"
+      config {{
+        root = "s3://{ROOT_BUCKET}/cromwell-execution"
+        concurrent-job-limit = {job_limit}
+        numSubmitAttempts = 6
+        default-runtime-attributes {{
+          queueArn = "{queue_arn}"
+          scriptBucketName = "{SCRIPT_BUCKET}"
+        }}
+      }}
+    }}
+  }}
+}}
+database {{ url = "sqlite:///{database}" }}
+"""
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    """Environment variables pointing every AWS SDK and CLI at the moto server."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
+class JobAgent:
+    """Runs each submitted job's command on this machine, as the ECS agent would.
+
+    ``mode="fetch_and_run"`` runs the real command; ``mode="rc-only"`` (the bench's
+    1,000-job runs) only writes ``rc`` 0 where the task script would, without a
+    process per job.
+    """
+
+    def __init__(self, endpoint: str, scratch: Path, mode: str = "fetch_and_run") -> None:
+        self.endpoint = endpoint
+        self.scratch = scratch
+        self.mode = mode
+        self.batch = client("batch", endpoint)
+        self.s3 = client("s3", endpoint)
+        self.runs: list[subprocess.CompletedProcess[str]] = []
+        self.job_ids: list[str] = []
+        self.before_run: Callable[[str], None] | None = None
+        (scratch / "cromwell_root").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def local_disk(self) -> Path:
+        """The host's scratch standing in for ``/cromwell_root``."""
+        return self.scratch / "cromwell_root"
+
+    def attach(self, batch: Any) -> None:
+        """Run every job submitted through ``batch`` before SubmitJob returns."""
+        batch.meta.events.register("after-call.batch.SubmitJob", self._on_submit)
+
+    def _on_submit(self, parsed: dict[str, Any], **_: Any) -> None:
+        if "jobId" not in parsed:
+            return  # a failed call (e.g. an injected throttling error)
+        job_id = parsed["jobId"]
+        job = self.batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        env = {e["name"]: e["value"] for e in job["container"]["environment"]}
+        self.job_ids.append(job_id)
+        if self.before_run is not None:
+            self.before_run(job_id)
+        if self.mode == "rc-only":
+            bucket, _, prefix = env["IRONSIDE_CALL_ROOT"][len("s3://") :].partition("/")
+            self.s3.put_object(Bucket=bucket, Key=f"{prefix}/execution/rc", Body=b"0\n")
+            return
+        self.runs.append(self._run(job_id, env))
+
+    def _run(self, job_id: str, job_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        env = {
+            **job_env,
+            **aws_env(self.endpoint),
+            "PATH": f"{VENV_BIN}:/usr/bin:/bin",
+            "HOME": str(self.scratch),
+            "TMPDIR": str(self.scratch),
+            "AWS_BATCH_JOB_ID": job_id,
+            "FETCH_AND_RUN_SLEEP_BASE": "0",
+            "FETCH_AND_RUN_AWS_CLI": str(self.scratch / "no-host-cli-v2"),
+            "IRONSIDE_AWS_CLI": str(VENV_BIN / "aws"),
+            "LOCAL_DISK": str(self.local_disk),
+        }
+        return subprocess.run(
+            ["bash", str(FETCH_AND_RUN)],
+            env=env,
+            cwd=self.scratch,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
+class OperationCounter:
+    """Counts a boto3 client's API calls by operation name."""
+
+    def __init__(self, *clients: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        for c in clients:
+            c.meta.events.register("before-call.*.*", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1

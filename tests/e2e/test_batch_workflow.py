@@ -1,0 +1,226 @@
+"""``ironside run`` on AWS Batch end to end: moto server, a job agent, fetch_and_run.sh.
+
+The engine is the real one, configured by HOCON (``backend.default = "AWSBatch"``);
+the only test seam is ``make_clients``, wrapped so the agent can hook the engine's
+own Batch client (see ``batch_harness``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ironside import cli
+from ironside.backends.aws_batch import wiring
+from ironside.filesystems import registry
+
+from .batch_harness import (
+    DATA_BUCKET,
+    FETCH_AND_RUN,
+    ROOT_BUCKET,
+    VENV_BIN,
+    JobAgent,
+    OperationCounter,
+    aws_env,
+    client,
+    config_text,
+    make_queue,
+    start_moto,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not FETCH_AND_RUN.exists(), reason="no launch_template/fetch_and_run.sh"),
+    pytest.mark.skipif(not (VENV_BIN / "aws").exists(), reason="no AWS CLI in the venv"),
+]
+
+MAIN_WDL = """version 1.0
+import "summary.wdl" as summary
+
+task count {
+  input { File f }
+  command <<<
+    pwd > where.txt
+    wc -l < ~{f} | tr -d ' ' > n.txt
+    tr a-z A-Z < ~{f} > upper.txt
+  >>>
+  output {
+    Int n = read_int("n.txt")
+    File where = "where.txt"
+    File upper = "upper.txt"
+  }
+  runtime { docker: "ubuntu:24.04"  cpu: 1  memory: "512 MB" }
+}
+
+workflow main {
+  input { Array[File] files  File label }
+  scatter (f in files) { call count { input: f = f } }
+  call summary.summarize { input: ns = count.n, label = label }
+  output {
+    Array[File] uppers = count.upper
+    Array[File] wheres = count.where
+    File total = summarize.total
+    Array[File] texts = summarize.texts
+  }
+}
+"""
+
+SUMMARY_WDL = """version 1.0
+task add {
+  input { Array[Int] ns  File label }
+  command <<<
+    cat ~{label} > total.txt
+    echo $(( ~{sep="+" ns} )) >> total.txt
+    echo note > note.txt
+  >>>
+  output { File total = "total.txt"  Array[File] texts = glob("*.txt") }
+  runtime { docker: "ubuntu:24.04"  cpu: 2  memory: "1 GB" }
+}
+workflow summarize {
+  input { Array[Int] ns  File label }
+  call add { input: ns = ns, label = label }
+  output { File total = add.total  Array[File] texts = add.texts }
+}
+"""
+
+
+class Crash(Exception):
+    """Stands for the engine process dying."""
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """The moto server."""
+    server, url = start_moto()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def world(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """AWS pointed at moto, a queue, inputs in S3, a config, and the agent on the engine."""
+    for key, value in aws_env(endpoint).items():
+        monkeypatch.setenv(key, value)
+    queue = make_queue(endpoint, f"q{abs(hash(str(tmp_path))) % 10**8}")
+    s3 = client("s3", endpoint)
+    prefix = tmp_path.name
+    for name, body in (("a/in.txt", "alpha\nbeta\n"), ("b/in.txt", "gamma\n"), ("label", "sum\n")):
+        s3.put_object(Bucket=DATA_BUCKET, Key=f"{prefix}/{name}", Body=body.encode())
+    (tmp_path / "main.wdl").write_text(MAIN_WDL)
+    (tmp_path / "summary.wdl").write_text(SUMMARY_WDL)
+    data = f"s3://{DATA_BUCKET}/{prefix}"
+    inputs = {"main.files": [f"{data}/a/in.txt", f"{data}/b/in.txt"], "main.label": f"{data}/label"}
+    (tmp_path / "inputs.json").write_text(json.dumps(inputs))
+    db = tmp_path / "ironside.sqlite"
+    (tmp_path / "ironside.conf").write_text(config_text(queue, str(db)))
+    agent = JobAgent(endpoint, tmp_path / "host")
+    counters: list[OperationCounter] = []
+    real = wiring.make_clients
+
+    def make_clients(settings: Any, **kwargs: Any) -> tuple[Any, Any]:
+        batch, s3c = real(settings, **kwargs)
+        agent.attach(batch)
+        counters.append(OperationCounter(batch, s3c))
+        return batch, s3c
+
+    monkeypatch.setattr(wiring, "make_clients", make_clients)
+    registry.clear_cache()
+    yield {"dir": tmp_path, "s3": s3, "agent": agent, "counters": counters, "db": db}
+    registry.set_s3_client(None)
+    registry.clear_cache()
+
+
+def _run(world: dict[str, Any], *extra: str) -> int:
+    d = world["dir"]
+    args = ["run", "--config", str(d / "ironside.conf"), *extra]
+    if "--resume" not in extra:
+        args += [str(d / "main.wdl"), "-i", str(d / "inputs.json")]
+    return cli.main(args)
+
+
+def _read(s3: Any, uri: str) -> str:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return str(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+
+
+def _calls(counters: list[OperationCounter], op: str) -> int:
+    return sum(c.calls[op] for c in counters)
+
+
+def test_workflow_succeeds_on_batch(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scatter over S3 inputs, a sub-workflow, file outputs and a glob: all in S3 under root."""
+    assert _run(world) == 0, capsys.readouterr().err
+    agent: JobAgent = world["agent"]
+    assert [r.returncode for r in agent.runs] == [0, 0, 0], [r.stderr for r in agent.runs]
+    result = json.loads(capsys.readouterr().out)
+    out, s3 = result["outputs"], world["s3"]
+    root = f"s3://{ROOT_BUCKET}/cromwell-execution/main/{result['id']}/"
+    files = [*out["main.uppers"], *out["main.wheres"], out["main.total"], *out["main.texts"]]
+    assert all(f.startswith(root) for f in files), files
+    assert [_read(s3, u) for u in out["main.uppers"]] == ["ALPHA\nBETA\n", "GAMMA\n"]
+    assert _read(s3, out["main.total"]) == "sum\n3\n"
+    assert sorted(u.rsplit("/", 1)[1] for u in out["main.texts"]) == ["note.txt", "total.txt"]
+    assert _calls(world["counters"], "SubmitJob") == 3
+    assert _calls(world["counters"], "RegisterJobDefinition") == 1  # one image, one role
+
+
+def test_shards_on_one_host_are_isolated(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two shards whose inputs share a file name: own directories, own outputs, cleaned up."""
+    assert _run(world) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)["outputs"]
+    agent: JobAgent = world["agent"]
+    wheres = [_read(world["s3"], u).strip() for u in out["main.wheres"]]
+    disk = str(agent.local_disk)
+    assert wheres == [f"{disk}/{job}/work" for job in agent.job_ids[:2]]
+    assert len(set(out["main.uppers"])) == 2
+    assert list(agent.local_disk.iterdir()) == []  # every job removed its directory
+
+
+def test_restarted_engine_finishes_without_resubmitting(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The engine dies after submitting (job ids stored); a new one polls and finishes."""
+    real = wiring.make_clients
+
+    def crash_on_first_poll(settings: Any, **kwargs: Any) -> tuple[Any, Any]:
+        batch, s3c = real(settings, **kwargs)
+
+        def die(**_: Any) -> None:
+            raise Crash("engine killed")
+
+        batch.meta.events.register("before-call.batch.DescribeJobs", die)
+        return batch, s3c
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(wiring, "make_clients", crash_on_first_poll)
+        with pytest.raises(Crash):
+            _run(world)
+    assert _calls(world["counters"], "SubmitJob") == 2  # the scatter's two shards
+    wf_id, status = _workflow(world["db"])
+    assert status == "Running"
+    assert _run(world, "--resume", wf_id) == 0, capsys.readouterr().err
+    assert _calls(world["counters"], "SubmitJob") == 3  # one per task: nothing resubmitted
+    out = capsys.readouterr().out
+    result = json.loads(out[out.index("{") :])
+    assert result["id"] == wf_id
+    assert _read(world["s3"], result["outputs"]["main.total"]) == "sum\n3\n"
+
+
+def _workflow(db: Path) -> tuple[str, str]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT id, status FROM ironside_workflow WHERE parent_id IS NULL"
+        ).fetchall()
+    assert len(rows) == 1
+    return str(rows[0][0]), str(rows[0][1])
