@@ -42,6 +42,10 @@ KNOWN_TOP = {
     "ironside",
 }
 KNOWN_PROVIDER_CONFIG = {
+    "allowed-job-role-arns",
+    "fallbackQueueArn",
+    "job-role-arn",
+    "submit-rate",
     "root",
     "concurrent-job-limit",
     "numSubmitAttempts",

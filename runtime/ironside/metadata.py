@@ -95,6 +95,7 @@ def workflow_metadata(store: Store, wf_id: str, expand: bool = True) -> dict[str
         fqn = _KEY_SUFFIX.sub("", row["fqn"])
         calls.setdefault(fqn, []).append(call_entry(row, store, expand))
     events = store.events(wf_id)
+    _merge_backend_metadata(calls, events)
     labels = {"cromwell-workflow-id": f"cromwell-{wf_id}"}
     labels.update(store.labels(wf_id))
     md: dict[str, Any] = {
@@ -127,3 +128,21 @@ def workflow_metadata(store: Store, wf_id: str, expand: bool = True) -> dict[str
     if warnings:
         md["warnings"] = warnings
     return md
+
+
+def _merge_backend_metadata(
+    calls: dict[str, list[dict[str, Any]]], events: list[dict[str, Any]]
+) -> None:
+    """Add what the backend said of each attempt (``call-metadata`` events; latest wins)."""
+    infos = [_loads(e["value"], {}) for e in events if e["key"] == "call-metadata"]
+    if not infos:
+        return
+    index: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for info in infos:
+        key = (_KEY_SUFFIX.sub("", str(info.pop("fqn", ""))), info.pop("shard", None))
+        index.setdefault((*key, info.pop("attempt", None)), {}).update(info)
+    for fqn, entries in calls.items():
+        for entry in entries:
+            extra = index.get((fqn, entry["shardIndex"], entry["attempt"]))
+            if extra:
+                entry.update(extra)

@@ -157,7 +157,11 @@ def _calls(counters: list[OperationCounter], op: str) -> int:
 def test_workflow_succeeds_on_batch(
     world: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Scatter over S3 inputs, a sub-workflow, file outputs and a glob: all in S3 under root."""
+    """Scatter over S3 inputs, a sub-workflow, file outputs and a glob: all in S3 under root.
+
+    Isolation (same run): the two shards' inputs share a file name, yet each job ran in
+    its own directory on the one host, wrote its own outputs, and removed its directory.
+    """
     assert _run(world) == 0, capsys.readouterr().err
     agent: JobAgent = world["agent"]
     assert [r.returncode for r in agent.runs] == [0, 0, 0], [r.stderr for r in agent.runs]
@@ -171,18 +175,9 @@ def test_workflow_succeeds_on_batch(
     assert sorted(u.rsplit("/", 1)[1] for u in out["main.texts"]) == ["note.txt", "total.txt"]
     assert _calls(world["counters"], "SubmitJob") == 3
     assert _calls(world["counters"], "RegisterJobDefinition") == 1  # one image, one role
-
-
-def test_shards_on_one_host_are_isolated(
-    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Two shards whose inputs share a file name: own directories, own outputs, cleaned up."""
-    assert _run(world) == 0, capsys.readouterr().err
-    out = json.loads(capsys.readouterr().out)["outputs"]
-    agent: JobAgent = world["agent"]
-    wheres = [_read(world["s3"], u).strip() for u in out["main.wheres"]]
-    disk = str(agent.local_disk)
-    assert wheres == [f"{disk}/{job}/work" for job in agent.job_ids[:2]]
+    # isolation
+    wheres = [_read(s3, u).strip() for u in out["main.wheres"]]
+    assert wheres == [f"{agent.local_disk}/{job}/work" for job in agent.job_ids[:2]]
     assert len(set(out["main.uppers"])) == 2
     assert list(agent.local_disk.iterdir()) == []  # every job removed its directory
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from collections.abc import Mapping
@@ -172,6 +173,17 @@ def return_code_ok(rc: int, runtime: Mapping[str, Any]) -> bool:
         return rc == int(spec)
     except (TypeError, ValueError):
         return rc == 0
+
+
+def scaled_memory(value: Any, factor: float) -> str:
+    """A memory runtime value (``"2 GB"``, bytes) times ``factor``, in MiB."""
+    from ironside.backends.aws_batch.values import memory_bytes  # parses every WDL form
+
+    try:
+        base = memory_bytes(value if value is not None else "2 GiB")
+    except ValueError:
+        return str(value)  # the backend's validation names the bad value
+    return f"{math.ceil(base * factor / 2**20)} MiB"
 
 
 def truthy(value: Any) -> bool:

@@ -110,6 +110,7 @@ class CallRun:
         "fingerprint",
         "child",
         "recover",
+        "memory_factor",
     )
 
     def __init__(
@@ -140,6 +141,7 @@ class CallRun:
         self.fingerprint: Any = None
         self.child: WorkflowRun | None = None
         self.recover = False  # resuming: ask the backend about this attempt before submitting
+        self.memory_factor = 1.0  # grown by memory_retry_multiplier after an out-of-memory kill
 
     @property
     def store_key(self) -> tuple[str, str, int, int]:

@@ -328,6 +328,8 @@ class Engine:
         cr.env = env
         defaults = self.default_runtime | cr.wf.options.default_runtime_attributes
         cr.runtime = C.eval_runtime(plan, env, ex, defaults)
+        if cr.memory_factor != 1.0:
+            cr.runtime["memory"] = C.scaled_memory(cr.runtime.get("memory"), cr.memory_factor)
         self._check_runtime(cr)
         cmd_env, transfers = self._stage_inputs(cr, env)
         cr.command = C.render_command(plan, cmd_env, ex)
@@ -361,6 +363,24 @@ class Engine:
         self.running[job_id] = cr
         self.counts["running"] += 1
         self._store_started(cr)
+        self._backend_metadata(cr)
+
+    def _backend_metadata(self, cr: CallRun) -> None:
+        """What the backend knows of the attempt's job (images, logs, Batch's reasons)."""
+        describe = getattr(self.backend, "call_metadata", None)
+        info = describe(cr.job_id) if describe is not None and cr.job_id else None
+        if info:
+            key = {"fqn": cr.key, "shard": cr.shard, "attempt": cr.attempt}
+            self.store.add_event(cr.wf.id, "call-metadata", {**key, **info})
+
+    def _more_memory(self, cr: CallRun, state: JobState) -> None:
+        """Out of memory with ``memory_retry_multiplier``: the next attempt asks for more."""
+        factor = cr.wf.options.raw.get("memory_retry_multiplier")
+        if (state.reason or "").startswith("OutOfMemory") and factor:
+            try:
+                cr.memory_factor *= float(factor)
+            except (TypeError, ValueError):
+                log.warning("memory_retry_multiplier %r is not a number", factor)
 
     def _backend_has_room(self) -> bool:
         """False while the backend's own concurrent-job-limit is reached (AWS Batch)."""
@@ -487,7 +507,9 @@ class Engine:
         if state.status == JobStatus.ABORTED or self.abort_requested:
             self._call_aborted(cr, state.reason or "aborted")
             return
+        self._backend_metadata(cr)
         if state.status != JobStatus.SUCCEEDED or state.return_code is None:
+            self._more_memory(cr, state)
             self._call_failed(cr, state.reason or "job failed", retry=True, free=state.retryable)
             return
         rc = state.return_code

@@ -119,7 +119,9 @@ def logs_of(metadata: Metadata) -> Metadata:
             if "stdout" not in entry and "stderr" not in entry:
                 continue
             item = {
-                k: entry[k] for k in ("stdout", "stderr", "shardIndex", "attempt") if k in entry
+                k: entry[k]
+                for k in ("stdout", "stderr", "backendLogs", "shardIndex", "attempt")
+                if k in entry
             }
             calls.setdefault(fqn, []).append(item)
     return {"id": metadata.get("id"), "calls": calls}

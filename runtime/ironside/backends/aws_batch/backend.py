@@ -331,6 +331,33 @@ class AwsBatchBackend(Backend):
         """What Batch last said about the job (reasons, exit code, log group and stream)."""
         return self.poller.details.get(job_id)
 
+    def call_metadata(self, job_id: str) -> dict[str, Any] | None:
+        """Metadata of the call attempt: images (requested, pulled), Batch's view, logs."""
+        job = self.jobs.get(job_id)
+        details = self.details(job_id)
+        info: dict[str, Any] = {"jobId": job_id}
+        if job is not None:
+            info.update(
+                dockerImageRequested=job.requested_image,
+                dockerImageUsed=job.pulled_image,
+                jobName=job.job_name,
+                jobDefinition=job.job_definition_arn,
+                jobQueue=job.queue_arn,
+                script=job.script_url,
+            )
+        if details is not None:
+            info["backendStatus"] = details.batch_status
+            if details.batch_status == "FAILED":
+                info["backendFailure"] = {
+                    "statusReason": details.status_reason,
+                    "containerReason": details.container_reason,
+                    "exitCode": details.exit_code,
+                }
+        logs = self.backend_logs(job_id)
+        if logs:
+            info["backendLogs"] = logs
+        return info
+
     def backend_logs(self, job_id: str) -> dict[str, str] | None:
         """The job's CloudWatch log location for metadata ``backendLogs``."""
         details = self.details(job_id)

@@ -1,0 +1,214 @@
+"""The engine on AwsBatchBackend, moto in process: throttling, retries, abort, metadata.
+
+moto's Docker-less Batch finishes a job at submission; an ``after-call`` hook on
+SubmitJob writes the ``rc`` its task script would, and an ``after-call`` hook on
+DescribeJobs rewrites what Batch says of chosen jobs (Spot reclaim, OOM kill,
+still running) to drive the engine through each path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from ironside.backends.aws_batch.backend import AwsBatchBackend
+from ironside.backends.aws_batch.wiring import make_backend
+from ironside.engine import submit as S
+from ironside.engine.scheduler import Engine
+from ironside.filesystems import registry
+from ironside.metadata import workflow_metadata
+from ironside.server.metadata_view import logs_of
+from ironside.store import open_store
+
+from .batch_helpers import CallCounter, FakeClock
+from .conftest import REGION
+
+WDL = """version 1.0
+task hello {
+  input { Int i }
+  command <<< echo ~{i} >>>
+  output { Int n = i }
+  runtime { docker: "ubuntu:24.04"  memory: "1 GiB"  maxRetries: 1 }
+}
+workflow wf {
+  input { Int shards = 3 }
+  scatter (i in range(shards)) { call hello { input: i = i } }
+  output { Array[Int] ns = hello.n }
+}
+"""
+
+
+def _throttled(operation: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
+            "ResponseMetadata": {"HTTPStatusCode": 429},
+        },
+        operation,
+    )
+
+
+class Harness:
+    """A backend on moto, an engine, and hooks that play the jobs."""
+
+    def __init__(self, config: dict[str, Any], batch: Any, s3: Any, tmp: Path) -> None:
+        self.clock = FakeClock()
+        self.batch, self.s3, self.tmp = batch, s3, tmp
+        self.peer = boto3.client("batch", region_name=REGION)  # the agent's own client
+        self.backend: AwsBatchBackend = make_backend(
+            config, batch=batch, s3=s3, clock=self.clock, sleep=self.clock.sleep
+        )
+        self.store = open_store(f"sqlite:///{tmp}/ironside.sqlite")
+        self.counter = CallCounter(batch)
+        self.rewrite: Callable[[dict[str, Any]], None] = lambda job: None
+        self.no_rc: set[str] = set()
+        batch.meta.events.register("after-call.batch.SubmitJob", self._write_rc)
+        batch.meta.events.register("after-call.batch.DescribeJobs", self._rewrite)
+
+    def _write_rc(self, parsed: dict[str, Any], **_: Any) -> None:
+        if "jobId" not in parsed:
+            return
+        job = self.peer.describe_jobs(jobs=[parsed["jobId"]])["jobs"][0]
+        env = {e["name"]: e["value"] for e in job["container"]["environment"]}
+        if job["jobName"] in self.no_rc:
+            return
+        bucket, _, prefix = env["IRONSIDE_CALL_ROOT"][len("s3://") :].partition("/")
+        self.s3.put_object(Bucket=bucket, Key=f"{prefix}/execution/rc", Body=b"0\n")
+
+    def _rewrite(self, parsed: dict[str, Any], **_: Any) -> None:
+        for job in parsed.get("jobs", []):
+            self.rewrite(job)
+
+    def run(self, options: dict[str, Any] | None = None, **kw: Any) -> tuple[str, str]:
+        """Run the workflow; (workflow id, final status)."""
+        (self.tmp / "wf.wdl").write_text(WDL)
+        (self.tmp / "options.json").write_text(json.dumps(options or {}))
+        sub = S.prepare(str(self.tmp / "wf.wdl"), None, str(self.tmp / "options.json"))
+        wf_id = S.store_submission(self.store, sub, self.backend.name, self.backend.settings.root)
+        run = S.top_run(sub, wf_id, self.store.workflow(wf_id)["root"])
+        engine = Engine(self.store, self.backend, 50, poll_interval=0.0, flush_interval=0.0)
+        engine.on_tick = kw.get("on_tick")
+        engine.run(run)
+        self.store.flush()
+        return wf_id, run.status
+
+
+@pytest.fixture
+def harness(config: dict[str, Any], batch: Any, s3: Any, tmp_path: Path) -> Iterator[Harness]:
+    """The harness on moto; the shared S3 client is forgotten afterwards."""
+    h = Harness(config, batch, s3, tmp_path)
+    yield h
+    registry.set_s3_client(None)
+
+
+def _submits(h: Harness) -> list[dict[str, Any]]:
+    return h.counter.params.get("SubmitJob", [])
+
+
+def test_throttled_submissions_and_polls_still_succeed(harness: Harness) -> None:
+    left = {"SubmitJob": 3, "DescribeJobs": 2}
+
+    def throttle(model: Any, **_: Any) -> None:
+        if left[model.name]:
+            left[model.name] -= 1
+            raise _throttled(model.name)
+
+    harness.batch.meta.events.register("before-call.batch.SubmitJob", throttle)
+    harness.batch.meta.events.register("before-call.batch.DescribeJobs", throttle)
+    start = harness.backend.submit_limiter.rate
+    _, status = harness.run()
+    assert status == "Succeeded"
+    assert left == {"SubmitJob": 0, "DescribeJobs": 0}
+    names = [p["jobName"] for p in _submits(harness)]
+    assert len(names) == 6 and len(set(names)) == 3  # 3 throttled calls retried, 3 jobs
+    assert harness.backend.submit_limiter.rate < start  # slowed down
+    assert harness.clock.sleeps  # backed off (injected sleep)
+
+
+def test_spot_reclaim_is_a_new_attempt_not_a_failure(harness: Harness) -> None:
+    reclaimed: set[str] = set()
+
+    def spot(job: dict[str, Any]) -> None:
+        if job["jobName"].startswith("wf-hello-0-a1-"):
+            job.update(status="FAILED", statusReason="Host EC2 (instance i-0abc) terminated.")
+            reclaimed.add(job["jobId"])
+
+    harness.rewrite = spot
+
+    def no_rc_for_first(params: dict[str, Any], **_: Any) -> None:
+        if params["jobName"].startswith("wf-hello-0-a1-"):
+            harness.no_rc.add(params["jobName"])
+
+    harness.batch.meta.events.register("provide-client-params.batch.SubmitJob", no_rc_for_first)
+    wf_id, status = harness.run()
+    assert status == "Succeeded"
+    names = sorted(p["jobName"] for p in _submits(harness))
+    assert sum(n.startswith("wf-hello-0-a") for n in names) == 2  # attempt 1 and 2
+    assert reclaimed
+    md = workflow_metadata(harness.store, wf_id)
+    shard0 = [c for c in md["calls"]["wf.hello"] if c["shardIndex"] == 0]
+    assert [c["executionStatus"] for c in sorted(shard0, key=lambda c: c["attempt"])] == [
+        "RetryableFailure",
+        "Done",
+    ]
+    assert "Host EC2" in shard0[0]["failures"][0]["message"]
+
+
+def test_out_of_memory_retried_with_more_memory(harness: Harness) -> None:
+    def oom(job: dict[str, Any]) -> None:
+        if job["jobName"].startswith("wf-hello-1-a1-"):
+            job.update(status="FAILED", statusReason="Essential container in task exited")
+            job["container"].update(exitCode=137, reason="OutOfMemoryError: Container killed")
+
+    def no_rc_for_first(params: dict[str, Any], **_: Any) -> None:
+        if params["jobName"].startswith("wf-hello-1-a1-"):
+            harness.no_rc.add(params["jobName"])
+
+    harness.rewrite = oom
+    harness.batch.meta.events.register("provide-client-params.batch.SubmitJob", no_rc_for_first)
+    wf_id, status = harness.run({"memory_retry_multiplier": 2.0})
+    assert status == "Succeeded"
+    memory = {
+        p["jobName"].split("-wf")[0][:14]: {
+            r["type"]: r["value"] for r in p["containerOverrides"]["resourceRequirements"]
+        }["MEMORY"]
+        for p in _submits(harness)
+    }
+    assert memory["wf-hello-1-a1-"] == "1024" and memory["wf-hello-1-a2-"] == "2048"
+    md = workflow_metadata(harness.store, wf_id)
+    first = next(c for c in md["calls"]["wf.hello"] if c["shardIndex"] == 1 and c["attempt"] == 1)
+    assert first["backendFailure"]["exitCode"] == 137
+    assert "exit code 137" in first["failures"][0]["message"]
+    assert first["dockerImageRequested"] == "ubuntu:24.04"
+    assert first["dockerImageUsed"] == "ubuntu:24.04"
+    logs = logs_of(md)["calls"]["wf.hello"]
+    assert all("stdout" in entry for entry in logs)
+
+
+def test_abort_terminates_every_running_job(harness: Harness) -> None:
+    terminated: set[str] = set()
+
+    def still_running(job: dict[str, Any]) -> None:
+        if job["jobId"] not in terminated:
+            job["status"] = "RUNNING"
+
+    def on_terminate(params: dict[str, Any], **_: Any) -> None:
+        terminated.add(params["jobId"])
+
+    harness.rewrite = still_running
+    harness.batch.meta.events.register("provide-client-params.batch.TerminateJob", on_terminate)
+
+    def abort_once_running(engine: Engine) -> None:
+        if len(engine.running) == 3:
+            engine.abort_requested = True
+
+    _, status = harness.run(on_tick=abort_once_running)
+    assert status == "Aborted"
+    submitted = {p["jobName"] for p in _submits(harness)}
+    assert len(submitted) == 3 and harness.counter.calls["TerminateJob"] == 3
