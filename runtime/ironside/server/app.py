@@ -14,6 +14,7 @@ from ironside.server.metadata_cache import MetadataCache
 from ironside.server.middleware import BearerAuth, BodyLimit
 from ironside.server.responses import install_error_handlers
 from ironside.server.routes import callcaching, engine_info, womtool, workflows
+from ironside.server.routes.docs import install_docs
 from ironside.server.settings import ServerSettings
 
 
@@ -33,6 +34,8 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
         description="Cromwell's REST API, served by the Ironside WDL engine.",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # install_docs: the same pages with local assets (no CDN)
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.settings = settings
@@ -42,6 +45,7 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
     app.include_router(workflows.router)
     app.include_router(womtool.router)
     app.include_router(engine_info.router)
+    install_docs(app)
     if settings.max_request_bytes:
         app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     if settings.auth_token:

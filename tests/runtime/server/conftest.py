@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +28,17 @@ workflow hello {
   output { String out = say.out }
 }
 """
+
+
+CHROMIUM = os.environ.get("IRONSIDE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @dataclass
@@ -55,3 +68,16 @@ def submit(client: httpx.Client, **fields: str | bytes | None) -> httpx.Response
     fields.setdefault("workflowInputs", '{"hello.name": "world"}')
     files = {k: (k, v) for k, v in fields.items() if v is not None}
     return client.post("/api/workflows/v1", files=files)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright (skips, saying why, when there is none)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        yield b
+        b.close()

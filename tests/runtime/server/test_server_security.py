@@ -32,6 +32,8 @@ def authed() -> Iterator[Live]:
         ("POST", "/api/womtool/v1/describe"),
         ("GET", "/engine/v1/version"),
         ("GET", "/docs"),
+        ("GET", "/docs/assets/swagger-ui-bundle.js"),
+        ("GET", "/redoc"),
         ("GET", "/openapi.json"),
     ],
 )

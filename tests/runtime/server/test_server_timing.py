@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from ironside.server.query import iso
 from ironside.server.timing import call_rows, render_timing
 
 from .conftest import Live, submit
-
-CHROMIUM = os.environ.get("IRONSIDE_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _attempt(shard: int, attempt: int, status: str, t0: float, dur: float) -> dict[str, Any]:
@@ -80,18 +66,6 @@ def test_page_escapes_names_and_sets_a_nonce() -> None:
     assert "<script>alert(1)</script>" not in page
     assert f'nonce="{nonce}"' in page
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
-        yield b
-        b.close()
 
 
 def test_timing_page_draws_one_bar_per_attempt(live: Live, browser: Any) -> None:
