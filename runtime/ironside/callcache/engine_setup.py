@@ -34,11 +34,17 @@ def cache_step_from_settings(
 ) -> CallCacheStep[CacheHit] | None:
     """The configured cache step over the SQL store at ``db``; None when caching is off.
 
-    ``s3_client`` enables ``s3://`` inputs and outputs (ETag identity, server-side
-    copies); ``ecr_client_for_region`` enables digests of private ECR images.
+    ``s3_client`` serves ``s3://`` inputs and outputs (ETag identity, server-side
+    copies); without one a default boto3 client is made (standard credential
+    chain, ``AWS_ENDPOINT_URL`` honoured; it sends nothing until an ``s3://``
+    path comes). ``ecr_client_for_region`` enables digests of private ECR images.
     """
     if not settings.call_caching_enabled:
         return None
+    if s3_client is None:
+        import boto3
+
+        s3_client = boto3.client("s3")
     return build_cache_step(
         store=SqlCacheStore(db),
         hit_factory=CacheHit,

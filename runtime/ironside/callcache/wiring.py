@@ -119,9 +119,9 @@ def build_cache_step(
     )
     resolver = _resolver(docker_hash_lookup, backend_config, ecr_client_for_region, registry)
     cache = CallCache(store, build_duplicators(backend_config, s3), config, clock=clock)
-    detritus = local_detritus if s3 is None else (lambda _: ())
+    # stdout/stderr/rc of local call roots (an s3:// call root has none on local disk)
     return CallCacheStep(
-        cache, CallHasher(identifier, resolver), hit_factory, metadata_sink, detritus
+        cache, CallHasher(identifier, resolver), hit_factory, metadata_sink, local_detritus
     )
 
 

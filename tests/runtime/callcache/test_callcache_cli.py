@@ -31,6 +31,8 @@ def test_second_run_is_all_hits_and_starts_no_task(tmp_path: Path) -> None:
     )
     assert second.outputs["w.lines"] == first.outputs["w.lines"] == 2
     assert second.outputs["w.joined"] != first.outputs["w.joined"]  # duplicated, not shared
+    copied = Path(second.outputs["w.joined"]).parent  # stdout, stderr and rc came along
+    assert (copied / "rc").read_text().strip() == "0" and (copied / "stdout").exists()
     for name in CALLS:
         miss, hit = first.caching(name), second.caching(name)
         assert miss["hit"] is False and miss["result"] == "Cache Miss"
