@@ -68,12 +68,14 @@ class Harness:
         self.counter = CallCounter(batch)
         self.rewrite: Callable[[dict[str, Any]], None] = lambda job: None
         self.no_rc: set[str] = set()
+        self.submitted: list[str] = []
         batch.meta.events.register("after-call.batch.SubmitJob", self._write_rc)
         batch.meta.events.register("after-call.batch.DescribeJobs", self._rewrite)
 
     def _write_rc(self, parsed: dict[str, Any], **_: Any) -> None:
         if "jobId" not in parsed:
             return
+        self.submitted.append(parsed["jobId"])
         job = self.peer.describe_jobs(jobs=[parsed["jobId"]])["jobs"][0]
         env = {e["name"]: e["value"] for e in job["container"]["environment"]}
         if job["jobName"] in self.no_rc:
@@ -212,3 +214,31 @@ def test_abort_terminates_every_running_job(harness: Harness) -> None:
     assert status == "Aborted"
     submitted = {p["jobName"] for p in _submits(harness)}
     assert len(submitted) == 3 and harness.counter.calls["TerminateJob"] == 3
+
+
+class Crash(Exception):
+    """Stands for the engine process dying."""
+
+
+def test_restart_adopts_jobs_submitted_but_not_recorded(harness: Harness, tmp_path: Path) -> None:
+    """Killed right after submitting, before any job id reached the database: the new
+    engine finds each job by its unique name and never submits it again."""
+
+    def die(engine: Engine) -> None:
+        if len(engine.running) == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        harness.run(on_tick=die)
+    assert harness.counter.calls["SubmitJob"] == 3
+    store = open_store(f"sqlite:///{tmp_path}/ironside.sqlite")  # the dead engine's queue is gone
+    (wf_id,) = [w["id"] for w in store.workflows()]
+    assert store.calls(wf_id) == []  # nothing recorded
+    sub, row = S.load_stored(store, wf_id)
+    run = S.top_run(sub, wf_id, row["root"], resume=store)
+    Engine(store, harness.backend, 50, poll_interval=0.0, flush_interval=0.0).run(run)
+    assert run.status == "Succeeded"
+    assert harness.counter.calls["SubmitJob"] == 3
+    assert harness.counter.calls["ListJobs"] >= 3  # adopted by name
+    store.flush()
+    assert {c["job_id"] for c in store.calls(wf_id)} == set(harness.submitted)
