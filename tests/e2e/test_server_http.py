@@ -107,10 +107,10 @@ def test_sub_workflows_from_a_dependencies_zip(client: httpx.Client) -> None:
 def _check_timing(client: httpx.Client, wf: str, expected_bars: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.runtime.server.test_server_timing import ARGS
+    from tests.runtime.server.conftest import CHROMIUM_ARGS
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
         url = str(client.base_url).rstrip("/") + f"/api/workflows/v1/{wf}/timing"
         page.goto(url, timeout=60_000)
