@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ironside import __version__
-from ironside.errors import BadConfig, UserError
+from ironside.errors import UserError
 from ironside.server import cli as server_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -95,15 +95,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _open_store(url: str) -> Any:
-    from sqlalchemy.exc import OperationalError
-
     from ironside.store import open_store
 
-    try:
-        return open_store(url)
-    except OperationalError as exc:
-        msg = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
-        raise BadConfig(f"database {url.split('@')[-1]}: cannot open: {msg}") from None
+    return open_store(url)  # BadConfig when the database cannot be opened
 
 
 def _maybe_aws(provider: Any) -> bool:

@@ -153,9 +153,19 @@ def prepare(
     )
 
 
-def store_submission(store: Store, sub: Submission, backend: str, root: str) -> str:
-    """Store a validated submission; return the new workflow id."""
-    wf_id = str(uuid.uuid4())
+def store_submission(
+    store: Store,
+    sub: Submission,
+    backend: str,
+    root: str,
+    wf_id: str | None = None,
+    status: str = "Submitted",
+) -> str:
+    """Store a validated submission; return its workflow id (``wf_id``, or a new one).
+
+    ``status``: ``Submitted``, or ``On Hold`` for a workflow that waits to be released.
+    """
+    wf_id = wf_id or str(uuid.uuid4())
     store.create_workflow(
         {
             "id": wf_id,
@@ -163,7 +173,7 @@ def store_submission(store: Store, sub: Submission, backend: str, root: str) -> 
             "parent_call": None,
             "parent_shard": None,
             "name": sub.workflow.name,
-            "status": "Submitted",
+            "status": status,
             "workflow_url": sub.url,
             "source": sub.source,
             "imports_zip": sub.imports_zip,

@@ -17,14 +17,13 @@ import os
 import queue
 import threading
 import time
-import uuid
 from typing import Any
 
 from sqlalchemy import select, update
 
 from ironside.callcache.diff import CallSpec
 from ironside.config import ProviderSettings, Settings, load_settings
-from ironside.errors import BadConfig, BadWorkflow, UserError, WorkflowStateConflict
+from ironside.errors import BadWorkflow, UserError, WorkflowStateConflict
 from ironside.server.engine_port import TERMINAL, BackendsInfo, WorkflowIdTaken, WorkflowSummary
 from ironside.server.submission import Submission
 from ironside.store.db import Store, open_store
@@ -75,42 +74,40 @@ class StoreEngine:
     # ---- submission ------------------------------------------------------------------------
     def submit(self, submission: Submission) -> tuple[str, str]:
         """Validate with the engine's own rules, store, queue; return (id, status)."""
+        from sqlalchemy.exc import IntegrityError
+
         from ironside.engine import submit as S
         from ironside.engine.options import parse_options
         from ironside.wdl.loader import load_document
-        from ironside.wdl.values import dumps, env_to_json
 
         path = self._source_path(submission)
         doc = load_document(path, submission.dependencies, source_text=submission.source)
         if doc.workflow is None:
             raise BadWorkflow("workflowSource: no workflow to run (only tasks)")
-        inputs = S.bind_inputs(doc.workflow, submission.inputs, "workflowInputs")
-        options = parse_options(submission.options, "workflowOptions")
-        wf_id = submission.requested_id or str(uuid.uuid4())
+        sub = S.Submission(
+            doc=doc,
+            workflow=doc.workflow,
+            inputs=S.bind_inputs(doc.workflow, submission.inputs, "workflowInputs"),
+            options=parse_options(submission.options, "workflowOptions"),
+            labels=submission.labels,
+            source=submission.source,
+            url=path,
+            imports_zip=submission.dependencies,
+        )
         status = "On Hold" if submission.on_hold else "Submitted"
-        row = {
-            "id": wf_id,
-            "parent_id": None,
-            "parent_call": None,
-            "parent_shard": None,
-            "name": doc.workflow.name,
-            "status": status,
-            "workflow_url": path,
-            "source": submission.source,
-            "imports_zip": submission.dependencies,
-            "inputs": dumps(env_to_json(inputs, doc.workflow.name + ".")),
-            "options": dumps(options.raw),
-            "backend": self.provider.name,
-            "root": os.path.join(os.path.abspath(self.provider.root), doc.workflow.name, wf_id),
-            "outputs": None,
-            "failures": None,
-            "submitted": time.time(),
-            "started": None,
-            "ended": None,
-        }
-        self._create(row, submission.labels)
-        for warning in options.warnings:
-            self.store.add_event(wf_id, "warning", warning)
+        try:
+            wf_id = S.store_submission(
+                self.store,
+                sub,
+                self.provider.name,
+                self.provider.root,
+                wf_id=submission.requested_id,
+                status=status,
+            )
+        except IntegrityError:
+            raise WorkflowIdTaken(
+                f"Workflow ID {submission.requested_id} is already in use"
+            ) from None
         if status == "Submitted":
             self._queue.put(wf_id)
         return wf_id, status
@@ -121,14 +118,6 @@ class StoreEngine:
 
             return unquote(urlsplit(submission.workflow_url).path)
         return os.path.join(os.path.abspath(self.provider.root), "submitted.wdl")
-
-    def _create(self, row: dict[str, Any], labels: dict[str, str]) -> None:
-        from sqlalchemy.exc import IntegrityError
-
-        try:
-            self.store.create_workflow(row, labels)
-        except IntegrityError:
-            raise WorkflowIdTaken(f"Workflow ID {row['id']} is already in use") from None
 
     # ---- running ---------------------------------------------------------------------------
     def _runner(self) -> None:
@@ -316,15 +305,8 @@ def _summary(
 
 def build_engine_port(config_path: str | None, max_workflows: int | None = None) -> StoreEngine:
     """The engine service for ``ironside server``: config, store (migrated), runners."""
-    from sqlalchemy.exc import OperationalError
-
     settings = load_settings(config_path)
-    try:
-        store = open_store(settings.database_url)
-    except OperationalError as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        where = settings.database_url.split("@")[-1]  # never the password
-        raise BadConfig(f"database {where}: cannot open: {reason}") from None
+    store = open_store(settings.database_url)  # BadConfig when it cannot be opened
     env = os.environ.get("IRONSIDE_SERVER_WORKFLOWS", "")
     workers = int(env) if env.isdigit() else (max_workflows or 4)
     return StoreEngine(settings, store, workers)

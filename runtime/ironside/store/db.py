@@ -99,9 +99,16 @@ def migrate(engine: Engine) -> None:
 
 
 def open_store(url: str) -> Store:
-    """Open (and migrate) the store at ``url``."""
-    engine = make_engine(url)
-    migrate(engine)
+    """Open (and migrate) the store at ``url``; ``BadConfig`` when the database cannot be opened."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+    except OperationalError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        where = url.split("@")[-1]  # never the password
+        raise BadConfig(f"database {where}: cannot open: {reason}") from None
     return Store(engine)
 
 
