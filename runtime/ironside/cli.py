@@ -142,12 +142,15 @@ def _execute(
     from ironside.metadata import workflow_metadata
     from ironside.progress import make_progress
 
+    backend = _make_backend(provider)
     cache = None
     if settings.call_caching_enabled:  # the call-cache package loads botocore: only when on
         from ironside.callcache.engine_setup import cache_step_from_settings, for_store
+        from ironside.filesystems import registry
 
-        cache = for_store(cache_step_from_settings(settings, provider, store.engine), store)
-    backend = _make_backend(provider)
+        s3 = registry.s3().client  # the engine's S3 client (AWS Batch: the backend's)
+        step = cache_step_from_settings(settings, provider, store.engine, s3_client=s3)
+        cache = for_store(step, store)
     engine = Engine(
         store,
         backend,

@@ -97,6 +97,7 @@ backend {{
   }}
 }}
 database {{ url = "sqlite:///{database}" }}
+docker.hash-lookup.enabled = false  # tests never ask a registry on the internet
 """
 
 
