@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import os
 import re
+from json.decoder import JSONDecoder
+from json.scanner import make_scanner
 from typing import Any
 
 from ironside.store.db import Store
@@ -13,22 +15,47 @@ from ironside.store.db import Store
 _KEY_SUFFIX = re.compile(r"(\[\d+\])+$")
 
 
+_from_timestamp = dt.datetime.fromtimestamp
+_UTC = dt.UTC
+# the scanner json.loads uses (typeshed types its argument as a scanner, not a decoder)
+_scan_json = make_scanner(JSONDecoder())  # type: ignore[arg-type]
+
+
 def iso(ts: float | None) -> str | None:
-    """UNIX seconds as Cromwell's ISO-8601 UTC timestamp."""
+    """UNIX seconds as Cromwell's ISO-8601 UTC timestamp (milliseconds, truncated)."""
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat in C: 2.5x faster than strftime; "+00:00" -> "Z"
+    return _from_timestamp(ts, _UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _loads(text: str | None, default: Any) -> Any:
-    return json.loads(text) if text else default
+    """``json.loads(text)``, or ``default`` for an empty column.
+
+    Scans with the C scanner directly (the rows are short, so ``json.loads``' Python
+    wrapper costs more than the parse); anything but one whole JSON value goes to
+    ``json.loads``, which parses it or raises as always.
+    """
+    if not text:
+        return default
+    try:
+        value, end = _scan_json(text, 0)
+    except (StopIteration, TypeError):
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
-def call_entry(row: dict[str, Any], store: Store, expand: bool) -> dict[str, Any]:
-    """One element of ``calls[fqn]``."""
+def call_entry(
+    row: dict[str, Any],
+    store: Store,
+    expand: bool,
+    runtimes: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One element of ``calls[fqn]`` (``runtimes``: runtime attributes by stored text, reused)."""
     root = row["call_root"]
     ex = os.path.join(root, "execution") if root else ""
-    runtime = _loads(row["runtime"], {})
+    start = iso(row["started"])
+    end = iso(row["ended"])
     entry: dict[str, Any] = {
         "shardIndex": row["shard"],
         "attempt": row["attempt"],
@@ -37,9 +64,9 @@ def call_entry(row: dict[str, Any], store: Store, expand: bool) -> dict[str, Any
         "callRoot": root,
         "inputs": _loads(row["inputs"], {}),
         "outputs": _loads(row["outputs"], {}),
-        "start": iso(row["started"]),
-        "end": iso(row["ended"]),
-        "executionEvents": _events(row),
+        "start": start,
+        "end": end,
+        "executionEvents": _events(row, start, end),
     }
     if row["sub_workflow_id"]:
         entry["subWorkflowId"] = row["sub_workflow_id"]
@@ -47,10 +74,10 @@ def call_entry(row: dict[str, Any], store: Store, expand: bool) -> dict[str, Any
             entry["subWorkflowMetadata"] = workflow_metadata(store, row["sub_workflow_id"], True)
     else:
         entry.update(
-            stdout=os.path.join(ex, "stdout"),
-            stderr=os.path.join(ex, "stderr"),
+            stdout=ex + "/stdout" if ex else "stdout",  # os.path.join(ex, ...): ex ends "execution"
+            stderr=ex + "/stderr" if ex else "stderr",
             commandLine=row["command"],
-            runtimeAttributes={k: _runtime_str(v) for k, v in runtime.items()},
+            runtimeAttributes=_runtime_attributes(row["runtime"], runtimes),
             returnCode=row["return_code"],
             jobId=row["job_id"],
             callCaching=_call_caching(row),
@@ -71,18 +98,31 @@ def _call_caching(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _runtime_attributes(
+    text: str | None, runtimes: dict[str, dict[str, Any]] | None
+) -> dict[str, Any]:
+    """Runtime attributes as Cromwell shows them (strings); a copy per call."""
+    if runtimes is None or not text:
+        return {k: _runtime_str(v) for k, v in _loads(text, {}).items()}
+    attributes = runtimes.get(text)
+    if attributes is None:  # the shards of a scatter mostly share one runtime text
+        attributes = runtimes[text] = {k: _runtime_str(v) for k, v in _loads(text, {}).items()}
+    return dict(attributes)  # values are strings: a shallow copy is a full one
+
+
 def _runtime_str(v: Any) -> Any:
     return v if isinstance(v, str) else json.dumps(v)
 
 
-def _events(row: dict[str, Any]) -> list[dict[str, Any]]:
+def _events(row: dict[str, Any], start: str | None, end: str | None) -> list[dict[str, Any]]:
+    """``executionEvents``; ``start``/``end``: ``iso`` of the row's started/ended."""
     if row["started"] is None:
         return []
     return [
         {
             "description": "Running" if not row["cached"] else "CallCacheReading",
-            "startTime": iso(row["started"]),
-            "endTime": iso(row["ended"] or row["started"]),
+            "startTime": start,
+            "endTime": end if row["ended"] else start,
         }
     ]
 
@@ -91,9 +131,13 @@ def workflow_metadata(store: Store, wf_id: str, expand: bool = True) -> dict[str
     """The whole metadata document of a workflow (sub-workflows expanded when ``expand``)."""
     wf = store.workflow(wf_id)
     calls: dict[str, list[dict[str, Any]]] = {}
+    keys: dict[str, str] = {}  # stored fqn -> its key in ``calls`` (few distinct)
+    runtimes: dict[str, dict[str, Any]] = {}
     for row in store.calls(wf_id):
-        fqn = _KEY_SUFFIX.sub("", row["fqn"])
-        calls.setdefault(fqn, []).append(call_entry(row, store, expand))
+        fqn = keys.get(row["fqn"])
+        if fqn is None:
+            fqn = keys[row["fqn"]] = _KEY_SUFFIX.sub("", row["fqn"])
+        calls.setdefault(fqn, []).append(call_entry(row, store, expand, runtimes))
     events = store.events(wf_id)
     _merge_backend_metadata(calls, events)
     labels = {"cromwell-workflow-id": f"cromwell-{wf_id}"}

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
+import random
 import re
+from pathlib import Path
 
+import pytest
+
+from ironside.metadata import _loads, iso, workflow_metadata
+from ironside.store import open_store
 from tests.runtime.conftest import Runner
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -81,3 +89,61 @@ workflow m {
     assert "return code 7" in bad["failures"][0]["message"]
     assert md["failures"][0]["causedBy"] == []
     assert "m.bad" in md["failures"][0]["message"]
+
+
+def _strftime_iso(ts: float) -> str:
+    """The original formatting, kept here as the reference for ``iso``."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_iso_is_the_strftime_format() -> None:
+    rng = random.Random(7)
+    stamps = [0.0, 0.0005, 0.9994999, 0.9999996, 1e9 + 0.0015, 1763782851.9999999, 4102444800.5]
+    stamps += [rng.uniform(0, 4e9) for _ in range(20_000)]
+    for ts in stamps:
+        assert iso(ts) == _strftime_iso(ts), ts
+    assert iso(None) is None
+
+
+def test_loads_is_json_loads() -> None:
+    for text in ('{"a": [1, 2.5, "x", null, true]}', ' {"a": 1}', '{"a": 1}\n', '"s"', "7"):
+        assert _loads(text, None) == json.loads(text), text
+    assert math.isnan(_loads("NaN", None))
+    assert _loads("", {"d": 1}) == {"d": 1} and _loads(None, []) == []
+    for bad in ('{"a":', "1,2", "{} {}", "nope"):
+        with pytest.raises(json.JSONDecodeError):
+            _loads(bad, None)
+
+
+def test_calls_sharing_a_runtime_get_their_own_attributes(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'md.sqlite'}")
+    wf = "00000000-0000-4000-8000-000000000001"
+    store.create_workflow(
+        {
+            "id": wf, "parent_id": None, "parent_call": None, "parent_shard": None,
+            "name": "w", "status": "Succeeded", "workflow_url": "", "source": "",
+            "imports_zip": None, "inputs": "{}", "options": "{}", "backend": "Local",
+            "root": str(tmp_path), "outputs": "{}", "failures": None,
+            "submitted": 1.0, "started": 2.0, "ended": 3.0,
+        }
+    )  # fmt: skip
+    for shard in range(2):
+        store.add_call(
+            {
+                "workflow_id": wf, "fqn": "w.t", "shard": shard, "attempt": 1, "status": "Done",
+                "backend": "Local", "call_root": f"{tmp_path}/call-t/shard-{shard}",
+                "job_id": "j", "return_code": 0, "inputs": "{}", "outputs": "{}",
+                "runtime": '{"cpu": 2, "memory": "2 GB", "preemptible": true}',
+                "command": "true", "failures": None, "sub_workflow_id": None,
+                "cached": False, "started": 2.0, "ended": 0.0,
+            }
+        )  # fmt: skip
+    store.flush()
+    a, b = workflow_metadata(store, wf)["calls"]["w.t"]
+    expected = {"cpu": "2", "memory": "2 GB", "preemptible": "true"}
+    assert a["runtimeAttributes"] == b["runtimeAttributes"] == expected
+    a["runtimeAttributes"]["cpu"] = "99"
+    assert b["runtimeAttributes"]["cpu"] == "2"
+    assert a["stdout"] == f"{tmp_path}/call-t/shard-0/execution/stdout"
+    assert a["executionEvents"][0]["endTime"] == a["start"]  # ended 0.0: the start, as before
+    store.close()

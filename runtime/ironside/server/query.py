@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ironside.errors import UserError
+from ironside.metadata import iso
 from ironside.server.engine_port import STATUSES, WorkflowSummary
 
 MULTI_KEYS = ("status", "name", "id", "label", "labelor", "excludeLabelAnd", "excludeLabelOr")
@@ -41,13 +42,6 @@ class WorkflowQuery:
     page_size: int | None = None
     include_subworkflows: bool = True
     additional: frozenset[str] = frozenset()
-
-
-def iso(ts: float | None) -> str | None:
-    """UNIX seconds -> Cromwell's ISO 8601 UTC timestamp with milliseconds."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(key: str, text: str) -> float:

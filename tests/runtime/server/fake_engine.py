@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from ironside.errors import UnknownWorkflow, WorkflowStateConflict
+from ironside.metadata import iso
 from ironside.server.engine_port import TERMINAL, BackendsInfo, WorkflowIdTaken, WorkflowSummary
-from ironside.server.query import iso
 from ironside.server.submission import Submission
 
 

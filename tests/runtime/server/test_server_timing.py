@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ironside.server.query import iso
+from ironside.metadata import iso
 from ironside.server.timing import call_rows, render_timing
 
 from .conftest import Live, submit
