@@ -57,7 +57,8 @@ def apply_view(
         if key == "calls" and isinstance(value, dict):
             if "calls" in view.exclude:
                 continue
-            keep_all = "calls" in view.include
+            # no filter at all (the common request): entries as they are, not copied key by key
+            keep_all = "calls" in view.include or not (view.include or view.exclude)
             out["calls"] = {
                 fqn: [
                     _expand(e if keep_all else _filter_call(e, view), e, view, fetch, depth)
