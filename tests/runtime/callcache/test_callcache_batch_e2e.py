@@ -40,14 +40,14 @@ pytestmark = [
 WDL = """version 1.0
 task shout {
   input { File f }
-  command <<< tr a-z A-Z < ~{f} > up.txt >>>
-  output { File up = "up.txt" }
+  command <<< tr a-z A-Z < ~{f} > up.txt; head -c 6000000 /dev/zero > big.bin >>>
+  output { File up = "up.txt"  File big = "big.bin" }
   runtime { docker: "ubuntu@sha256:%s"  cpu: 1  memory: "512 MB" }
 }
 workflow w {
   input { File f }
   call shout { input: f = f }
-  output { File up = shout.up }
+  output { File up = shout.up  File big = shout.big }
 }
 """ % ("e" * 64)
 
@@ -63,7 +63,7 @@ def endpoint() -> Iterator[str]:
 class World:
     """AWS pointed at moto, a queue, an S3 input, a config; runs ``ironside run``."""
 
-    def __init__(self, endpoint: str, tmp: Path, strategy: str) -> None:
+    def __init__(self, endpoint: str, tmp: Path, strategy: str, extra: str = "") -> None:
         self.tmp = tmp
         self.s3 = client("s3", endpoint)
         queue = make_queue(endpoint, f"c{abs(hash(str(tmp))) % 10**8}")
@@ -73,7 +73,8 @@ class World:
         (tmp / "inputs.json").write_text(json.dumps(inputs))
         caching = "backend.providers.AWSBatch.config.filesystems.s3.caching"
         text = config_text(queue, str(tmp / "ironside.sqlite"))
-        (tmp / "app.conf").write_text(text + f'{caching}.duplication-strategy = "{strategy}"\n')
+        text += f'{caching}.duplication-strategy = "{strategy}"\n' + extra
+        (tmp / "app.conf").write_text(text)
         self.agent = JobAgent(endpoint, tmp / "host")
         self.counters: list[OperationCounter] = []
 
@@ -112,10 +113,12 @@ class World:
         return str(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
 
 
-def _world(endpoint: str, tmp: Path, mp: pytest.MonkeyPatch, strategy: str) -> Iterator[World]:
+def _world(
+    endpoint: str, tmp: Path, mp: pytest.MonkeyPatch, strategy: str, extra: str = ""
+) -> Iterator[World]:
     for key, value in aws_env(endpoint).items():
         mp.setenv(key, value)
-    world = World(endpoint, tmp, strategy)
+    world = World(endpoint, tmp, strategy, extra)
     mp.setattr(wiring, "make_clients", world.make_clients(wiring.make_clients))
     registry.clear_cache()
     yield world
@@ -127,6 +130,15 @@ def _world(endpoint: str, tmp: Path, mp: pytest.MonkeyPatch, strategy: str) -> I
 def copy_world(endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """Duplication by server-side copy."""
     yield from _world(endpoint, tmp_path, monkeypatch, "copy")
+
+
+@pytest.fixture
+def multipart_world(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    """Server-side copy in parts above a threshold lowered to 5 MiB."""
+    threshold = "backend.providers.AWSBatch.config.filesystems.s3.caching.multipart-threshold"
+    yield from _world(endpoint, tmp_path, monkeypatch, "copy", f'{threshold} = "5 MiB"\n')
 
 
 @pytest.fixture
@@ -169,6 +181,25 @@ def test_deleted_source_invalidates_the_entry_and_the_call_reruns(
     third = world.run(capsys)  # the new result is the one reused
     assert len(world.agent.job_ids) == 2
     assert third["callCaching"]["result"] == f"Cache Hit: {second['id']}:w.shout:-1"
+
+
+def test_s3_hit_above_the_threshold_copies_in_parts(
+    multipart_world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = multipart_world
+    world.run(capsys)
+    parts, gets = world.calls("UploadPartCopy"), world.calls("GetObject")
+    second = world.run(capsys)
+    assert len(world.agent.job_ids) == 1 and second["callCaching"]["hit"] is True
+    assert world.calls("UploadPartCopy") > parts  # the 6 MB output, in parts
+    assert world.calls("GetObject") == gets
+    head = world.s3.head_object(**_location(second["outputs"]["w.big"]))
+    assert head["ContentLength"] == 6_000_000
+
+
+def _location(uri: str) -> dict[str, str]:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return {"Bucket": bucket, "Key": key}
 
 
 def test_s3_reference_copies_nothing(
