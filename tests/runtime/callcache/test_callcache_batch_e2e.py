@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ironside import cli
-from ironside.backends.aws_batch import wiring
-from ironside.filesystems import registry
+import ironside.backends.aws_batch.wiring as wiring
+import ironside.cli as cli
+import ironside.filesystems.registry as registry
 from tests.e2e.batch_harness import (
     DATA_BUCKET,
     FETCH_AND_RUN,
