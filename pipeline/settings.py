@@ -64,12 +64,8 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
-class PipelineSettingsError(ValueError):
+class PipelineSettingsError(SettingsError):
     """A pipeline context value is missing or invalid; the message names the key."""
-
-    def __init__(self, key: str, problem: str, value: object) -> None:
-        self.key = PREFIX + key
-        super().__init__(f"context key {self.key!r}: {problem} (got {value!r})")
 
 
 @dataclass(frozen=True)
