@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
 
 from ironside.metadata import workflow_metadata
 from ironside.store import open_store
@@ -127,4 +129,69 @@ workflow w {
     )
     for job in jobs.values():  # the pid the task script wrote is the one stored
         assert job["pid"] == int((Path(job["job_id"]) / "pid").read_text())
+    store.close()
+
+
+def _upgrade_to(engine: Engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("ironside.store") / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+PRECISE = 1795000000.123456
+
+
+def test_times_keep_sub_millisecond_precision(db_url: str) -> None:
+    """Epoch seconds round-trip within 1 ms (MySQL's single-precision FLOAT lost minutes)."""
+    store = open_store(db_url)
+    row = _wf_row("wf-t") | {"submitted": PRECISE, "started": PRECISE + 1, "ended": PRECISE + 2}
+    store.create_workflow(row)
+    store.add_call(_call_row("wf-t", 0) | {"started": PRECISE, "ended": PRECISE + 3})
+    store.add_event("wf-t", "status", "Running", ts=PRECISE)
+    store.flush()
+    wf = store.workflow("wf-t")
+    assert abs(wf["submitted"] - PRECISE) < 1e-3
+    assert abs(wf["started"] - (PRECISE + 1)) < 1e-3
+    assert abs(wf["ended"] - (PRECISE + 2)) < 1e-3
+    (call,) = store.calls("wf-t")
+    assert abs(call["started"] - PRECISE) < 1e-3
+    assert abs(call["ended"] - (PRECISE + 3)) < 1e-3
+    (event,) = store.events("wf-t")
+    assert abs(event["ts"] - PRECISE) < 1e-3
+    store.close()
+
+
+def test_upgrade_from_0002_keeps_rows_and_widens_times(db_url: str) -> None:
+    """A database at revision 0002 opens at head; its rows survive and new times are precise."""
+    from ironside.store.db import make_engine
+
+    engine = make_engine(db_url)
+    _upgrade_to(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ironside_workflow (id, name, status, workflow_url, source, inputs,"
+                " options, backend, root, submitted) VALUES ('wf-old', 'w', 'Succeeded', '/x.wdl',"
+                " 'version 1.0', '{}', '{}', 'Local', '/r', 1700000000)"
+            )
+        )
+    engine.dispose()
+    store = open_store(db_url)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+    assert HEAD_REVISION == "0003"
+    assert store.workflow("wf-old")["submitted"] == 1700000000
+    if store.engine.dialect.name == "mysql":
+        columns = {c["name"]: c for c in inspect(store.engine).get_columns("ironside_workflow")}
+        assert "DOUBLE" in str(columns["submitted"]["type"]).upper()
+        assert columns["submitted"]["nullable"] is False
+        assert columns["ended"]["nullable"] is True
+    store.update_workflow("wf-old", ended=PRECISE)
+    store.flush()
+    assert abs(store.workflow("wf-old")["ended"] - PRECISE) < 1e-3
     store.close()

@@ -7,7 +7,7 @@ writes never need generated ids back.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Double, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -35,9 +35,9 @@ class Workflow(Base):
     root: Mapped[str] = mapped_column(String(2048), default="")
     outputs: Mapped[str | None] = mapped_column(Text)
     failures: Mapped[str | None] = mapped_column(Text)
-    submitted: Mapped[float] = mapped_column(Float)
-    started: Mapped[float | None] = mapped_column(Float)
-    ended: Mapped[float | None] = mapped_column(Float)
+    submitted: Mapped[float] = mapped_column(Double)
+    started: Mapped[float | None] = mapped_column(Double)
+    ended: Mapped[float | None] = mapped_column(Double)
 
 
 class Call(Base):
@@ -62,8 +62,8 @@ class Call(Base):
     sub_workflow_id: Mapped[str | None] = mapped_column(String(36))
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     call_caching: Mapped[str | None] = mapped_column(Text)  # the callCaching metadata (JSON)
-    started: Mapped[float | None] = mapped_column(Float)
-    ended: Mapped[float | None] = mapped_column(Float)
+    started: Mapped[float | None] = mapped_column(Double)
+    ended: Mapped[float | None] = mapped_column(Double)
 
 
 class Job(Base):
@@ -78,7 +78,7 @@ class Job(Base):
     backend: Mapped[str] = mapped_column(String(64))
     job_id: Mapped[str] = mapped_column(String(2048))
     pid: Mapped[int | None] = mapped_column(Integer)
-    started: Mapped[float | None] = mapped_column(Float)
+    started: Mapped[float | None] = mapped_column(Double)
 
 
 class MetadataEvent(Base):
@@ -91,7 +91,7 @@ class MetadataEvent(Base):
     workflow_id: Mapped[str] = mapped_column(String(36))
     key: Mapped[str] = mapped_column(String(255))
     value: Mapped[str | None] = mapped_column(Text)
-    ts: Mapped[float] = mapped_column(Float)
+    ts: Mapped[float] = mapped_column(Double)
 
 
 class Label(Base):
