@@ -24,6 +24,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from tests.runtime.aws_batch.batch_helpers import make_queue as make_batch_queue
+
 REPO = Path(__file__).resolve().parents[2]
 FETCH_AND_RUN = REPO / "launch_template" / "host_assets" / "fetch_and_run.sh"
 VENV_BIN = Path(sys.executable).parent
@@ -58,22 +60,7 @@ def make_queue(endpoint: str, name: str = "default") -> str:
     s3 = client("s3", endpoint)
     for bucket in (SCRIPT_BUCKET, ROOT_BUCKET, DATA_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    role = client("iam", endpoint).create_role(
-        RoleName=f"batch-service-{name}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
-    batch = client("batch", endpoint)
-    env = batch.create_compute_environment(
-        computeEnvironmentName=f"ce-{name}", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    return str(
-        batch.create_job_queue(
-            jobQueueName=name,
-            state="ENABLED",
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
-        )["jobQueueArn"]
-    )
+    return make_batch_queue(client("batch", endpoint), client("iam", endpoint), name)
 
 
 def config_text(queue_arn: str, database: str, job_limit: int = 20) -> str:

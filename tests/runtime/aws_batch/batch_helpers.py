@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -32,3 +33,22 @@ class CallCounter:
     def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         self.calls[model.name] += 1
         self.params.setdefault(model.name, []).append(dict(params))
+
+
+def make_queue(batch: Any, iam: Any, name: str = "default") -> str:
+    """An unmanaged compute environment and a job queue on it; returns the queue ARN."""
+    role = iam.create_role(
+        RoleName=f"batch-service-{name}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    env = batch.create_compute_environment(
+        computeEnvironmentName=f"ce-{name}", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    return str(
+        batch.create_job_queue(
+            jobQueueName=name,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
+        )["jobQueueArn"]
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from .batch_helpers import FakeClock
+from .batch_helpers import FakeClock, make_queue
 
 REGION = "us-east-1"
 SCRIPT_BUCKET = "ironside-scripts"
@@ -26,25 +25,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws(config={"batch": {"use_docker": False}}):
         yield
-
-
-def make_queue(batch: Any, iam: Any, name: str = "default") -> str:
-    """An unmanaged compute environment and a job queue on it; returns the queue ARN."""
-    role = iam.create_role(
-        RoleName=f"batch-service-{name}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
-    env = batch.create_compute_environment(
-        computeEnvironmentName=f"ce-{name}", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    return str(
-        batch.create_job_queue(
-            jobQueueName=name,
-            state="ENABLED",
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
-        )["jobQueueArn"]
-    )
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ from ironside.backends.aws_batch.job_definitions import FETCH_AND_RUN
 from ironside.backends.aws_batch.runtime_attributes import LOCAL_DISK_PATH
 from ironside.backends.base import JobRequest, JobStatus
 
-from .batch_helpers import CallCounter, FakeClock
-from .conftest import REGION, ROOT_BUCKET, SCRIPT_BUCKET, make_queue
+from .batch_helpers import CallCounter, FakeClock, make_queue
+from .conftest import REGION, ROOT_BUCKET, SCRIPT_BUCKET
 
 REPO = Path(__file__).resolve().parents[3]
 HOST_FETCH_AND_RUN = REPO / "launch_template" / "host_assets" / "fetch_and_run.sh"

@@ -16,8 +16,8 @@ from ironside.backends.aws_batch.scripts import script_key
 from ironside.backends.base import JobRequest, JobStatus
 from ironside.errors import BadOptions, BadRuntimeAttribute
 
-from .batch_helpers import CallCounter, FakeClock
-from .conftest import REGION, ROOT_BUCKET, SCRIPT_BUCKET, make_queue
+from .batch_helpers import CallCounter, FakeClock, make_queue
+from .conftest import REGION, ROOT_BUCKET, SCRIPT_BUCKET
 
 ROLE_A = "arn:aws:iam::123456789012:role/TeamA"
 ROLE_B = "arn:aws:iam::123456789012:role/TeamB"
