@@ -90,8 +90,13 @@ package: setup
 	@$(PY) -m stacks.portable --bucket="$(BUCKET)" --prefix="$(or $(PREFIX),ironside)" --dist=dist \
 	  $(if $(EXISTING_VPC_ZONES),--existing-vpc=$(EXISTING_VPC_ZONES))
 
+# Every benchmark at the size its issue names (takes a while: miniwdl alone runs ~3 minutes).
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+	bench/synth_time.sh
+	$(PY) bench/local_scatter.py 10000
+	$(PY) bench/callcache_lookup.py
+	$(PY) bench/batch_api_economy.py --shards 1000
+	$(PY) bench/metadata_api.py --shards 10000
 
 # Re-resolve the full dependency set after changing a pin.
 lock:
