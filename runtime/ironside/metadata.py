@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from json.decoder import JSONDecoder
 from json.scanner import make_scanner
 from typing import Any
@@ -127,8 +131,42 @@ def _events(row: dict[str, Any], start: str | None, end: str | None) -> list[dic
     ]
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while metadata is built.
+
+    Everything a build allocates stays alive until the document is used, so collections
+    during it free nothing; on 10,000 calls they took a third of the time. Reference
+    counting still frees what it always does. The collector is on again when the last of
+    the builds running at once (threads, nested sub-workflows) ends, if it was on before.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def workflow_metadata(store: Store, wf_id: str, expand: bool = True) -> dict[str, Any]:
     """The whole metadata document of a workflow (sub-workflows expanded when ``expand``)."""
+    with _gc_paused():
+        return _workflow_metadata(store, wf_id, expand)
+
+
+def _workflow_metadata(store: Store, wf_id: str, expand: bool) -> dict[str, Any]:
     wf = store.workflow(wf_id)
     calls: dict[str, list[dict[str, Any]]] = {}
     keys: dict[str, str] = {}  # stored fqn -> its key in ``calls`` (few distinct)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import math
 import random
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ironside.errors import UnknownWorkflow
 from ironside.metadata import _loads, iso, workflow_metadata
 from ironside.store import open_store
 from tests.runtime.conftest import Runner
@@ -146,4 +148,19 @@ def test_calls_sharing_a_runtime_get_their_own_attributes(tmp_path: Path) -> Non
     assert b["runtimeAttributes"]["cpu"] == "2"
     assert a["stdout"] == f"{tmp_path}/call-t/shard-0/execution/stdout"
     assert a["executionEvents"][0]["endTime"] == a["start"]  # ended 0.0: the start, as before
+    store.close()
+
+
+def test_the_collector_is_as_it_was_after_a_build(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'gc.sqlite'}")
+    with pytest.raises(UnknownWorkflow):  # a failed build too
+        workflow_metadata(store, "00000000-0000-4000-8000-000000000002")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(UnknownWorkflow):
+            workflow_metadata(store, "00000000-0000-4000-8000-000000000002")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     store.close()
