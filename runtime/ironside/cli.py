@@ -83,11 +83,13 @@ def run_command(args: argparse.Namespace) -> int:
         if not args.workflow:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
         sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports)
-        backend_check = _make_backend(provider)
-        validate_options = getattr(backend_check, "validate_options", None)
-        if validate_options is not None:  # AWS Batch: job role, script prefix
-            validate_options(sub.options.raw)
-        backend_check.close()
+        from ironside.backends.selection import make_backend, validate_options
+
+        backend_check = make_backend(provider)
+        try:
+            validate_options(backend_check, sub.options.raw)  # AWS Batch: job role, script prefix
+        finally:
+            backend_check.close()
         store = _open_store(settings.database_url)
         wf_id = S.store_submission(store, sub, provider.name, provider.root)
         root = store.workflow(wf_id)["root"]
@@ -100,49 +102,17 @@ def _open_store(url: str) -> Any:
     return open_store(url)  # BadConfig when the database cannot be opened
 
 
-def _maybe_aws(provider: Any) -> bool:
-    """Cheap pre-check (a superset of ``aws_batch.wiring.is_aws_batch``)."""
-    return "aws" in f"{provider.name} {provider.actor_factory}".lower()
-
-
-def _make_backend(provider: Any) -> Any:
-    from ironside.backends.local import LocalBackend
-
-    if _maybe_aws(provider):  # the AWS Batch package loads botocore: only when needed
-        from ironside.backends.aws_batch.wiring import is_aws_batch, make_backend
-
-        if is_aws_batch(provider.name, provider.actor_factory):
-            return make_backend(provider.raw)
-    # the backend runs job_limit processes at once; the engine keeps as many more
-    # queued in it, so that a slot refills without waiting for the scheduler
-    backend = LocalBackend(
-        provider.run_in_container, name=provider.name, slots=provider.job_limit()
-    )
-    if provider.run_in_container == "always":
-        backend.use_docker("probe")
-    return backend
-
-
-def _engine_job_limit(provider: Any) -> int:
-    """Jobs the engine keeps started: AWS Batch's concurrent-job-limit, else local slots."""
-    if _maybe_aws(provider):
-        from ironside.backends.aws_batch.wiring import is_aws_batch, job_limit
-
-        if is_aws_batch(provider.name, provider.actor_factory):
-            return job_limit(provider.raw)
-    return 2 * int(provider.job_limit())
-
-
 def _execute(
     settings: Any, provider: Any, store: Any, sub: Any, wf_id: str, root: str, args: Any
 ) -> int:
+    from ironside.backends.selection import engine_job_limit, make_backend
     from ironside.engine import submit as S
     from ironside.engine.finalize import copy_call_logs, copy_outputs
     from ironside.engine.scheduler import Engine
     from ironside.metadata import workflow_metadata
     from ironside.progress import make_progress
 
-    backend = _make_backend(provider)
+    backend = make_backend(provider)
     cache = None
     if settings.call_caching_enabled:  # the call-cache package loads botocore: only when on
         from ironside.callcache.engine_setup import cache_step_from_settings, for_store
@@ -154,7 +124,7 @@ def _execute(
     engine = Engine(
         store,
         backend,
-        _engine_job_limit(provider),
+        engine_job_limit(provider),
         default_runtime=provider.default_runtime_attributes,
         cache=cache,
     )

@@ -21,6 +21,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from ironside.backends.selection import (
+    engine_job_limit,
+    is_aws_batch,
+    make_backend,
+    validate_options,
+)
 from ironside.callcache.diff import CallSpec
 from ironside.config import ProviderSettings, Settings, load_settings
 from ironside.errors import BadWorkflow, UserError, WorkflowStateConflict
@@ -40,12 +46,21 @@ class StoreEngine:
         self.settings = settings
         self.provider: ProviderSettings = settings.provider()
         self.store = store
+        # the backend ``ironside run`` would pick; one instance checks options at submission
+        # (``BadConfig`` here stops start-up); each workflow runs on a backend of its own
+        self.options_backend: Any = None
+        if is_aws_batch(self.provider):
+            self.options_backend = make_backend(self.provider)
         # one call cache for all runners; each engine gets it with its own metadata sink
         self.cache_step: Any = None
         if settings.call_caching_enabled:  # the call-cache package loads botocore: only when on
             from ironside.callcache.engine_setup import cache_step_from_settings
+            from ironside.filesystems import registry
 
-            self.cache_step = cache_step_from_settings(settings, self.provider, store.engine)
+            s3 = registry.s3().client  # the engine's S3 client (AWS Batch: the backend's)
+            self.cache_step = cache_step_from_settings(
+                settings, self.provider, store.engine, s3_client=s3
+            )
         self.max_workflows = max(1, max_workflows)
         self._queue: queue.Queue[str] = queue.Queue()
         self._engines: dict[str, Any] = {}  # workflow id -> its Engine (None while starting)
@@ -70,6 +85,8 @@ class StoreEngine:
         for _ in self._threads:
             self._queue.put(STOP)
         self.store.flush()
+        if self.options_backend is not None:
+            self.options_backend.close()
 
     # ---- submission ------------------------------------------------------------------------
     def submit(self, submission: Submission) -> tuple[str, str]:
@@ -84,11 +101,14 @@ class StoreEngine:
         doc = load_document(path, submission.dependencies, source_text=submission.source)
         if doc.workflow is None:
             raise BadWorkflow("workflowSource: no workflow to run (only tasks)")
+        options = parse_options(submission.options, "workflowOptions")
+        if self.options_backend is not None:  # AWS Batch: job role, script prefix
+            validate_options(self.options_backend, options.raw)
         sub = S.Submission(
             doc=doc,
             workflow=doc.workflow,
             inputs=S.bind_inputs(doc.workflow, submission.inputs, "workflowInputs"),
-            options=parse_options(submission.options, "workflowOptions"),
+            options=options,
             labels=submission.labels,
             source=submission.source,
             url=path,
@@ -134,7 +154,6 @@ class StoreEngine:
                 self._fail(wf_id, "internal error while running the workflow (see server log)")
 
     def _run_one(self, wf_id: str) -> None:
-        from ironside.backends.local import LocalBackend
         from ironside.engine import submit as S
         from ironside.engine.finalize import copy_call_logs, copy_outputs
         from ironside.engine.scheduler import Engine
@@ -153,11 +172,11 @@ class StoreEngine:
             self._fail(wf_id, str(exc))
             return
         store = Store(self.store.engine)
-        backend = LocalBackend(self.provider.run_in_container, name=self.provider.name)
+        backend = make_backend(self.provider)
         engine = Engine(
             store,
             backend,
-            self.provider.job_limit(),
+            engine_job_limit(self.provider),
             default_runtime=self.provider.default_runtime_attributes,
             cache=self._cache_for(store),
         )
