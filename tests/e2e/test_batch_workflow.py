@@ -48,6 +48,7 @@ task count {
     pwd > where.txt
     wc -l < ~{f} | tr -d ' ' > n.txt
     tr a-z A-Z < ~{f} > upper.txt
+    echo scratch > intermediate.tmp
   >>>
   output {
     Int n = read_int("n.txt")
@@ -77,6 +78,7 @@ task add {
     cat ~{label} > total.txt
     echo $(( ~{sep="+" ns} )) >> total.txt
     echo note > note.txt
+    mkdir -p tmp && echo scratch > tmp/sorted.bin
   >>>
   output { File total = "total.txt"  Array[File] texts = glob("*.txt") }
   runtime { docker: "ubuntu:24.04"  cpu: 2  memory: "1 GB" }
@@ -180,6 +182,11 @@ def test_workflow_succeeds_on_batch(
     assert wheres == [f"{agent.local_disk}/{job}/work" for job in agent.job_ids[:2]]
     assert len(set(out["main.uppers"])) == 2
     assert list(agent.local_disk.iterdir()) == []  # every job removed its directory
+    # only logs, declared outputs, files the outputs read and glob matches are uploaded
+    listed = s3.list_objects_v2(Bucket=ROOT_BUCKET, Prefix=root[len(f"s3://{ROOT_BUCKET}/") :])
+    names = {obj["Key"].rsplit("/", 1)[1] for obj in listed["Contents"]}
+    assert {"rc", "stdout", "stderr", "n.txt", "upper.txt", "note.txt"} <= names
+    assert not names & {"intermediate.tmp", "sorted.bin"}, names
 
 
 def test_restarted_engine_finishes_without_resubmitting(

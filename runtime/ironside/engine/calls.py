@@ -13,6 +13,7 @@ from WDL import Env, Type, Value
 
 from ironside.engine.plan import TaskPlan
 from ironside.wdl.stdlib import TaskStdLib
+from ironside.wdl.values import files_in
 
 #: What evaluating WDL can raise on bad values (not bugs of the engine).
 EVAL_ERRORS = (
@@ -197,3 +198,64 @@ def int_attr(value: Any, default: int = 0) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+class _Unknowable(Exception):
+    """An output needs a file's content: its value is only known after the command ran."""
+
+
+class _PlanStdLib(TaskStdLib):
+    """Output stdlib that records the files and globs an output section touches."""
+
+    def __init__(self, wdl_version: str) -> None:
+        super().__init__(wdl_version, True)
+        self.paths: list[str] = []
+        self.globs: list[str] = []
+
+    def _glob(self, pattern: Value.String) -> Value.Array:
+        self.globs.append(pattern.value)
+        return Value.Array(Type.File(), [])
+
+    def _devirtualize_filename(self, filename: str) -> str:
+        self.paths.append(filename)
+        raise _Unknowable(filename)
+
+
+def _has_file(ty: Type.Base) -> bool:
+    if isinstance(ty, Type.File):
+        return True
+    return any(_has_file(p) for p in ty.parameters)
+
+
+def _relative(path: str) -> str | None:
+    """``path`` relative to the working directory, or None when it is not under it."""
+    if os.path.isabs(path) or "://" in path or path.startswith("__IRONSIDE_"):
+        return None
+    norm = os.path.normpath(path)
+    return None if norm == "." or norm.startswith("..") else norm
+
+
+def upload_plan(
+    plan: TaskPlan, env: Env.Bindings[Value.Base]
+) -> tuple[list[str], list[str]] | None:
+    """The working-directory files the outputs need, before the command runs.
+
+    (relative paths of File outputs and of files the output section reads,
+    glob patterns); None when a File output depends on a file's content
+    (e.g. ``read_lines``) and so only the whole directory is sure to hold it.
+    """
+    lib = _PlanStdLib(plan.version)
+    paths: list[str] = []
+    for decl in plan.task.outputs:
+        assert decl.expr is not None
+        try:
+            value = decl.expr.eval(env, lib).coerce(decl.type)
+        except Exception:  # _Unknowable, or an error the real evaluation will report
+            if _has_file(decl.type):
+                return None
+            continue  # e.g. Int n = read_int("n.txt"): the read file is recorded
+        env = env.bind(decl.name, value)
+        if _has_file(decl.type):
+            paths.extend(files_in(value))
+    rel = [r for p in [*paths, *lib.paths] if (r := _relative(p)) is not None]
+    return sorted(set(rel)), sorted(set(lib.globs))

@@ -340,8 +340,15 @@ class Engine:
         if localizer is not None and not hasattr(localizer, "map_inputs"):
             # inputs to copy in (the backend's localizer maps paths)
             transfers = [FileTransfer(p, p) for p in fingerprint(cr, "").input_files]
+        upload = C.upload_plan(plan, env) if localizer is not None else None
         spec = ScriptSpec(
-            command=cr.command, execution_dir=ex, work_dir=ex, title=cr.key, inputs=transfers
+            command=cr.command,
+            execution_dir=ex,
+            work_dir=ex,
+            title=cr.key,
+            inputs=transfers,
+            upload=None if upload is None else upload[0],
+            upload_globs=() if upload is None else upload[1],
         )
         request = JobRequest(
             workflow_id=cr.wf.id,

@@ -9,8 +9,9 @@
 2. localizes every ``s3://`` input with retries, growing sleeps and a size check;
 3. runs the command, writes ``rc``;
 4. delocalizes ``stdout``, ``stderr`` and ``rc`` to ``<call_root>/execution/`` first,
-   then every file the command left in ``work/`` (outputs and glob matches) under
-   the same prefix, each with 5 tries, a size check and the multipart part size
+   then only the outputs' files (declared paths, files the output section reads, glob
+   matches; every file in ``work/`` only when an output path depends on a file's
+   content) under the same prefix, each with 5 tries, a size check and the multipart part size
    ``max(size // 10000 + 1, 5 MiB)`` (so server-side copies keep the ETag);
 5. removes the working directory and exits with the command's return code.
 
@@ -112,6 +113,24 @@ _ironside_put_dir() {
   done < "$listing"
   return $failed
 }
+_ironside_pick() {
+  # the listed files and glob matches of work/ ($1, $2: newline-separated relative paths
+  # and patterns) into out/, hard-linked (copied when links fail), relative paths kept
+  local f pat IFS=
+  mkdir -p "$_wd/out" || return 1
+  {
+    printf '%s' "$1"
+    while IFS= read -r pat; do
+      [ -n "$pat" ] || continue
+      (cd "$_wd/work" && for f in $pat; do [ -f "$f" ] && printf '%s\n' "$f"; done)
+    done <<< "$2"
+  } | sort -u | while IFS= read -r f; do
+    [ -n "$f" ] && [ -f "$_wd/work/$f" ] || continue
+    mkdir -p "$(dirname "$_wd/out/$f")" || return 1
+    ln -L "$_wd/work/$f" "$_wd/out/$f" 2>/dev/null || cp -L "$_wd/work/$f" "$_wd/out/$f" \
+      || return 1
+  done
+}
 _ironside_give_up() {
   echo "ironside: $1" >> "$_wd/meta/stderr"
   _ironside_out "$_wd/meta/stderr" "$_dest/stderr"
@@ -206,13 +225,24 @@ class BatchLocalizer:
         return "\n".join(lines) + ("\n" if lines else "")
 
     def delocalize(self, spec: ScriptSpec) -> str:
-        """stdout, stderr, rc first; then every file under ``work/``; keep going on errors."""
-        return (
+        """stdout, stderr, rc first; then the outputs' files and glob matches (every file
+        under ``work/`` when the outputs are only known after the run); keep going on errors.
+        """
+        logs = (
             "_failed=0\n"
             'mkdir -p "$_wd/logs" && mv "$_wd/meta/stdout" "$_wd/meta/stderr" "$_wd/meta/rc" '
             '"$_wd/logs/"\n'
             '_ironside_put_dir "$_wd/logs" "$_dest" || _failed=1\n'
-            '_ironside_put_dir "$_wd/work" "$_dest" || _failed=1\n'
+        )
+        if spec.upload is None:
+            return logs + '_ironside_put_dir "$_wd/work" "$_dest" || _failed=1\n'
+        q = shlex.quote
+        paths = "".join(f"{p}\n" for p in spec.upload if "\n" not in p)
+        globs = "".join(f"{g}\n" for g in spec.upload_globs if "\n" not in g)
+        return (
+            logs
+            + f"_ironside_pick {q(paths)} {q(globs)} || _failed=1\n"
+            + '_ironside_put_dir "$_wd/out" "$_dest" || _failed=1\n'
         )
 
     def render(self, spec: ScriptSpec) -> str:

@@ -40,6 +40,11 @@ class ScriptSpec:
     outputs: Sequence[FileTransfer] = ()
     title: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    #: working-directory files the outputs need (relative paths), when known before the
+    #: run; None: every file the command leaves (a backend that must move files moves all)
+    upload: Sequence[str] | None = None
+    #: glob patterns of the outputs (relative to the working directory)
+    upload_globs: Sequence[str] = ()
 
 
 class Localizer(Protocol):

@@ -71,13 +71,20 @@ elif args[:2] == ["configure", "set"]:
 '''
 
 COMMAND = f"""cat {WORK_DIR_TOKEN}/inputs/data/x/in.txt > out.txt
-mkdir -p sub && echo deep > sub/deep.txt
+mkdir -p sub && echo deep > sub/deep.txt && echo skip > sub/skip.bin
 head -c 9437184 /dev/zero > big.bin
+head -c 9437184 /dev/zero > intermediate.bam
 echo to-stderr >&2
 exit 3"""
+#: what the outputs name: two files, one glob (``sub/skip.bin`` and ``intermediate.bam``
+#: are left behind by the command but no output names them)
+UPLOAD = ["big.bin", "out.txt", "missing-optional.txt"]
+UPLOAD_GLOBS = ["sub/*.txt"]
 
 
-def _run(tmp: Path, flaky: str = "") -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+def _run(
+    tmp: Path, flaky: str = "", upload: list[str] | None = UPLOAD
+) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
     s3, disk = tmp / "s3", tmp / "disk"
     (s3 / "data" / "x").mkdir(parents=True)
     (s3 / "data" / "x" / "in.txt").write_text("input\n")
@@ -92,6 +99,8 @@ def _run(tmp: Path, flaky: str = "") -> tuple[subprocess.CompletedProcess[str], 
         execution_dir="s3://root/wf/call-a/execution",
         work_dir="unused",
         inputs=transfers,
+        upload=upload,
+        upload_globs=UPLOAD_GLOBS if upload is not None else (),
     )
     script = tmp / "script.sh"
     script.write_text(render_script(spec, BatchLocalizer()))
@@ -118,6 +127,9 @@ def test_script_localizes_runs_delocalizes_and_cleans_up(tmp_path: Path) -> None
     assert (out / "out.txt").read_text() == "input\n"
     assert (out / "sub" / "deep.txt").read_text() == "deep\n"
     assert (out / "big.bin").stat().st_size == 9437184
+    assert not (out / "intermediate.bam").exists()  # no output names it: never uploaded
+    assert not (out / "sub" / "skip.bin").exists()
+    assert not (out / "missing-optional.txt").exists()
     assert list(disk.iterdir()) == []  # the job's directory is gone
     log = (tmp_path / "log").read_text().splitlines()
     first_cp = next(i for i, line in enumerate(log) if line.startswith("s3 cp --recursive"))
@@ -136,3 +148,13 @@ def test_script_uses_the_host_cli_and_expands_the_job_dir_at_run_time() -> None:
     local = render_script(spec)
     assert "AWS_BATCH_JOB_ID" not in local and "aws" not in local
     assert os.path.basename(AWS_CLI_V2) == "aws"
+
+
+def test_script_uploads_the_whole_directory_when_outputs_are_unknown(tmp_path: Path) -> None:
+    """``upload=None`` (an output path read from a file): every file left is delocalized."""
+    done, out, disk = _run(tmp_path, upload=None)
+    assert done.returncode == 3, done.stderr
+    assert (out / "rc").read_text() == "3\n"
+    assert (out / "intermediate.bam").stat().st_size == 9437184
+    assert (out / "sub" / "skip.bin").read_text() == "skip\n"
+    assert list(disk.iterdir()) == []
