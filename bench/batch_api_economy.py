@@ -34,8 +34,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ironside import cli  # noqa: E402
-from ironside.backends.aws_batch import wiring  # noqa: E402
+# whole-module imports: ``from package import submodule`` made an incremental mypy run
+# (a warm cache) report the submodules as missing attributes of their packages
+import ironside.backends.aws_batch.wiring as wiring  # noqa: E402
+import ironside.cli as cli  # noqa: E402
 from ironside.backends.aws_batch.backend import AwsBatchBackend  # noqa: E402
 from tests.e2e.batch_harness import (  # noqa: E402
     SCRIPT_BUCKET,
