@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.runtime.aws_batch.batch_helpers import make_queue as make_batch_queue
@@ -30,6 +31,12 @@ REPO = Path(__file__).resolve().parents[2]
 FETCH_AND_RUN = REPO / "launch_template" / "host_assets" / "fetch_and_run.sh"
 VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
+
+#: Marks for a test module that needs the job agent: the host script and an AWS CLI to run it.
+NEEDS_AGENT = [
+    pytest.mark.skipif(not FETCH_AND_RUN.exists(), reason="no launch_template/fetch_and_run.sh"),
+    pytest.mark.skipif(not (VENV_BIN / "aws").exists(), reason="no AWS CLI in the venv"),
+]
 SCRIPT_BUCKET = "ironside-scripts"
 ROOT_BUCKET = "ironside-root"
 DATA_BUCKET = "ironside-data"

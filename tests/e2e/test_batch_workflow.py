@@ -21,9 +21,8 @@ from ironside.filesystems import registry
 
 from .batch_harness import (
     DATA_BUCKET,
-    FETCH_AND_RUN,
+    NEEDS_AGENT,
     ROOT_BUCKET,
-    VENV_BIN,
     JobAgent,
     OperationCounter,
     aws_env,
@@ -35,8 +34,7 @@ from .batch_harness import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not FETCH_AND_RUN.exists(), reason="no launch_template/fetch_and_run.sh"),
-    pytest.mark.skipif(not (VENV_BIN / "aws").exists(), reason="no AWS CLI in the venv"),
+    *NEEDS_AGENT,
 ]
 
 MAIN_WDL = """version 1.0

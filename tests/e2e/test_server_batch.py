@@ -25,9 +25,8 @@ from ironside.server.settings import ServerSettings
 from tests.runtime.server.live import serve
 
 from .batch_harness import (
-    FETCH_AND_RUN,
+    NEEDS_AGENT,
     ROOT_BUCKET,
-    VENV_BIN,
     JobAgent,
     OperationCounter,
     aws_env,
@@ -39,8 +38,7 @@ from .batch_harness import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not FETCH_AND_RUN.exists(), reason="no launch_template/fetch_and_run.sh"),
-    pytest.mark.skipif(not (VENV_BIN / "aws").exists(), reason="no AWS CLI in the venv"),
+    *NEEDS_AGENT,
 ]
 
 WDL = """version 1.0

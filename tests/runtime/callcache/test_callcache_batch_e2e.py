@@ -20,8 +20,7 @@ import ironside.cli as cli
 import ironside.filesystems.registry as registry
 from tests.e2e.batch_harness import (
     DATA_BUCKET,
-    FETCH_AND_RUN,
-    VENV_BIN,
+    NEEDS_AGENT,
     JobAgent,
     OperationCounter,
     aws_env,
@@ -33,8 +32,7 @@ from tests.e2e.batch_harness import (
 
 pytestmark = [
     pytest.mark.timeout(300),
-    pytest.mark.skipif(not FETCH_AND_RUN.exists(), reason="no launch_template/fetch_and_run.sh"),
-    pytest.mark.skipif(not (VENV_BIN / "aws").exists(), reason="no AWS CLI in the venv"),
+    *NEEDS_AGENT,
 ]
 
 WDL = """version 1.0
