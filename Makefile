@@ -100,7 +100,8 @@ bench: setup
 
 # Re-resolve the full dependency set after changing a pin.
 lock:
-	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements/constraints.txt
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' \
+	  | sed -E 's/^([A-Za-z0-9_.-]+) @ file:.*-([0-9][^-]*)-py.*\.whl.*$$/\1==\2/' > requirements/constraints.txt
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache ironside-executions
