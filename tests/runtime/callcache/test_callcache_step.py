@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +18,11 @@ from ironside.callcache import (
 )
 from ironside.callcache.step import CallCacheStep, output_files
 
+# The engine's own types: the step is exercised exactly as the engine calls it.
+from ironside.engine.cache_step import CacheHit as Hit
+from ironside.engine.cache_step import CallFingerprint as Fingerprint
+
 IMAGE = "ubuntu@sha256:" + "1" * 64
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """Shaped like ironside.engine.cache_step.CallFingerprint."""
-
-    workflow_id: str
-    call_fqn: str
-    shard: int
-    attempt: int
-    task_name: str
-    command_template: str
-    command: str
-    backend: str
-    runtime: Mapping[str, Any]
-    inputs: Mapping[str, Any]
-    input_files: Sequence[str]
-    output_expressions: Mapping[str, str]
-    call_root: str
-    options: Mapping[str, Any]
-    task_meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Hit:
-    outputs: Mapping[str, Any]
-    source: str
 
 
 class Sink:
