@@ -37,7 +37,8 @@ def mysql_url(worker_id: str) -> Iterator[str]:
 
     base = _mysql_base_url()
     assert base is not None
-    name = f"ironside_test_{worker_id}".replace("-", "_")
+    # the pid keeps parallel runs of the suite (other checkouts) out of each other's database
+    name = f"ironside_test_{worker_id}_{os.getpid()}".replace("-", "_")
     url = make_url(base)
     try:
         admin = create_engine(url)
