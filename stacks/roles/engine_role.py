@@ -12,13 +12,27 @@ from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
 from stacks import nag
-from stacks.roles.access import bucket_statements
+from stacks.roles.access import bucket_statements, user_bucket_findings, user_bucket_statements
 
 #: Managed policy for SSM Session Manager (the only way onto the host).
 SSM_CORE = "AmazonSSMManagedInstanceCore"
 #: The prefix of the job definitions the engine registers
 #: (``ironside.backends.aws_batch.job_definitions.DefinitionSpec.name``).
 ENGINE_JOB_DEFINITION_PREFIX = "ironside"
+#: Tag keys the engine sets on jobs and job definitions
+#: (``ironside.backends.aws_batch.backend.job_tags``: ``ironside:*`` and the workflow's
+#: labels as ``label:*``; ``job_definitions``: ``ironside-definition``).
+ENGINE_TAG_KEY_PATTERNS = ("ironside:*", "ironside-*", "label:*")
+#: The tag every job the engine submits carries.
+ENGINE_JOB_TAG = "ironside:workflow-id"
+
+
+def tag_conditions() -> dict[str, dict[str, object]]:
+    """Conditions of the engine's batch:TagResource grant: only its own tag keys, and some."""
+    return {
+        "ForAllValues:StringLike": {"aws:TagKeys": list(ENGINE_TAG_KEY_PATTERNS)},
+        "Null": {"aws:TagKeys": "false"},
+    }
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class EngineRoleProps:
         jobs_log_group: name of the task log group the engine reads back.
         allowed_job_role_arns: other job roles users may ask for (default none).
         key_arn: KMS key of the buckets; ``None`` (default) for S3-managed encryption.
+        read_buckets, read_write_buckets: users' buckets (WDL functions read inputs,
+            call caching HEADs them; default none).
     """
 
     name_prefix: str
@@ -45,6 +61,8 @@ class EngineRoleProps:
     jobs_log_group: str
     allowed_job_role_arns: Sequence[str] = field(default_factory=tuple)
     key_arn: str | None = None
+    read_buckets: Sequence[str] = field(default_factory=tuple)
+    read_write_buckets: Sequence[str] = field(default_factory=tuple)
 
 
 def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> iam.Role:
@@ -83,17 +101,21 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
             resources=[arn("batch", d) for d in job_definitions],
         ),
         iam.PolicyStatement(
+            # Tag-on-create: SubmitJob and RegisterJobDefinition with ``tags`` also need
+            # batch:TagResource (Service Authorization Reference, API operations table).
+            # Batch has no condition key naming the creating action, so the grant is
+            # scoped by the tag keys the engine writes (ENGINE_TAG_KEY_PATTERNS).
             sid="TagOwnJobsAndDefinitions",
             actions=["batch:TagResource"],
             resources=[*(arn("batch", d) for d in job_definitions), arn("batch", "job/*")],
-            conditions={
-                "StringEquals": {"batch:CreateAction": ["SubmitJob", "RegisterJobDefinition"]}
-            },
+            conditions=tag_conditions(),
         ),
         iam.PolicyStatement(
             sid="StopJobs",
             actions=["batch:TerminateJob", "batch:CancelJob"],
             resources=[arn("batch", "job/*")],
+            # Only jobs the engine submitted: they carry its ironside:workflow-id tag.
+            conditions={"Null": {f"aws:ResourceTag/{ENGINE_JOB_TAG}": "false"}},
         ),
         iam.PolicyStatement(
             sid="DescribeAndList",
@@ -139,6 +161,7 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
             write=True,
             key_arn=props.key_arn,
         ),
+        *user_bucket_statements(props.read_buckets, props.read_write_buckets),
     ]
     for statement in statements:
         role.add_to_policy(statement)
@@ -163,8 +186,8 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
     )
     nag.acknowledge(
         role,
-        "Job ids are assigned by Batch at SubmitJob; terminate/cancel/tag act on the "
-        "engine's own jobs (tagging only at creation)",
+        "Job ids are assigned by Batch at SubmitJob; terminate/cancel are limited by "
+        "condition to jobs tagged ironside:workflow-id, tagging to the engine's tag keys",
         nag.resource(nag.regional_arn("batch", "job/*")),
     )
     nag.acknowledge(
@@ -185,4 +208,13 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
         nag.bucket_objects(props.results_bucket),
         nag.bucket_objects(props.scripts_bucket),
     )
+    user_findings = user_bucket_findings(props.read_buckets, props.read_write_buckets)
+    if user_findings:
+        nag.acknowledge(
+            role,
+            "WDL functions (read_lines, size, ...) and call-cache HEADs read arbitrary keys of "
+            "the users' buckets the operator listed (readBuckets / readWriteBuckets; '*' "
+            "chosen by the operator, read-only)",
+            *user_findings,
+        )
     return role

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import aws_cdk as cdk
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_secretsmanager as sm
@@ -58,6 +62,10 @@ def test_engine_batch_permissions(synth: Synthesized) -> None:
     assert actions(by_sid["SubmitToPlatformQueues"]) == ["batch:SubmitJob"]
     assert len(by_sid["SubmitToPlatformQueues"]["Resource"]) == 3  # two queues + definitions
     assert set(actions(by_sid["StopJobs"])) == {"batch:TerminateJob", "batch:CancelJob"}
+    # Not account-wide: only jobs carrying the engine's own tag.
+    assert by_sid["StopJobs"]["Condition"] == {
+        "Null": {"aws:ResourceTag/ironside:workflow-id": "false"}
+    }
     assert set(actions(by_sid["OwnJobDefinitions"])) == {
         "batch:RegisterJobDefinition",
         "batch:DeregisterJobDefinition",
@@ -109,3 +117,69 @@ def test_pass_role_lists_the_allowed_job_roles() -> None:
     [pass_role] = [s for s in statements(policies) if s.get("Sid") == "PassJobRoles"]
     job_id = next(k for k in template["Resources"] if k.startswith("Job") and "Policy" not in k)
     assert pass_role["Resource"] == [{"Fn::GetAtt": [job_id, "Arn"]}, *allowed]
+
+
+def test_engine_may_tag_on_create_with_its_own_tag_keys(synth: Synthesized) -> None:
+    """Item 17.1: SubmitJob/RegisterJobDefinition with tags need batch:TagResource; Batch
+    has no condition key for the creating action (batch:CreateAction does not exist)."""
+    tag = _engine_statements(synth)["TagOwnJobsAndDefinitions"]
+    assert actions(tag) == ["batch:TagResource"]
+    assert "batch:CreateAction" not in json.dumps(tag)
+    assert tag["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"] == [
+        "ironside:*",
+        "ironside-*",
+        "label:*",
+    ]
+
+
+def test_engine_tag_keys_match_the_condition() -> None:
+    """Every tag key the engine writes falls under the condition's patterns."""
+    import fnmatch
+
+    import pytest
+
+    backend = pytest.importorskip("ironside.backends.aws_batch.backend")
+    job_definitions = pytest.importorskip("ironside.backends.aws_batch.job_definitions")
+    from stacks.roles.engine_role import ENGINE_JOB_TAG, ENGINE_TAG_KEY_PATTERNS
+
+    source = Path(backend.__file__).read_text() + Path(job_definitions.__file__).read_text()
+    keys = set(re.findall(r'"((?:ironside|label)[:-][a-z{}-]*)', source))
+    assert ENGINE_JOB_TAG in keys
+    for key in keys:
+        assert any(fnmatch.fnmatchcase(key, p) for p in ENGINE_TAG_KEY_PATTERNS), key
+
+
+def test_user_buckets_reach_job_and_engine_roles(tmp_path: Path) -> None:
+    """Item 17.2: readBuckets / readWriteBuckets (names or ARNs; '*' for read)."""
+    from tests.stacks.synth import build
+
+    app, platform = build(
+        str(tmp_path),
+        {
+            "ironside:readBuckets": "arn:aws:s3:::1000genomes,gcp-public-data--broad-references",
+            "ironside:readWriteBuckets": "lab-data",
+        },
+    )
+    template = Template.from_stack(platform.iam).to_json()
+    policies = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::Policy"}
+    for role in ("JobRole", "EngineRole"):
+        by_sid = {
+            s["Sid"]: s
+            for s in statements({k: v for k, v in policies.items() if k.startswith(role)})
+        }
+        read = json.dumps(by_sid["UserReadObjects"]["Resource"])
+        assert ":::1000genomes/*" in read and ":::gcp-public-data--broad-references/*" in read
+        assert "s3:PutObject" not in actions(by_sid["UserReadObjects"])
+        assert "s3:PutObject" in actions(by_sid["UserReadWriteObjects"])
+        assert ":::lab-data/*" in json.dumps(by_sid["UserReadWriteObjects"]["Resource"])
+    app2, platform2 = build(str(tmp_path / "any"), {"ironside:readBuckets": "*"})
+    template = Template.from_stack(platform2.iam).to_json()
+    any_read = [
+        s
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::IAM::Policy" and k.startswith("JobRole")
+        for s in v["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "ReadAnyBucketObjects"
+    ]
+    assert any_read and any_read[0]["Resource"] == "*"
+    assert actions(any_read[0]) == ["s3:GetObject", "s3:GetObjectTagging"]
