@@ -34,7 +34,13 @@ class IamStack(cdk.Stack):
         self.job_role = job_role(
             self,
             "JobRole",
-            JobRoleProps(results_bucket=results, scripts_bucket=scripts, key_arn=key_arn),
+            JobRoleProps(
+                results_bucket=results,
+                scripts_bucket=scripts,
+                key_arn=key_arn,
+                read_buckets=settings.read_buckets,
+                read_write_buckets=settings.read_write_buckets,
+            ),
         )
         self.engine_role = engine_role(
             self,
@@ -49,5 +55,7 @@ class IamStack(cdk.Stack):
                 database_secret=database_secret,
                 jobs_log_group=settings.log_group_names["jobs"],
                 key_arn=key_arn,
+                read_buckets=settings.read_buckets,
+                read_write_buckets=settings.read_write_buckets,
             ),
         )

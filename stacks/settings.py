@@ -63,6 +63,7 @@ _RTB_RE = re.compile(r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})$")
 _AZ_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _CIDR_RE = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")
 _INSTANCE_TYPE_RE = re.compile(r"^(?P<family>[a-z][a-z0-9-]*)(\.(?P<size>[a-z0-9]+))?$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_KEY_RE = re.compile(r"^[\w .:/=+@-]{1,128}$")
 
 #: Name of the Secrets Manager prefix ECR requires for pull-through cache credentials.
@@ -138,9 +139,20 @@ class Settings:
     allowed_job_role_arns: tuple[str, ...] = ()
     """``allowedJobRoleArns``: extra job roles the engine may pass (workflow option
     ``aws_batch_job_role_arn``)."""
+    read_buckets: tuple[str, ...] = ()
+    """``readBuckets``: users' buckets (names or ``arn:aws:s3:::name``) that tasks and the
+    engine may read, e.g. the Broad's ``gcp-public-data--broad-references`` or 1000
+    Genomes' ``1000genomes``; ``"*"`` allows reading any bucket. Default: none."""
+    read_write_buckets: tuple[str, ...] = ()
+    """``readWriteBuckets``: users' buckets tasks and the engine may read and write
+    (names or ARNs; no wildcard). Default: none."""
     docker_hub_secret_arn: str | None = None
     """``dockerHubSecretArn``: Secrets Manager secret (name ``ecr-pullthroughcache/...``)
-    with Docker Hub credentials. Default: the kit creates an empty one to fill in."""
+    with Docker Hub credentials. Default: none: no Docker Hub pull-through rule, no
+    mirror; Docker Hub images come straight from Docker Hub through the NAT."""
+    ghcr_secret_arn: str | None = None
+    """``ghcrSecretArn``: secret (``ecr-pullthroughcache/...``) with GitHub Container
+    Registry credentials; with it, a ``ghcr.io`` pull-through rule. Default: none."""
     engine_instance_type: str = "t3.medium"
     """``engineInstanceType``: instance type of the engine host."""
     engine_load_balancer: bool = False
@@ -165,6 +177,9 @@ class Settings:
     """``scriptsExpirationDays``: lifetime of task scripts in the script bucket."""
     container_insights: bool = True
     """``containerInsights``: enable ECS Container Insights (account default setting)."""
+    alarm_email: str | None = None
+    """``alarmEmail``: address subscribed to the alarms' SNS topic (it must confirm the
+    subscription). Default: none (the topic exists; subscribe to it yourself)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """``tags``: tags applied to every resource."""
 
@@ -264,7 +279,10 @@ class Settings:
             batch_ami_id=r.opt_str("batchAmiId", _AMI_RE, "an AMI id ami-..."),
             batch_root_volume_gib=r.int_("batchRootVolumeGiB", d.batch_root_volume_gib, 30, 16384),
             allowed_job_role_arns=r.list_("allowedJobRoleArns", (), _role_arn),
+            read_buckets=r.list_("readBuckets", (), _read_bucket),
+            read_write_buckets=r.list_("readWriteBuckets", (), _bucket),
             docker_hub_secret_arn=r.opt_str("dockerHubSecretArn", None, "", _pull_through_secret),
+            ghcr_secret_arn=r.opt_str("ghcrSecretArn", None, "", _pull_through_secret),
             engine_instance_type=_instance_of(r, "engineInstanceType", d.engine_instance_type),
             engine_load_balancer=r.bool_("engineLoadBalancer", d.engine_load_balancer),
             database_min_capacity=r.acu("databaseMinCapacity", d.database_min_capacity),
@@ -279,6 +297,7 @@ class Settings:
                 "scriptsExpirationDays", d.scripts_expiration_days, 1, 3650
             ),
             container_insights=r.bool_("containerInsights", d.container_insights),
+            alarm_email=r.opt_str("alarmEmail", _EMAIL_RE, "an e-mail address"),
             tags=r.tags("tags"),
         )
         _cross_checks(settings)
@@ -291,10 +310,11 @@ KNOWN_KEYS = (
     "isolatedSubnetIds privateRouteTableIds maxAzs natGateways s3Endpoint ecrEndpoints "
     "logsEndpoint ecsEndpoints batchEndpoint batchInstanceTypes spotMinVcpus spotMaxVcpus "
     "onDemandMinVcpus onDemandMaxVcpus spotAllocationStrategy spotBidPercentage batchAmiId "
-    "batchRootVolumeGiB allowedJobRoleArns dockerHubSecretArn engineInstanceType "
+    "batchRootVolumeGiB allowedJobRoleArns readBuckets readWriteBuckets dockerHubSecretArn "
+    "ghcrSecretArn engineInstanceType "
     "engineLoadBalancer databaseMinCapacity databaseMaxCapacity databaseSecretRotation "
     "databaseBackupDays removalPolicy deletionProtection logRetentionDays bucketEncryption "
-    "scriptsExpirationDays containerInsights tags"
+    "scriptsExpirationDays containerInsights alarmEmail tags"
 ).split()
 
 
@@ -428,6 +448,23 @@ def _instance_of(r: _Reader, key: str, default: str) -> str:
     if "." not in value:
         raise SettingsError(key, "expected an instance type with a size, e.g. t3.medium", value)
     return str(value)
+
+
+_BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:s3:::(?P<name>[^/*]+)$")
+
+
+def _bucket(key: str, value: str) -> str:
+    """A bucket given by name or ARN, returned as its name."""
+    match = _BUCKET_ARN_RE.match(value)
+    name = match.group("name") if match else value
+    if not _BUCKET_NAME_RE.match(name) or ".." in name:
+        raise SettingsError(key, "expected S3 bucket names or arn:aws:s3:::<name>", value)
+    return name
+
+
+def _read_bucket(key: str, value: str) -> str:
+    return "*" if value == "*" else _bucket(key, value)
 
 
 def _role_arn(key: str, value: str) -> str:

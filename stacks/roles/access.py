@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
+from stacks import nag
+
 READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectTagging")
 WRITE_OBJECT_ACTIONS = (
     "s3:PutObject",
@@ -60,3 +62,36 @@ def bucket_statements(
 def object_arn(bucket_name: str, key: str) -> str:
     """ARN of one object (e.g. an asset)."""
     return f"{bucket_arn(bucket_name)}/{key}"
+
+
+def user_bucket_statements(
+    read: Sequence[str], read_write: Sequence[str]
+) -> list[iam.PolicyStatement]:
+    """Access to users' buckets (``readBuckets``, ``readWriteBuckets``; ``"*"``: any).
+
+    No KMS statement: a bucket encrypted with its owner's key needs that key's policy
+    to grant the role, which only the key's owner can do.
+    """
+    statements: list[iam.PolicyStatement] = []
+    if "*" in read:
+        statements += [
+            iam.PolicyStatement(
+                sid="ReadAnyBucketObjects", actions=list(READ_OBJECT_ACTIONS), resources=["*"]
+            ),
+            iam.PolicyStatement(
+                sid="ReadAnyBucket", actions=list(READ_BUCKET_ACTIONS), resources=["*"]
+            ),
+        ]
+        read = ()
+    if read:
+        statements += bucket_statements("UserRead", read, write=False, key_arn=None)
+    if read_write:
+        statements += bucket_statements("UserReadWrite", read_write, write=True, key_arn=None)
+    return statements
+
+
+def user_bucket_findings(read: Sequence[str], read_write: Sequence[str]) -> list[str]:
+    """The cdk-nag IAM5 finding ids :func:`user_bucket_statements` produces."""
+    ids = [nag.resource("*")] if "*" in read else []
+    names = [name for name in (*read, *read_write) if name != "*"]
+    return ids + [nag.resource(f"arn:{nag.PARTITION}:s3:::{name}/*") for name in names]
