@@ -81,7 +81,7 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         vpc=network.vpc,
         security_group=network.batch_sg,
         key_arn=storage.key_arn,
-        cache_prefixes=[registry.docker_hub_prefix, registry.ecr_public_prefix],
+        cache_prefixes=registry.cache_prefixes,
         **stack_kw,
     )
     iam = IamStack(
@@ -105,8 +105,7 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         default_queue=batch.default_queue,
         priority_queue=batch.priority_queue,
         database_secret=database.secret,
-        docker_hub_mirror=registry.docker_hub_mirror,
-        ecr_public_mirror=registry.ecr_public_mirror,
+        mirrors=registry.mirrors,
         **stack_kw,
     )
     platform = Platform(network, storage, observability, registry, database, batch, iam, engine)

@@ -1,99 +1,80 @@
-"""Registry stack: ECR pull-through caches for Docker Hub and ECR Public."""
+"""Registry stack: ECR pull-through caches for ECR Public, Quay, and (with credentials)
+Docker Hub and GitHub Container Registry."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr as ecr
-from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
-from stacks.settings import PULL_THROUGH_SECRET_PREFIX, Settings
+from stacks.settings import Settings
 
 #: Untagged cached images are dropped after this many days; tagged ones are kept.
 UNTAGGED_IMAGE_DAYS = 14
 
 
-class RegistryStack(cdk.Stack):
-    """Pull-through cache rules and the repository creation template for cached repos.
+@dataclass(frozen=True)
+class Upstream:
+    """One upstream registry a pull-through rule caches.
 
-    ``docker_hub_prefix`` / ``ecr_public_prefix`` are the ECR repository prefixes;
-    ``docker_hub_mirror`` is the address handed to the engine's ``docker-mirror``
-    config (``<account>.dkr.ecr.<region>.<suffix>/<prefix>``); ``repository_arn_patterns``
-    covers every repository the caches create (for IAM).
+    Attributes:
+        mirror_key: the engine's ``docker-mirror.<key>`` (``ironside.backends.aws_batch``).
+        upstream_registry: ECR's ``upstreamRegistry`` value.
+        url: ECR's ``upstreamRegistryUrl``.
+        prefix_suffix: the ECR repository prefix is ``<namePrefix>-<suffix>``.
+    """
+
+    mirror_key: str
+    upstream_registry: str
+    url: str
+    prefix_suffix: str
+
+
+ECR_PUBLIC = Upstream("ecr-public", "ecr-public", "public.ecr.aws", "ecr-public")
+QUAY = Upstream("quay", "quay", "quay.io", "quay")
+DOCKER_HUB = Upstream("dockerhub", "docker-hub", "registry-1.docker.io", "docker-hub")
+GHCR = Upstream("ghcr", "github-container-registry", "ghcr.io", "ghcr")
+
+
+class RegistryStack(cdk.Stack):
+    """Pull-through cache rules and a repository creation template for each.
+
+    ECR Public and Quay need no credentials and always get a rule; Docker Hub and GHCR
+    only with their secret (``dockerHubSecretArn``, ``ghcrSecretArn``): without one, no
+    rule and no mirror, and their images come straight from the upstream through the
+    NAT. ``mirrors`` maps each engine ``docker-mirror`` key to its address
+    (``<account>.dkr.ecr.<region>.<suffix>/<prefix>``); ``cache_prefixes`` are the ECR
+    repository prefixes (for IAM). The creation templates set no resource tags and no
+    KMS key, so ECR needs no custom role for them (ECR User Guide, repository creation
+    templates).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kw: Any):
         super().__init__(scope, construct_id, **kw)
-        self.docker_hub_prefix = settings.name("docker-hub")
-        self.ecr_public_prefix = settings.name("ecr-public")
-
+        upstreams: list[tuple[Upstream, str | None]] = [(ECR_PUBLIC, None), (QUAY, None)]
         if settings.docker_hub_secret_arn:
-            secret = sm.Secret.from_secret_complete_arn(
-                self, "DockerHubCredentials", settings.docker_hub_secret_arn
-            )
-        else:
-            created = sm.Secret(
+            upstreams.append((DOCKER_HUB, settings.docker_hub_secret_arn))
+        if settings.ghcr_secret_arn:
+            upstreams.append((GHCR, settings.ghcr_secret_arn))
+        registry = f"{self.account}.dkr.ecr.{self.region}.{self.url_suffix}"
+        self.mirrors: dict[str, str] = {}
+        self.cache_prefixes: list[str] = []
+        self.secret_arns = [arn for _, arn in upstreams if arn]
+        for upstream, credential_arn in upstreams:
+            prefix = settings.name(upstream.prefix_suffix)
+            name = "".join(part.title() for part in upstream.prefix_suffix.split("-"))
+            ecr.CfnPullThroughCacheRule(
                 self,
-                "DockerHubCredentials",
-                secret_name=f"{PULL_THROUGH_SECRET_PREFIX}{settings.name('docker-hub')}",
-                description=(
-                    "Docker Hub credentials for the ECR pull-through cache: replace username "
-                    "and accessToken with a Docker Hub user and access token"
-                ),
-                generate_secret_string=sm.SecretStringGenerator(
-                    secret_string_template=json.dumps({"username": "REPLACE_ME"}),
-                    generate_string_key="accessToken",
-                ),
+                f"{name}Cache",
+                ecr_repository_prefix=prefix,
+                upstream_registry=upstream.upstream_registry,
+                upstream_registry_url=upstream.url,
+                credential_arn=credential_arn,
             )
-            cdk.Validations.of(created).acknowledge(
-                cdk.Acknowledgment(
-                    id="AwsSolutions-SMG4",
-                    reason=(
-                        "Holds a Docker Hub access token, which only Docker Hub can issue or "
-                        "rotate; a Secrets Manager rotation Lambda cannot mint one"
-                    ),
-                )
-            )
-            secret = created
-        self.docker_hub_secret = secret
-
-        self.docker_hub_rule = ecr.CfnPullThroughCacheRule(
-            self,
-            "DockerHubCache",
-            ecr_repository_prefix=self.docker_hub_prefix,
-            upstream_registry="docker-hub",
-            upstream_registry_url="registry-1.docker.io",
-            credential_arn=secret.secret_arn,
-        )
-        self.ecr_public_rule = ecr.CfnPullThroughCacheRule(
-            self,
-            "EcrPublicCache",
-            ecr_repository_prefix=self.ecr_public_prefix,
-            upstream_registry="ecr-public",
-            upstream_registry_url="public.ecr.aws",
-        )
-        lifecycle = {
-            "rules": [
-                {
-                    "rulePriority": 1,
-                    "description": f"expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
-                    "selection": {
-                        "tagStatus": "untagged",
-                        "countType": "sinceImagePushed",
-                        "countUnit": "days",
-                        "countNumber": UNTAGGED_IMAGE_DAYS,
-                    },
-                    "action": {"type": "expire"},
-                }
-            ]
-        }
-        for prefix, name in (
-            (self.docker_hub_prefix, "DockerHub"),
-            (self.ecr_public_prefix, "EcrPublic"),
-        ):
             ecr.CfnRepositoryCreationTemplate(
                 self,
                 f"{name}Template",
@@ -104,16 +85,28 @@ class RegistryStack(cdk.Stack):
                     encryption_type="AES256"
                 ),
                 image_tag_mutability="MUTABLE",
-                lifecycle_policy=json.dumps(lifecycle),
-                resource_tags=[
-                    cdk.CfnTag(key="ironside:cache", value=prefix),
-                ],
+                lifecycle_policy=json.dumps(_LIFECYCLE),
             )
-
-        registry = f"{self.account}.dkr.ecr.{self.region}.{self.url_suffix}"
-        self.docker_hub_mirror = f"{registry}/{self.docker_hub_prefix}"
-        self.ecr_public_mirror = f"{registry}/{self.ecr_public_prefix}"
+            self.mirrors[upstream.mirror_key] = f"{registry}/{prefix}"
+            self.cache_prefixes.append(prefix)
         self.repository_arn_patterns = [
             self.format_arn(service="ecr", resource="repository", resource_name=f"{prefix}/*")
-            for prefix in (self.docker_hub_prefix, self.ecr_public_prefix)
+            for prefix in self.cache_prefixes
         ]
+
+
+_LIFECYCLE = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": f"expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": UNTAGGED_IMAGE_DAYS,
+            },
+            "action": {"type": "expire"},
+        }
+    ]
+}

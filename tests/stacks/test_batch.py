@@ -141,8 +141,8 @@ def test_instance_role_may_fill_the_pull_through_caches(synth: Synthesized) -> N
     assert set(actions(cache)) == {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
     resources = sorted(flatten(r) for r in cache["Resource"])
     assert [r.rsplit(":", 1)[-1] for r in resources] == [
-        "repository/ironside-docker-hub/*",
         "repository/ironside-ecr-public/*",
+        "repository/ironside-quay/*",
     ]
 
 

@@ -3,7 +3,9 @@
 With ``docker-mirror.dockerhub`` enabled, a Docker Hub image (no registry host,
 or ``docker.io`` / ``index.docker.io`` / ``registry-1.docker.io``) becomes
 ``<address>/<repository>``, with ``library/`` added for official images, which
-is the layout an ECR pull-through cache expects. Other registries are untouched.
+is the layout an ECR pull-through cache expects. Each other enabled
+``docker-mirror.<key>`` (``ecr-public``, ``quay``, ``ghcr``) maps images of its
+registry host to ``<address>/<rest>``; other registries are untouched.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def is_docker_hub(image: str) -> bool:
 
 def pulled_image(image: str, mirror: DockerMirror) -> str:
     """The image reference to put in the job definition for a requested ``image``."""
+    host, rest = split_registry(image)
+    for mirrored, address in mirror.others:
+        if host == mirrored:
+            return f"{address}/{rest}"
     if not mirror.enabled or not mirror.address or not is_docker_hub(image):
         return image
     _, repository = split_registry(image)

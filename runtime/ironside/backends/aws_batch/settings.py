@@ -41,12 +41,19 @@ class DockerHub:
     token: Secret | None = None
 
 
+#: ``docker-mirror.<key>`` blocks besides ``dockerhub``, by the registry host they mirror.
+MIRRORED_REGISTRIES = {"ecr-public": "public.ecr.aws", "quay": "quay.io", "ghcr": "ghcr.io"}
+
+
 @dataclass(frozen=True)
 class DockerMirror:
-    """``docker-mirror.dockerhub``: pull Docker Hub images through this registry address."""
+    """``docker-mirror.dockerhub``: pull Docker Hub images through this registry address;
+    ``others``: (registry host, address) for each enabled ``docker-mirror.<key>`` of
+    :data:`MIRRORED_REGISTRIES` (e.g. ECR pull-through caches of Quay or ECR Public)."""
 
     enabled: bool = False
     address: str | None = None
+    others: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,15 +153,34 @@ def _dockerhub(config: Mapping[str, Any]) -> DockerHub:
     return DockerHub(account=account, token=Secret(token) if token else None)
 
 
-def _mirror(config: Mapping[str, Any]) -> DockerMirror:
-    enabled = _field(config, "docker-mirror.dockerhub.enabled", values.boolean, False)
-    address = _field(config, "docker-mirror.dockerhub.address", _string, None)
+def _mirror_block(config: Mapping[str, Any], key: str) -> tuple[bool, str | None]:
+    enabled = _field(config, f"docker-mirror.{key}.enabled", values.boolean, False)
+    address = _field(config, f"docker-mirror.{key}.address", _string, None)
     if enabled and not address:
         raise BadConfig(
-            "backend.providers.AWSBatch.config.docker-mirror.dockerhub.address is required "
-            "when docker-mirror.dockerhub.enabled is true"
+            f"backend.providers.AWSBatch.config.docker-mirror.{key}.address is required "
+            f"when docker-mirror.{key}.enabled is true"
         )
-    return DockerMirror(enabled=enabled, address=address.rstrip("/") if address else None)
+    return enabled, address.rstrip("/") if address else None
+
+
+def _mirror(config: Mapping[str, Any]) -> DockerMirror:
+    blocks = lookup(config, "docker-mirror", {})
+    if isinstance(blocks, Mapping):
+        known = {"dockerhub", *MIRRORED_REGISTRIES}
+        for key in blocks:
+            if key not in known:
+                raise BadConfig(
+                    f"backend.providers.AWSBatch.config.docker-mirror.{key}: unknown registry "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+    enabled, address = _mirror_block(config, "dockerhub")
+    others = []
+    for key, host in MIRRORED_REGISTRIES.items():
+        on, other = _mirror_block(config, key)
+        if on and other:
+            others.append((host, other))
+    return DockerMirror(enabled=enabled, address=address, others=tuple(others))
 
 
 def _defaults(config: Mapping[str, Any]) -> Mapping[str, Any]:
