@@ -45,8 +45,8 @@ class EngineStack(cdk.Stack):
         default_queue: batch.IJobQueue,
         priority_queue: batch.IJobQueue,
         database_secret: sm.ISecret,
-        docker_hub_mirror: str,
-        ecr_public_mirror: str,
+        mirrors: dict[str, str],
+        gpu_queue: batch.IJobQueue | None = None,
         **kw: Any,
     ):
         super().__init__(scope, construct_id, **kw)
@@ -72,15 +72,13 @@ class EngineStack(cdk.Stack):
         )
         config = render_engine_config(
             EngineConfigValues(
-                region=self.region,
                 root=f"s3://{settings.bucket_name('results')}/executions",
                 default_queue_arn=default_queue.job_queue_arn,
                 priority_queue_arn=priority_queue.job_queue_arn,
                 scripts_bucket=settings.bucket_name("scripts"),
                 jobs_log_group=settings.log_group_names["jobs"],
-                docker_hub_mirror=docker_hub_mirror,
-                ecr_public_mirror=ecr_public_mirror,
-                job_definition_prefix=settings.name_prefix,
+                mirrors=mirrors,
+                gpu_queue_arn=gpu_queue.job_queue_arn if gpu_queue else None,
                 default_job_role_arn=job_role.role_arn,
                 allowed_job_role_arns=settings.allowed_job_role_arns,
                 port=ENGINE_PORT,
@@ -100,6 +98,7 @@ class EngineStack(cdk.Stack):
                 config=config,
                 host_env={
                     "IRONSIDE_REGION": self.region,
+                    "AWS_DEFAULT_REGION": self.region,
                     "IRONSIDE_PORT": str(ENGINE_PORT),
                     "IRONSIDE_WHEEL_URL": self.wheel.s3_object_url,
                     "IRONSIDE_LOG_GROUP": log_group,
@@ -141,6 +140,12 @@ class EngineStack(cdk.Stack):
                     sid="ReadApiToken",
                     actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                     resources=[self.api_token.secret_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="SignalDeployment",
+                    # bootstrap.sh signals the group's creation/update policy.
+                    actions=["cloudformation:SignalResource"],
+                    resources=[self.stack_id],
                 ),
                 iam.PolicyStatement(
                     sid="SelfHealing",

@@ -2,7 +2,9 @@
 
 ``parse_runtime`` merges the task's evaluated attributes over the config's
 ``default-runtime-attributes`` and the built-in defaults, and raises
-``BadRuntimeAttribute`` naming the attribute and the values it accepts.
+``BadRuntimeAttribute`` naming the attribute and the values it accepts. A task with
+``gpuCount > 0`` that names no ``queueArn`` goes to ``gpuQueueArn`` when the config's
+defaults set one (the kit's GPU queue).
 Attributes this backend does not know are left to the engine.
 """
 
@@ -191,6 +193,7 @@ _ALLOWED = {
     "disks": "'local-disk', 'local-disk N SSD|HDD|LOCAL', '/mount/point [N SSD|HDD|LOCAL]', "
     "comma-separated or a list, no mount point twice",
     "queueArn": "a job queue ARN arn:<partition>:batch:<region>:<12 digits>:job-queue/<name>",
+    "gpuQueueArn": "a job queue ARN (where tasks with gpuCount > 0 go unless they name queueArn)",
     "awsBatchRetryAttempts": "an integer from 0 to 10",
     "awsBatchEvaluateOnExit": "a list of up to 5 objects {action: retry|exit, "
     "onExitCode, onReason, onStatusReason} with action and at least one condition",
@@ -212,6 +215,7 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "gpuCount": lambda v: values.integer(v, low=0),
     "disks": _disks,
     "queueArn": values.queue_arn,
+    "gpuQueueArn": values.queue_arn,
     "awsBatchRetryAttempts": lambda v: values.integer(v, low=0, high=10),
     "awsBatchEvaluateOnExit": _evaluate_on_exit,
     "ulimits": _ulimits,
@@ -246,7 +250,11 @@ def parse_runtime(
         memory_mib=parsed["memory"],
         gpu_count=parsed["gpuCount"],
         disks=parsed["disks"],
-        queue_arn=parsed["queueArn"],
+        queue_arn=(
+            parsed["gpuQueueArn"]
+            if parsed["gpuCount"] > 0 and "gpuQueueArn" in parsed and "queueArn" not in runtime
+            else parsed["queueArn"]
+        ),
         retry_attempts=parsed["awsBatchRetryAttempts"],
         evaluate_on_exit=parsed.get("awsBatchEvaluateOnExit", ()),
         ulimits=parsed.get("ulimits", ()),
