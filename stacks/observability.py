@@ -13,12 +13,16 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
+from stacks import nag
 from stacks.constructs.container_insights import ContainerInsights, ContainerInsightsProps
 from stacks.constructs.logging import retention
 from stacks.settings import Settings
@@ -157,6 +161,32 @@ class ObservabilityStack(cdk.Stack):
             evaluation_periods=5,
             comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.BREACHING,
+        )
+
+        self.alarm_topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=settings.name("alarms"),
+            display_name="Ironside platform alarms",
+            enforce_ssl=True,
+        )
+        nag.acknowledge(
+            self.alarm_topic,
+            "Alarm notifications carry only alarm names and states; CloudWatch alarms cannot "
+            "publish to a topic encrypted with the AWS managed key alias/aws/sns",
+            "AwsSolutions-SNS2",
+        )
+        if settings.alarm_email:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        action = cw_actions.SnsAction(self.alarm_topic)
+        for alarm in (self.failed_jobs_alarm, self.engine_unhealthy_alarm):
+            alarm.add_alarm_action(action)
+        self.engine_unhealthy_alarm.add_ok_action(action)
+        cdk.CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarm_topic.topic_arn,
+            description="SNS topic of the platform's alarms (subscribe to be notified)",
         )
 
     def _job_transition_rules(

@@ -30,6 +30,8 @@ class EngineHostProps:
         config: the rendered HOCON config.
         host_env: ``KEY=value`` lines for ``/etc/ironside/host.env``.
         root_volume_gib: encrypted gp3 root volume (default 30).
+        signal_timeout: how long CloudFormation waits for the host's success signal
+            (sent once ``/engine/v1/status`` answers; default 30 minutes).
     """
 
     vpc: ec2.IVpc
@@ -42,31 +44,22 @@ class EngineHostProps:
     config: str
     host_env: dict[str, str]
     root_volume_gib: int = 30
+    signal_timeout: cdk.Duration = cdk.Duration.minutes(30)
 
 
 class EngineHost(Construct):
     """``launch_template``, ``group`` (min = max = 1) and the ``user_data``.
 
-    The group has no CloudFormation update policy: a new launch template version (new
-    wheel or config) is rolled out by the pipeline's ``RollEngineHost`` step (instance
-    refresh, then a wait for ``/engine/v1/status``); CloudFormation cannot replace a
-    group with a fixed name.
+    The group has a creation policy and a rolling update policy (one instance at a time,
+    none kept in service: one engine owns the database) that wait for the host's
+    signal, which ``bootstrap.sh`` sends after ``/engine/v1/status`` answers: a host that
+    fails to boot fails the deployment and CloudFormation rolls back. (A rolling update
+    replaces instances, never the group, whose name is fixed.)
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: EngineHostProps) -> None:
         super().__init__(scope, construct_id)
         self.user_data = ec2.UserData.for_linux()
-        env_lines = "\n".join(f"{key}={value}" for key, value in props.host_env.items())
-        self.user_data.add_commands(
-            "set -Eeuo pipefail",
-            "install -d -m 0755 /etc/ironside",
-            f"cat >{HOST_ENV_PATH} <<'IRONSIDE_ENV'\n{env_lines}\nIRONSIDE_ENV",
-            f"cat >{CONFIG_PATH} <<'IRONSIDE_CONF'\n{props.config}IRONSIDE_CONF",
-            "artifacts=$(mktemp -d)",
-            f"aws s3 cp --only-show-errors {props.artifacts.s3_object_url} $artifacts/engine.zip",
-            "cd $artifacts && python3 -m zipfile -e engine.zip engine",
-            "bash $artifacts/engine/bootstrap.sh",
-        )
         self.launch_template = ec2.LaunchTemplate(
             self,
             "Template",
@@ -101,4 +94,47 @@ class EngineHost(Construct):
             max_capacity=1,
             health_checks=autoscaling.HealthChecks.ec2(grace_period=cdk.Duration.minutes(15)),
             group_metrics=[autoscaling.GroupMetrics.all()],
+        )
+        # The policies are set on the resource, not with the construct's ``signals``: that
+        # would grant cloudformation:SignalResource in the role's own (IAM) stack, on the
+        # wrong stack id. The engine stack grants it on itself (``SignalDeployment``).
+        stack = cdk.Stack.of(self)
+        cfn_group = self.group.node.default_child
+        assert isinstance(cfn_group, autoscaling.CfnAutoScalingGroup)
+        timeout = props.signal_timeout.to_iso_string()
+        cfn_group.cfn_options.creation_policy = cdk.CfnCreationPolicy(
+            resource_signal=cdk.CfnResourceSignal(count=1, timeout=timeout)
+        )
+        cfn_group.cfn_options.update_policy = cdk.CfnUpdatePolicy(
+            auto_scaling_rolling_update=cdk.CfnAutoScalingRollingUpdate(
+                max_batch_size=1,
+                min_instances_in_service=0,
+                wait_on_resource_signals=True,
+                pause_time=timeout,
+                suspend_processes=[
+                    "HealthCheck",
+                    "ReplaceUnhealthy",
+                    "AZRebalance",
+                    "AlarmNotification",
+                    "ScheduledActions",
+                ],
+            )
+        )
+        # The user data renders lazily: the group's own logical id can go into it.
+        self.signal_resource = stack.resolve(cfn_group.logical_id)
+        host_env = {
+            **props.host_env,
+            "IRONSIDE_STACK_NAME": stack.stack_name,
+            "IRONSIDE_SIGNAL_RESOURCE": self.signal_resource,
+        }
+        env_lines = "\n".join(f"{key}={value}" for key, value in host_env.items())
+        self.user_data.add_commands(
+            "set -Eeuo pipefail",
+            "install -d -m 0755 /etc/ironside",
+            f"cat >{HOST_ENV_PATH} <<'IRONSIDE_ENV'\n{env_lines}\nIRONSIDE_ENV",
+            f"cat >{CONFIG_PATH} <<'IRONSIDE_CONF'\n{props.config}IRONSIDE_CONF",
+            "artifacts=$(mktemp -d)",
+            f"aws s3 cp --only-show-errors {props.artifacts.s3_object_url} $artifacts/engine.zip",
+            "cd $artifacts && python3 -m zipfile -e engine.zip engine",
+            "bash $artifacts/engine/bootstrap.sh",
         )

@@ -13,27 +13,30 @@ from tests.stacks.helpers import flatten, statements
 
 
 def test_pull_through_cache_rules(synth: Synthesized) -> None:
+    """Without credentials: ECR Public and Quay only, no Docker Hub rule, no secret."""
     rules = {
         r["Properties"]["UpstreamRegistry"]: r["Properties"]
         for r in synth.resources("registry", "AWS::ECR::PullThroughCacheRule").values()
     }
-    assert set(rules) == {"docker-hub", "ecr-public"}
-    assert rules["docker-hub"]["UpstreamRegistryUrl"] == "registry-1.docker.io"
-    assert rules["docker-hub"]["EcrRepositoryPrefix"] == "ironside-docker-hub"
+    assert set(rules) == {"quay", "ecr-public"}
+    assert rules["quay"]["UpstreamRegistryUrl"] == "quay.io"
+    assert rules["quay"]["EcrRepositoryPrefix"] == "ironside-quay"
     assert rules["ecr-public"]["UpstreamRegistryUrl"] == "public.ecr.aws"
-    assert "CredentialArn" not in rules["ecr-public"]
-    secrets = synth.resources("registry", "AWS::SecretsManager::Secret")
-    [(secret_id, secret)] = secrets.items()
-    assert secret["Properties"]["Name"].startswith("ecr-pullthroughcache/")
-    assert rules["docker-hub"]["CredentialArn"] == {"Ref": secret_id}
+    assert all("CredentialArn" not in rule for rule in rules.values())
+    assert synth.resources("registry", "AWS::SecretsManager::Secret") == {}
 
 
 def test_repository_creation_templates(synth: Synthesized) -> None:
+    """No resource tags and no KMS key: ECR would need a custom role for either."""
     templates = synth.resources("registry", "AWS::ECR::RepositoryCreationTemplate").values()
     assert sorted(t["Properties"]["Prefix"] for t in templates) == [
-        "ironside-docker-hub",
         "ironside-ecr-public",
+        "ironside-quay",
     ]
+    for template in templates:
+        assert "ResourceTags" not in template["Properties"]
+        assert "CustomRoleArn" not in template["Properties"]
+        assert "KmsKey" not in template["Properties"]["EncryptionConfiguration"]
     for template in templates:
         assert template["Properties"]["AppliedFor"] == ["PULL_THROUGH_CACHE"]
         assert template["Properties"]["EncryptionConfiguration"]["EncryptionType"] == "AES256"
@@ -62,6 +65,10 @@ def test_dashboard_alarms_and_container_insights(synth: Synthesized) -> None:
         for a in synth.resources("observability", "AWS::CloudWatch::Alarm").values()
     }
     assert set(alarms) == {"ironside-failed-jobs", "ironside-engine-unhealthy"}
+    # Every alarm notifies someone: the platform's topic (alarmEmail subscribes to it).
+    [topic_id] = synth.resources("observability", "AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     rules = synth.resources("observability", "AWS::Events::Rule").values()
     assert len(rules) == 6
     for rule in rules:
@@ -91,12 +98,13 @@ def test_engine_user_data_writes_config_and_bootstraps(synth: Synthesized) -> No
         'scriptBucketName = "ironside-scripts-',
         'queueArn = "',
         'logGroupName = "/ironside/batch/jobs"',
-        "/ironside-docker-hub",
+        "/ironside-quay",
         "database { url = ${IRONSIDE_DATABASE_URL} }",
         "bash $artifacts/engine/bootstrap.sh",
     ):
         assert needle in text, needle
     assert "password" not in text.lower()
+    assert "dockerhub" not in text  # no Docker Hub mirror without its credentials
     [template] = synth.resources("engine", "AWS::EC2::LaunchTemplate").values()
     raw = json.dumps(template["Properties"]["LaunchTemplateData"]["UserData"])
     assert "ironside-batch:ExportsOutputFnGetAttComputeDefaultQueue" in raw
@@ -113,6 +121,10 @@ def test_engine_host_scripts_install_the_wheel_and_run_under_systemd() -> None:
     assert "global-bundle.pem" in bootstrap
     env = (ENGINE_ARTIFACTS_DIR / "ironside-env.sh").read_text()
     assert "ssl_ca=/etc/ironside/rds-ca.pem" in env and "IRONSIDE_SERVER_TOKEN=" in env
+    # The creation/update policy's signal: SUCCESS only once the API answers.
+    answered = bootstrap.index('"http://127.0.0.1:${PORT}/engine/v1/status"')
+    assert bootstrap.index("signal SUCCESS") > answered
+    assert "trap 'echo \"bootstrap: failed" in bootstrap and "signal FAILURE" in bootstrap
     health = (ENGINE_ARTIFACTS_DIR / "ironside-health.sh").read_text()
     assert "/engine/v1/status" in health and "set-instance-health" in health
 
@@ -122,9 +134,14 @@ def test_engine_group_of_one_private_no_ssh(synth: Synthesized) -> None:
     props = group["Properties"]
     assert (props["MinSize"], props["MaxSize"]) == ("1", "1")
     assert props["AutoScalingGroupName"] == "ironside-engine"
-    # No replacing update: the pipeline's RollEngineHost step refreshes the instance.
-    policy = group.get("UpdatePolicy", {})
-    assert "AutoScalingReplacingUpdate" not in policy and "AutoScalingRollingUpdate" not in policy
+    # A failed bootstrap fails the deployment: CloudFormation waits for the host's signal
+    # on create and on every rolling update (never a replacing one: the name is fixed).
+    assert group["CreationPolicy"] == {"ResourceSignal": {"Count": 1, "Timeout": "PT30M"}}
+    policy = group["UpdatePolicy"]
+    assert "AutoScalingReplacingUpdate" not in policy
+    rolling = policy["AutoScalingRollingUpdate"]
+    assert rolling["WaitOnResourceSignals"] is True
+    assert (rolling["MaxBatchSize"], rolling["MinInstancesInService"]) == (1, 0)
     outputs = synth.templates[synth.settings.name("engine")]["Outputs"]
     assert outputs["EnginePort"]["Value"] == "8000"
     assert outputs["EngineAutoScalingGroupName"]["Value"] == {
@@ -149,6 +166,15 @@ def test_engine_host_policy(synth: Synthesized) -> None:
         "StringEquals": {"cloudwatch:namespace": "CWAgent"}
     }
     assert "secretsmanager:GetSecretValue" in by_sid["ReadApiToken"]["Action"]
+    # The host signals its own stack's group, nothing else.
+    assert by_sid["SignalDeployment"] == {
+        "Sid": "SignalDeployment",
+        "Effect": "Allow",
+        "Action": "cloudformation:SignalResource",
+        "Resource": {"Ref": "AWS::StackId"},
+    }
+    [group_id] = synth.resources("engine", "AWS::AutoScaling::AutoScalingGroup")
+    assert f"IRONSIDE_SIGNAL_RESOURCE={group_id}" in _engine_user_data(synth)
 
 
 def test_runtime_wheel_is_built_and_shipped(synth: Synthesized) -> None:

@@ -1,14 +1,30 @@
 #!/bin/bash
 # Sets up the Ironside engine host (Amazon Linux 2023). Run once by the user data from
 # the unzipped artifacts directory, after it wrote /etc/ironside/host.env and
-# /etc/ironside/ironside.conf. Any failure exits non-zero: the instance then fails its
-# health check and the Auto Scaling group replaces it.
+# /etc/ironside/ironside.conf. It ends by signalling the Auto Scaling group's
+# CloudFormation creation/update policy: SUCCESS once /engine/v1/status answers, FAILURE on
+# any error (or no signal at all, and the policy times out), so a broken engine host fails
+# the deployment instead of looking healthy.
 set -Eeuo pipefail
 umask 022
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=/dev/null
 . /etc/ironside/host.env
 : "${IRONSIDE_REGION:?}" "${IRONSIDE_WHEEL_URL:?}" "${IRONSIDE_LOG_GROUP:?}" "${IRONSIDE_ASG_NAME:?}"
+: "${IRONSIDE_STACK_NAME:?}" "${IRONSIDE_SIGNAL_RESOURCE:?}"
+
+# SignalResource for the group's creation/update policy (unique id: this instance's id).
+signal() {
+  local token instance
+  token=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" \
+    http://169.254.169.254/latest/api/token) || return 1
+  instance=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" \
+    http://169.254.169.254/latest/meta-data/instance-id) || return 1
+  aws cloudformation signal-resource --region "$IRONSIDE_REGION" \
+    --stack-name "$IRONSIDE_STACK_NAME" --logical-resource-id "$IRONSIDE_SIGNAL_RESOURCE" \
+    --unique-id "$instance" --status "$1"
+}
+trap 'echo "bootstrap: failed at line $LINENO" >&2; signal FAILURE || true' ERR
 
 retry() {
   local attempt
@@ -48,4 +64,17 @@ sed -e "s|@@LOG_GROUP@@|${IRONSIDE_LOG_GROUP}|g" -e "s|@@ASG_NAME@@|${IRONSIDE_A
 
 systemctl daemon-reload
 systemctl enable --now ironside.service ironside-health.timer
-echo "bootstrap: engine installed"
+
+# Healthy means the API answers; the policy's timeout bounds the whole bootstrap.
+PORT=${IRONSIDE_PORT:-8000}
+for _ in $(seq 1 60); do
+  if curl -fsS --max-time 5 "http://127.0.0.1:${PORT}/engine/v1/status" >/dev/null; then
+    echo "bootstrap: engine installed and answering"
+    signal SUCCESS
+    exit 0
+  fi
+  sleep 5
+done
+echo "bootstrap: /engine/v1/status did not answer within 5 minutes" >&2
+signal FAILURE
+exit 1
