@@ -19,7 +19,7 @@ export CDK_CLI_NOTICES := false
 PIN_FILES := pyproject.toml runtime/pyproject.toml requirements/dev.txt requirements/constraints.txt package.json package-lock.json
 PYTEST_WORKERS ?= auto
 
-.PHONY: help setup prereqs system-packages demo test lint typecheck pytest synth cfn-lint bench lock clean package
+.PHONY: help setup prereqs system-packages browser demo test lint typecheck pytest synth cfn-lint bench lock clean package
 
 help:
 	@echo "make demo   synthesize the kit, lint its templates, run the example workflow"
@@ -46,13 +46,27 @@ $(STAMP): $(PIN_FILES)
 	$(MAKE) --no-print-directory system-packages
 	touch $@
 
-# Debian packages the tests drive: shellcheck (host scripts) and chromium (the timing page).
+# System tools the tests drive: shellcheck (host scripts) and a Chromium-family browser (the
+# timing page). The browser is found where the machine has it (Debian's chromium, Ubuntu's
+# chromium-browser, Google Chrome on the CodeBuild standard image) and handed to the tests
+# as IRONSIDE_CHROMIUM; only Debian gets `apt-get install chromium` (Ubuntu has no such deb).
+BROWSER_NAMES := chromium chromium-browser google-chrome-stable google-chrome
+ifeq ($(origin IRONSIDE_CHROMIUM),undefined)
+IRONSIDE_CHROMIUM := $(firstword $(foreach b,$(BROWSER_NAMES),$(shell command -v $(b) 2>/dev/null)))
+endif
+export IRONSIDE_CHROMIUM
+browser:
+	@echo "$(IRONSIDE_CHROMIUM)"
+
 system-packages:
 	@missing=""; \
 	  command -v shellcheck >/dev/null 2>&1 || missing="$$missing shellcheck"; \
-	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	  if [ -z "$(IRONSIDE_CHROMIUM)" ]; then \
+	    if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then missing="$$missing chromium"; \
+	    else echo "no Chromium-family browser ($(BROWSER_NAMES)); install one or set IRONSIDE_CHROMIUM"; exit 2; fi; \
+	  fi; \
 	  if [ -n "$$missing" ]; then \
-	    echo "installing Debian packages:$$missing"; \
+	    echo "installing packages:$$missing"; \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
 	      || { echo "could not install$$missing (run as root: apt-get install$$missing)"; exit 2; }; \
 	  fi
