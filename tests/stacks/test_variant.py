@@ -14,6 +14,7 @@ from tests.stacks.test_checks import run_cfn_lint
 
 ROLE = "arn:aws:iam::123456789012:role/genomics-team"
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/dh-AbCdEf"
+GHCR_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/gh-AbCdEf"
 VARIANT: dict[str, Any] = {
     "ironside:namePrefix": "gx",
     "ironside:vpcId": "vpc-0123456789abcdef0",
@@ -35,6 +36,10 @@ VARIANT: dict[str, Any] = {
     "ironside:batchAmiId": "ami-0123456789abcdef0",
     "ironside:spotAllocationStrategy": "SPOT_CAPACITY_OPTIMIZED",
     "ironside:spotBidPercentage": "60",
+    "ironside:ghcrSecretArn": GHCR_SECRET,
+    "ironside:readBuckets": "*",
+    "ironside:readWriteBuckets": "arn:aws:s3:::lab-data",
+    "ironside:alarmEmail": "oncall@example.org",
 }
 
 
@@ -83,6 +88,19 @@ def test_variant_branches(variant: tuple[Path, dict[str, dict[str, Any]]]) -> No
         if r["Properties"]["UpstreamRegistry"] == "docker-hub"
     ]
     assert rule["Properties"]["CredentialArn"] == SECRET
+    [ghcr] = [
+        r
+        for r in _of(t, "gx-registry", "AWS::ECR::PullThroughCacheRule")
+        if r["Properties"]["UpstreamRegistry"] == "github-container-registry"
+    ]
+    assert ghcr["Properties"] == {
+        "CredentialArn": GHCR_SECRET,
+        "EcrRepositoryPrefix": "gx-ghcr",
+        "UpstreamRegistry": "github-container-registry",
+        "UpstreamRegistryUrl": "ghcr.io",
+    }
+    [subscription] = _of(t, "gx-observability", "AWS::SNS::Subscription")
+    assert subscription["Properties"]["Endpoint"] == "oncall@example.org"
     for environment in _of(t, "gx-batch", "AWS::Batch::ComputeEnvironment"):
         assert environment["Properties"]["ComputeResources"]["Ec2Configuration"] == [
             {"ImageIdOverride": "ami-0123456789abcdef0", "ImageType": "ECS_AL2023"}
@@ -100,6 +118,9 @@ def test_variant_branches(variant: tuple[Path, dict[str, dict[str, Any]]]) -> No
         ]
     )
     assert ROLE in user_data
+    # With the Docker Hub secret the engine routes Docker Hub (and GHCR) through the caches.
+    assert "dockerhub { enabled = true" in user_data and "/gx-docker-hub" in user_data
+    assert "ghcr { enabled = true" in user_data and "/gx-ghcr" in user_data
     host_data = _of(t, "gx-batch", "AWS::EC2::LaunchTemplate")[0]["Properties"]
     assert f"IRONSIDE_DOCKER_HUB_SECRET_ARN={SECRET}" in flatten(
         host_data["LaunchTemplateData"]["UserData"]
