@@ -38,6 +38,7 @@ class DatabaseStack(cdk.Stack):
         settings: Settings,
         vpc: ec2.IVpc,
         engine_sg: ec2.ISecurityGroup,
+        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
         **kw: Any,
     ):
         super().__init__(scope, construct_id, **kw)
@@ -94,7 +95,30 @@ class DatabaseStack(cdk.Stack):
         self.secret = self.cluster.secret
         secret_construct = self.cluster.node.find_child("Secret")
         if settings.database_secret_rotation:
-            self.cluster.add_rotation_single_user(automatically_after=cdk.Duration.days(30))
+            # The rotation Lambda calls Secrets Manager and the database: private subnets
+            # (NAT), through the Secrets Manager endpoint when there is one (isolated
+            # subnets have no route to Secrets Manager).
+            rotation = self.cluster.add_rotation_single_user(
+                automatically_after=cdk.Duration.days(30),
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                endpoint=secrets_manager_endpoint,
+            )
+            rotation_sg = rotation.node.try_find_child("SecurityGroup")
+            if secrets_manager_endpoint is not None and isinstance(rotation_sg, ec2.SecurityGroup):
+                # In this stack (the network stack must not depend on this one).
+                for index, endpoint_sg in enumerate(
+                    secrets_manager_endpoint.connections.security_groups
+                ):
+                    ec2.CfnSecurityGroupIngress(
+                        self,
+                        f"RotationToSecretsManager{index}",
+                        group_id=endpoint_sg.security_group_id,
+                        source_security_group_id=rotation_sg.security_group_id,
+                        ip_protocol="tcp",
+                        from_port=443,
+                        to_port=443,
+                        description="HTTPS from the database secret's rotation Lambda",
+                    )
         else:
             cdk.Validations.of(secret_construct).acknowledge(
                 cdk.Acknowledgment(

@@ -127,8 +127,13 @@ class NetworkStack(cdk.Stack):
             ]
         if settings.batch_endpoint:
             interface.append(("BatchEndpoint", ec2.InterfaceVpcEndpointAwsService.BATCH))
+        if settings.secrets_manager_endpoint:
+            interface.append(
+                ("SecretsManagerEndpoint", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)
+            )
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for endpoint_id, service in interface:
-            self.vpc.add_interface_endpoint(
+            self.interface_endpoints[endpoint_id] = self.vpc.add_interface_endpoint(
                 endpoint_id,
                 service=service,
                 subnets=private,

@@ -72,6 +72,7 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         settings=settings,
         vpc=network.vpc,
         engine_sg=network.engine_sg,
+        secrets_manager_endpoint=network.interface_endpoints.get("SecretsManagerEndpoint"),
         **stack_kw,
     )
     batch = BatchStack(

@@ -118,6 +118,9 @@ class Settings:
     """``ecsEndpoints``: ECS, ECS agent and ECS telemetry interface endpoints."""
     batch_endpoint: bool = True
     """``batchEndpoint``: AWS Batch interface endpoint."""
+    secrets_manager_endpoint: bool = True
+    """``secretsManagerEndpoint``: Secrets Manager interface endpoint (the engine's secrets,
+    the rotation Lambda, Docker Hub credentials on Batch hosts)."""
     batch_instance_types: tuple[str, ...] = ("m6i", "c6i", "r6i")
     """``batchInstanceTypes``: instance families or types for both compute environments."""
     spot_min_vcpus: int = 0
@@ -267,6 +270,7 @@ class Settings:
             logs_endpoint=r.bool_("logsEndpoint", d.logs_endpoint),
             ecs_endpoints=r.bool_("ecsEndpoints", d.ecs_endpoints),
             batch_endpoint=r.bool_("batchEndpoint", d.batch_endpoint),
+            secrets_manager_endpoint=r.bool_("secretsManagerEndpoint", d.secrets_manager_endpoint),
             batch_instance_types=r.list_("batchInstanceTypes", d.batch_instance_types, _instance),
             spot_min_vcpus=r.int_("spotMinVcpus", d.spot_min_vcpus, 0, 100_000),
             spot_max_vcpus=r.int_("spotMaxVcpus", d.spot_max_vcpus, 1, 100_000),
@@ -308,7 +312,7 @@ class Settings:
 KNOWN_KEYS = (
     "namePrefix vpcId vpcCidr availabilityZones publicSubnetIds privateSubnetIds "
     "isolatedSubnetIds privateRouteTableIds maxAzs natGateways s3Endpoint ecrEndpoints "
-    "logsEndpoint ecsEndpoints batchEndpoint batchInstanceTypes spotMinVcpus spotMaxVcpus "
+    "logsEndpoint ecsEndpoints batchEndpoint secretsManagerEndpoint batchInstanceTypes spotMinVcpus spotMaxVcpus "
     "onDemandMinVcpus onDemandMaxVcpus spotAllocationStrategy spotBidPercentage batchAmiId "
     "batchRootVolumeGiB allowedJobRoleArns readBuckets readWriteBuckets dockerHubSecretArn "
     "ghcrSecretArn engineInstanceType "

@@ -22,7 +22,7 @@ def test_endpoints(synth: Synthesized) -> None:
     endpoints = synth.resources("network", "AWS::EC2::VPCEndpoint").values()
     services = sorted(flatten(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1] for e in endpoints)
     assert services == sorted(
-        ["s3", "api", "dkr", "logs", "ecs", "ecs-agent", "ecs-telemetry", "batch"]
+        ["s3", "api", "dkr", "logs", "ecs", "ecs-agent", "ecs-telemetry", "batch", "secretsmanager"]
     )
     gateway = [e for e in endpoints if e["Properties"].get("VpcEndpointType") == "Gateway"]
     assert len(gateway) == 1

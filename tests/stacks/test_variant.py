@@ -68,7 +68,8 @@ def test_variant_is_nag_and_lint_clean(variant: tuple[Path, dict[str, dict[str, 
 def test_variant_branches(variant: tuple[Path, dict[str, dict[str, Any]]]) -> None:
     _, t = variant
     assert _of(t, "gx-network", "AWS::EC2::VPC") == []
-    assert len(_of(t, "gx-network", "AWS::EC2::VPCEndpoint")) == 4  # s3, ecr api/dkr, logs
+    # s3, ecr api/dkr, logs, secretsmanager
+    assert len(_of(t, "gx-network", "AWS::EC2::VPCEndpoint")) == 5
     assert _of(t, "gx-storage", "AWS::KMS::Key") == []
     assert _of(t, "gx-database", "AWS::SecretsManager::RotationSchedule")
     [cluster] = _of(t, "gx-database", "AWS::RDS::DBCluster")
@@ -144,3 +145,25 @@ def test_variant_branches(variant: tuple[Path, dict[str, dict[str, Any]]]) -> No
         "job-definition/gx-*",
         "job-definition/ironside-*",
     ]
+
+
+def test_rotation_lambda_reaches_secrets_manager(
+    variant: tuple[Path, dict[str, dict[str, Any]]],
+) -> None:
+    """Item 17.8: the rotation Lambda runs in the private subnets (not the isolated ones,
+    which have no route to Secrets Manager) and uses the Secrets Manager endpoint."""
+    _, t = variant
+    [app] = _of(t, "gx-database", "AWS::Serverless::Application")
+    parameters = app["Properties"]["Parameters"]
+    assert flatten(parameters["vpcSubnetIds"]) == "subnet-11111111,subnet-22222222"
+    assert "SecretsManagerEndpoint" in json.dumps(parameters["endpoint"])
+    ingress = [
+        r
+        for r in t["gx-database"]["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress" and r["Properties"].get("FromPort") == 443
+    ] + [
+        r
+        for r in t["gx-network"]["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress" and r["Properties"].get("FromPort") == 443
+    ]
+    assert any("Rotation" in json.dumps(r["Properties"]) for r in ingress)
