@@ -41,6 +41,23 @@ KNOWN_INSTANCE_FAMILIES = frozenset(
     """.split()
 )
 
+#: Graviton (arm64) families: a letter group, a generation digit, then ``g`` (m7g, c6gn,
+#: im4gn, is4gen, x2gd, g5g, ...). Everything else in KNOWN_INSTANCE_FAMILIES is x86_64.
+_GRAVITON_RE = re.compile(r"^[a-z]+\d+g|^a1$")
+#: GPU families (NVIDIA; g4ad is AMD, g5g is Graviton with NVIDIA T4g).
+GPU_FAMILIES = frozenset("g4dn g5 g5g g6 g6e gr6 p3 p3dn p4d p5".split())
+
+
+def family(instance_type: str) -> str:
+    """The family of an instance type or family (``m7g.large`` -> ``m7g``)."""
+    return instance_type.split(".", 1)[0]
+
+
+def architecture(instance_type: str) -> str:
+    """``arm64`` for Graviton instance types or families, else ``x86_64``."""
+    return "arm64" if _GRAVITON_RE.match(family(instance_type)) else "x86_64"
+
+
 #: Allocation strategies for the Spot environment. BEST_FIT is left out on purpose: for
 #: Spot it needs a Spot Fleet role and tends to leave jobs waiting for one instance type.
 SPOT_ALLOCATION_STRATEGIES = (
@@ -63,6 +80,8 @@ _RTB_RE = re.compile(r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})$")
 _AZ_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _CIDR_RE = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")
 _INSTANCE_TYPE_RE = re.compile(r"^(?P<family>[a-z][a-z0-9-]*)(\.(?P<size>[a-z0-9]+))?$")
+_CERT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-\d:\d{12}:certificate/[\w-]+$")
+_KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[\w-]+$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_KEY_RE = re.compile(r"^[\w .:/=+@-]{1,128}$")
 
@@ -131,6 +150,16 @@ class Settings:
     """``onDemandMinVcpus``: minimum vCPUs of the On-Demand compute environment."""
     on_demand_max_vcpus: int = 64
     """``onDemandMaxVcpus``: maximum vCPUs of the On-Demand compute environment."""
+    gpu_instance_types: tuple[str, ...] = ()
+    """``gpuInstanceTypes``: GPU instance families or types (e.g. ``g5``, ``g6.xlarge``) of a
+    GPU compute environment and queue, where the engine sends tasks with ``gpuCount > 0``.
+    Default: none (no GPU environment)."""
+    gpu_max_vcpus: int = 64
+    """``gpuMaxVcpus``: maximum vCPUs of the GPU compute environment."""
+    job_runnable_timeout_minutes: int = 240
+    """``jobRunnableTimeoutMinutes``: a job that stays RUNNABLE this long because no
+    environment can place it (e.g. more memory than any instance type has) is failed with
+    Batch's reason (queue ``jobStateTimeLimitActions``). Default 4 hours."""
     spot_allocation_strategy: str = "SPOT_PRICE_CAPACITY_OPTIMIZED"
     """``spotAllocationStrategy``: one of :data:`SPOT_ALLOCATION_STRATEGIES`."""
     spot_bid_percentage: int = 100
@@ -160,6 +189,12 @@ class Settings:
     """``engineInstanceType``: instance type of the engine host."""
     engine_load_balancer: bool = False
     """``engineLoadBalancer``: internal ALB in front of the engine API."""
+    engine_certificate_arn: str | None = None
+    """``engineCertificateArn``: ACM certificate of the load balancer's HTTPS listener
+    (443; HTTP then only redirects). Default: none (HTTP on port 80)."""
+    kms_key_arn: str | None = None
+    """``kmsKeyArn``: a customer managed KMS key for log groups and the kit's secrets
+    (its policy must allow CloudWatch Logs and Secrets Manager). Default: AWS managed."""
     database_min_capacity: float = 0.5
     """``databaseMinCapacity``: Aurora Serverless v2 minimum ACUs."""
     database_max_capacity: float = 4.0
@@ -209,6 +244,11 @@ class Settings:
     def priority_queue_name(self) -> str:
         """Name of the ``priority`` job queue (On-Demand)."""
         return self.name("priority")
+
+    @property
+    def gpu_queue_name(self) -> str:
+        """Name of the ``gpu`` job queue (with ``gpuInstanceTypes``)."""
+        return self.name("gpu")
 
     @property
     def engine_asg_name(self) -> str:
@@ -276,6 +316,11 @@ class Settings:
             spot_max_vcpus=r.int_("spotMaxVcpus", d.spot_max_vcpus, 1, 100_000),
             on_demand_min_vcpus=r.int_("onDemandMinVcpus", d.on_demand_min_vcpus, 0, 100_000),
             on_demand_max_vcpus=r.int_("onDemandMaxVcpus", d.on_demand_max_vcpus, 1, 100_000),
+            gpu_instance_types=r.list_("gpuInstanceTypes", (), _gpu_instance),
+            gpu_max_vcpus=r.int_("gpuMaxVcpus", d.gpu_max_vcpus, 1, 100_000),
+            job_runnable_timeout_minutes=r.int_(
+                "jobRunnableTimeoutMinutes", d.job_runnable_timeout_minutes, 10, 86_400
+            ),
             spot_allocation_strategy=r.choice(
                 "spotAllocationStrategy", d.spot_allocation_strategy, SPOT_ALLOCATION_STRATEGIES
             ),
@@ -289,6 +334,10 @@ class Settings:
             ghcr_secret_arn=r.opt_str("ghcrSecretArn", None, "", _pull_through_secret),
             engine_instance_type=_instance_of(r, "engineInstanceType", d.engine_instance_type),
             engine_load_balancer=r.bool_("engineLoadBalancer", d.engine_load_balancer),
+            engine_certificate_arn=r.opt_str(
+                "engineCertificateArn", _CERT_ARN_RE, "an ACM certificate ARN"
+            ),
+            kms_key_arn=r.opt_str("kmsKeyArn", _KMS_ARN_RE, "a KMS key ARN arn:aws:kms:..."),
             database_min_capacity=r.acu("databaseMinCapacity", d.database_min_capacity),
             database_max_capacity=r.acu("databaseMaxCapacity", d.database_max_capacity),
             database_secret_rotation=r.bool_("databaseSecretRotation", d.database_secret_rotation),
@@ -309,17 +358,17 @@ class Settings:
 
 
 #: Every context key the kit reads (without the ``ironside:`` prefix).
-KNOWN_KEYS = (
-    "namePrefix vpcId vpcCidr availabilityZones publicSubnetIds privateSubnetIds "
-    "isolatedSubnetIds privateRouteTableIds maxAzs natGateways s3Endpoint ecrEndpoints "
-    "logsEndpoint ecsEndpoints batchEndpoint secretsManagerEndpoint batchInstanceTypes spotMinVcpus spotMaxVcpus "
-    "onDemandMinVcpus onDemandMaxVcpus spotAllocationStrategy spotBidPercentage batchAmiId "
-    "batchRootVolumeGiB allowedJobRoleArns readBuckets readWriteBuckets dockerHubSecretArn "
-    "ghcrSecretArn engineInstanceType "
-    "engineLoadBalancer databaseMinCapacity databaseMaxCapacity databaseSecretRotation "
-    "databaseBackupDays removalPolicy deletionProtection logRetentionDays bucketEncryption "
-    "scriptsExpirationDays containerInsights alarmEmail tags"
-).split()
+KNOWN_KEYS = """
+namePrefix vpcId vpcCidr availabilityZones publicSubnetIds privateSubnetIds isolatedSubnetIds
+privateRouteTableIds maxAzs natGateways s3Endpoint ecrEndpoints logsEndpoint ecsEndpoints
+batchEndpoint secretsManagerEndpoint batchInstanceTypes spotMinVcpus spotMaxVcpus
+onDemandMinVcpus onDemandMaxVcpus gpuInstanceTypes gpuMaxVcpus jobRunnableTimeoutMinutes
+spotAllocationStrategy spotBidPercentage batchAmiId batchRootVolumeGiB allowedJobRoleArns
+readBuckets readWriteBuckets dockerHubSecretArn ghcrSecretArn engineInstanceType
+engineLoadBalancer engineCertificateArn kmsKeyArn databaseMinCapacity databaseMaxCapacity
+databaseSecretRotation databaseBackupDays removalPolicy deletionProtection logRetentionDays
+bucketEncryption scriptsExpirationDays containerInsights alarmEmail tags
+""".split()
 
 
 class _Reader:
@@ -444,6 +493,15 @@ def _instance(key: str, value: str) -> str:
     return value
 
 
+def _gpu_instance(key: str, value: str) -> str:
+    _instance(key, value)
+    if family(value) not in GPU_FAMILIES:
+        raise SettingsError(
+            key, f"not an NVIDIA GPU family (one of {', '.join(sorted(GPU_FAMILIES))})", value
+        )
+    return value
+
+
 def _instance_of(r: _Reader, key: str, default: str) -> str:
     value = r.raw(key) or default
     if not isinstance(value, str):
@@ -551,6 +609,23 @@ def _cross_checks(s: Settings) -> None:
     if s.existing_vpc is not None and s.s3_endpoint and not s.existing_vpc.private_route_table_ids:
         raise SettingsError(
             "privateRouteTableIds", "required for the S3 gateway endpoint (or s3Endpoint=false)", ()
+        )
+    for key, types in (("batchInstanceTypes", s.batch_instance_types),
+                       ("gpuInstanceTypes", s.gpu_instance_types)):  # fmt: skip
+        arches = {architecture(t) for t in types}
+        if len(arches) > 1:
+            by_arch = {a: [t for t in types if architecture(t) == a] for a in sorted(arches)}
+            raise SettingsError(
+                key,
+                "one compute environment cannot mix architectures (its AMI has one): "
+                + "; ".join(f"{a}: {', '.join(ts)}" for a, ts in by_arch.items()),
+                list(types),
+            )
+        if any(family(t) == "a1" for t in types):
+            raise SettingsError(key, "Amazon Linux 2023 (the Batch AMI) does not run on A1", types)
+    if s.engine_certificate_arn and not s.engine_load_balancer:
+        raise SettingsError(
+            "engineCertificateArn", "needs engineLoadBalancer=true", s.engine_certificate_arn
         )
     if s.engine_load_balancer and s.existing_vpc is None and s.max_azs < 2:
         raise SettingsError("maxAzs", "an internal load balancer needs two zones", s.max_azs)

@@ -11,6 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from stacks.settings import architecture
+
 #: Where the user data writes the rendered HOCON config.
 CONFIG_PATH = "/etc/ironside/ironside.conf"
 #: Environment of the host scripts.
@@ -64,7 +66,14 @@ class EngineHost(Construct):
             self,
             "Template",
             instance_type=ec2.InstanceType(props.instance_type),
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(),
+            # The AMI of the instance type's architecture (Graviton types need arm64).
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(
+                cpu_type=(
+                    ec2.AmazonLinuxCpuType.ARM_64
+                    if architecture(props.instance_type) == "arm64"
+                    else ec2.AmazonLinuxCpuType.X86_64
+                )
+            ),
             role=props.role,
             security_group=props.security_group,
             user_data=self.user_data,

@@ -42,6 +42,17 @@ BAD_CONTEXT: list[tuple[str, Any]] = [
     ("tags", {"aws:reserved": "x"}),
     ("vpcId", "vpc-123"),
     ("vpcCidr", "10.0.0.0/16"),  # only read with vpcId, so test it with one
+    ("batchInstanceTypes", ["m6i", "m7g"]),  # one environment, one architecture
+    ("batchInstanceTypes", ["a1"]),  # Amazon Linux 2023 does not run on A1
+    ("gpuInstanceTypes", ["m6i"]),  # not a GPU family
+    ("gpuInstanceTypes", ["g5", "g5g"]),  # x86_64 and arm64
+    ("readBuckets", ["s3://bucket"]),
+    ("readWriteBuckets", ["*"]),  # a wildcard only for reading
+    ("ghcrSecretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:gh-x"),
+    ("alarmEmail", "not-an-address"),
+    ("engineCertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc"),  # no LB
+    ("kmsKeyArn", "alias/mine"),
+    ("jobRunnableTimeoutMinutes", 1),
 ]
 
 
@@ -73,6 +84,18 @@ def test_defaults() -> None:
     assert settings.engine_instance_type == "t3.medium"
     assert settings.log_retention_days == 90
     assert settings.deletion_protection is True
+    assert settings.docker_hub_secret_arn is None  # no Docker Hub rule, no mirror
+    assert settings.gpu_instance_types == ()  # no GPU environment
+    assert settings.job_runnable_timeout_minutes == 240
+    assert (settings.read_buckets, settings.read_write_buckets) == ((), ())
+
+
+def test_mixed_architectures_are_refused_with_the_families() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_mapping({"batchInstanceTypes": ["m6i", "c7g.large", "r6i"]})
+    message = str(error.value)
+    assert "'ironside:batchInstanceTypes'" in message
+    assert "arm64: c7g.large" in message and "x86_64: m6i, r6i" in message
 
 
 def test_strings_from_the_command_line_are_parsed() -> None:
