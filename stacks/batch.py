@@ -109,6 +109,10 @@ class BatchStack(cdk.Stack):
                 spot_bid_percentage=settings.spot_bid_percentage,
                 ami_id=settings.batch_ami_id,
                 root_volume_gib=settings.batch_root_volume_gib,
+                gpu_instance_types=settings.gpu_instance_types,
+                gpu_max_vcpus=settings.gpu_max_vcpus,
+                gpu_queue_name=settings.gpu_queue_name,
+                runnable_timeout=cdk.Duration.minutes(settings.job_runnable_timeout_minutes),
             ),
         )
         autoscale = iam.Policy(
@@ -119,6 +123,7 @@ class BatchStack(cdk.Stack):
         autoscale.attach_to_role(self.instance_role)
         self.default_queue = self.compute.default_queue
         self.priority_queue = self.compute.priority_queue
+        self.gpu_queue = self.compute.gpu_queue
         acknowledge_ebs_autoscale(autoscale)
         self._add_outputs()
 
@@ -127,7 +132,9 @@ class BatchStack(cdk.Stack):
         template = self.compute.launch_template
         assert template.launch_template_id is not None
         environments = [
-            env.compute_environment_arn for env in (self.compute.spot, self.compute.on_demand)
+            env.compute_environment_arn
+            for env in (self.compute.spot, self.compute.on_demand, self.compute.gpu)
+            if env is not None
         ]
         for output_id, value, description in (
             ("BatchLaunchTemplateId", template.launch_template_id, "Batch hosts' launch template"),
@@ -139,7 +146,7 @@ class BatchStack(cdk.Stack):
             (
                 "BatchComputeEnvironmentArns",
                 cdk.Fn.join(",", environments),
-                "Compute environments using that template (Spot, On-Demand; comma-separated)",
+                "Compute environments using that template (Spot, On-Demand, GPU; comma-separated)",
             ),
         ):
             cdk.CfnOutput(self, output_id, value=value, description=description)

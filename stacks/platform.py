@@ -90,7 +90,9 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         sid("iam"),
         settings=settings,
         key_arn=storage.key_arn,
-        queues=[batch.default_queue, batch.priority_queue],
+        queues=[
+            q for q in (batch.default_queue, batch.priority_queue, batch.gpu_queue) if q is not None
+        ],
         database_secret=database.secret,
         **stack_kw,
     )
@@ -107,6 +109,7 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         priority_queue=batch.priority_queue,
         database_secret=database.secret,
         mirrors=registry.mirrors,
+        gpu_queue=batch.gpu_queue,
         **stack_kw,
     )
     platform = Platform(network, storage, observability, registry, database, batch, iam, engine)

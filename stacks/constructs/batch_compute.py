@@ -46,8 +46,17 @@ class BatchComputeProps:
         spot_allocation_strategy: a ``batch.AllocationStrategy`` value name
             (default ``SPOT_PRICE_CAPACITY_OPTIMIZED``).
         spot_bid_percentage: max Spot price as % of On-Demand (default 100).
-        ami_id: custom AMI; ``None`` (default): the ECS-optimized Amazon Linux 2023 AMI.
+        ami_id: custom AMI; ``None`` (default): the ECS-optimized Amazon Linux 2023 AMI,
+            which Batch picks for the environment's architecture (all its instance types
+            share one: the settings refuse a mix).
         root_volume_gib: encrypted gp3 root volume (default 50).
+        gpu_instance_types: GPU families or types of an On-Demand GPU environment (ECS
+            GPU AMI, ``ECS_AL2023_NVIDIA``) and its queue; empty (default): none.
+        gpu_max_vcpus: maximum vCPUs of the GPU environment (default 64).
+        gpu_queue_name: name of the GPU queue (default ``gpu``).
+        runnable_timeout: a job RUNNABLE this long for a reason Batch can name (no instance
+            type fits it, the environments' maxvCpus are too small, no capacity) is
+            cancelled with that reason (``jobStateTimeLimitActions``; default 4 hours).
     """
 
     vpc: ec2.IVpc
@@ -66,11 +75,16 @@ class BatchComputeProps:
     spot_bid_percentage: int = 100
     ami_id: str | None = None
     root_volume_gib: int = 50
+    gpu_instance_types: Sequence[str] = ()
+    gpu_max_vcpus: int = 64
+    gpu_queue_name: str = "gpu"
+    runnable_timeout: cdk.Duration = cdk.Duration.hours(4)
 
 
 class BatchCompute(Construct):
     """``launch_template``, ``spot`` and ``on_demand`` environments, ``default_queue``
-    (Spot first, then On-Demand) and ``priority_queue`` (On-Demand)."""
+    (Spot first, then On-Demand), ``priority_queue`` (On-Demand) and, with GPU instance
+    types, ``gpu`` and ``gpu_queue`` (else ``None``)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: BatchComputeProps) -> None:
         super().__init__(scope, construct_id)
@@ -100,7 +114,11 @@ class BatchCompute(Construct):
             image_type=batch.EcsMachineImageType.ECS_AL2023,
         )
 
-        def environment(name: str, spot: bool) -> batch.ManagedEc2EcsComputeEnvironment:
+        gpu_image = batch.EcsMachineImage(image_type=batch.EcsMachineImageType.ECS_AL2023_NVIDIA)
+
+        def environment(
+            name: str, spot: bool, gpu: bool = False
+        ) -> batch.ManagedEc2EcsComputeEnvironment:
             return batch.ManagedEc2EcsComputeEnvironment(
                 self,
                 name,
@@ -109,7 +127,7 @@ class BatchCompute(Construct):
                 security_groups=[props.security_group],
                 instance_role=props.instance_role,
                 launch_template=self.launch_template,
-                images=[image],
+                images=[gpu_image if gpu else image],
                 # Families ("m6i") are valid for Batch but not for ec2.InstanceType:
                 # the list is set on the resource below.
                 use_optimal_instance_classes=True,
@@ -120,8 +138,14 @@ class BatchCompute(Construct):
                     else batch.AllocationStrategy.BEST_FIT_PROGRESSIVE
                 ),
                 spot_bid_percentage=props.spot_bid_percentage if spot else None,
-                minv_cpus=props.spot_min_vcpus if spot else props.on_demand_min_vcpus,
-                maxv_cpus=props.spot_max_vcpus if spot else props.on_demand_max_vcpus,
+                minv_cpus=0 if gpu else props.spot_min_vcpus if spot else props.on_demand_min_vcpus,
+                maxv_cpus=(
+                    props.gpu_max_vcpus
+                    if gpu
+                    else props.spot_max_vcpus
+                    if spot
+                    else props.on_demand_max_vcpus
+                ),
                 update_to_latest_image_version=True,
                 replace_compute_environment=False,
                 update_timeout=cdk.Duration.minutes(30),
@@ -129,20 +153,43 @@ class BatchCompute(Construct):
 
         self.spot = environment("Spot", spot=True)
         self.on_demand = environment("OnDemand", spot=False)
-        for env in (self.spot, self.on_demand):
+        self.gpu = environment("Gpu", spot=False, gpu=True) if props.gpu_instance_types else None
+        for env, types in (
+            (self.spot, props.instance_types),
+            (self.on_demand, props.instance_types),
+            (self.gpu, props.gpu_instance_types),
+        ):
+            if env is None:
+                continue
             cfn = env.node.default_child
             assert isinstance(cfn, batch.CfnComputeEnvironment)
-            cfn.add_property_override("ComputeResources.InstanceTypes", list(props.instance_types))
+            cfn.add_property_override("ComputeResources.InstanceTypes", list(types))
             # A pinned version (not $Default): new user data reaches the environments
             # through CloudFormation as an infrastructure update.
             cfn.add_property_override(
                 "ComputeResources.LaunchTemplate.Version",
                 self.launch_template.latest_version_number,
             )
+        # Jobs that cannot be placed fail with Batch's reason instead of waiting forever
+        # (for ECS queues the only action is CANCEL).
+        time_limits = [
+            batch.JobStateTimeLimitAction(
+                action=batch.JobStateTimeLimitActionsAction.CANCEL,
+                max_time=props.runnable_timeout,
+                reason=reason,
+                state=batch.JobStateTimeLimitActionsState.RUNNABLE,
+            )
+            for reason in (
+                batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+                batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+                batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+            )
+        ]
         self.default_queue = batch.JobQueue(
             self,
             "DefaultQueue",
             job_queue_name=props.default_queue_name,
+            job_state_time_limit_actions=time_limits,
             priority=1,
             compute_environments=[
                 batch.OrderedComputeEnvironment(compute_environment=self.spot, order=1),
@@ -153,16 +200,33 @@ class BatchCompute(Construct):
             self,
             "PriorityQueue",
             job_queue_name=props.priority_queue_name,
+            job_state_time_limit_actions=time_limits,
             priority=10,
             compute_environments=[
                 batch.OrderedComputeEnvironment(compute_environment=self.on_demand, order=1)
             ],
         )
+        self.gpu_queue = (
+            batch.JobQueue(
+                self,
+                "GpuQueue",
+                job_queue_name=props.gpu_queue_name,
+                job_state_time_limit_actions=time_limits,
+                priority=5,
+                compute_environments=[
+                    batch.OrderedComputeEnvironment(compute_environment=self.gpu, order=1)
+                ],
+            )
+            if self.gpu is not None
+            else None
+        )
 
     def instance_profile_arns(self) -> list[str]:
         """ARNs of the instance profiles the environments create for the instance role."""
         arns = []
-        for environment in (self.spot, self.on_demand):
+        for environment in (self.spot, self.on_demand, self.gpu):
+            if environment is None:
+                continue
             profile = environment.node.try_find_child("InstanceProfile")
             if isinstance(profile, iam.CfnInstanceProfile):
                 arns.append(profile.attr_arn)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+from aws_cdk.assertions import Template
 
 from tests.stacks.conftest import Synthesized
 from tests.stacks.helpers import actions, flatten, statements
@@ -169,3 +173,82 @@ def test_outputs_the_rollout_reads(synth: Synthesized) -> None:
         key=lambda k: _environments(synth)[k]["Properties"]["ComputeResources"]["Type"] != "SPOT",
     )
     assert separator == "," and [_logical_id(a) for a in arns] == [spot, on_demand]
+
+
+def test_queues_fail_jobs_that_cannot_be_placed(synth: Synthesized) -> None:
+    """Item 17.10: after jobRunnableTimeoutMinutes (default 4 h) RUNNABLE for a reason Batch
+    names, the job is cancelled with it instead of waiting forever."""
+    queues = synth.resources("batch", "AWS::Batch::JobQueue").values()
+    assert len(queues) == 2  # no GPU queue by default
+    for queue in queues:
+        actions_ = queue["Properties"]["JobStateTimeLimitActions"]
+        assert {a["Reason"] for a in actions_} == {
+            "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+            "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+            "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+        }
+        for action in actions_:
+            assert (action["Action"], action["State"], action["MaxTimeSeconds"]) == (
+                "CANCEL",
+                "RUNNABLE",
+                4 * 3600,
+            )
+
+
+def test_gpu_environment_queue_and_routing(tmp_path: Path) -> None:
+    """gpuInstanceTypes: a GPU environment on the ECS GPU AMI, its queue, the engine
+    allowed to submit there and told to send gpuCount > 0 tasks to it."""
+    from tests.stacks.synth import build
+
+    app, platform = build(
+        str(tmp_path),
+        {
+            "ironside:gpuInstanceTypes": "g5,g6.xlarge",
+            "ironside:gpuMaxVcpus": "32",
+            "ironside:jobRunnableTimeoutMinutes": "90",
+        },
+    )
+    batch_t = Template.from_stack(platform.batch).to_json()["Resources"]
+    environments = [r for r in batch_t.values() if r["Type"] == "AWS::Batch::ComputeEnvironment"]
+    [gpu] = [
+        e
+        for e in environments
+        if e["Properties"]["ComputeResources"]["Ec2Configuration"][0]["ImageType"]
+        == "ECS_AL2023_NVIDIA"
+    ]
+    resources = gpu["Properties"]["ComputeResources"]
+    assert resources["InstanceTypes"] == ["g5", "g6.xlarge"]
+    assert (resources["Type"], resources["MaxvCpus"]) == ("EC2", 32)
+    [queue] = [
+        r
+        for r in batch_t.values()
+        if r["Type"] == "AWS::Batch::JobQueue" and r["Properties"]["JobQueueName"] == "ironside-gpu"
+    ]
+    assert queue["Properties"]["JobStateTimeLimitActions"][0]["MaxTimeSeconds"] == 90 * 60
+    iam_t = Template.from_stack(platform.iam).to_json()["Resources"]
+    [submit] = [
+        s
+        for r in iam_t.values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "SubmitToPlatformQueues"
+    ]
+    assert "GpuQueue" in json.dumps(submit["Resource"])
+    engine_t = Template.from_stack(platform.engine).to_json()["Resources"]
+    [template] = [r for r in engine_t.values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
+    user_data = json.dumps(template["Properties"]["LaunchTemplateData"]["UserData"])
+    assert "gpuQueueArn = " in user_data and "GpuQueue" in user_data
+
+
+def test_graviton_engine_gets_the_arm64_ami(tmp_path: Path) -> None:
+    """Item 17.9: the engine host's AMI follows its instance type's architecture."""
+    from tests.stacks.synth import build
+
+    _, platform = build(
+        str(tmp_path),
+        {"ironside:engineInstanceType": "t4g.medium", "ironside:batchInstanceTypes": "m7g,c7g"},
+    )
+    engine = Template.from_stack(platform.engine).to_json()
+    parameters = json.dumps(engine.get("Parameters", {}))
+    assert "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64" in parameters
+    assert "x86_64" not in parameters
