@@ -17,6 +17,7 @@ from launch_template.user_data import (
     build_user_data,
 )
 from stacks.constructs.batch_compute import BatchCompute, BatchComputeProps
+from stacks.constructs.container_insights import ContainerInsights, ContainerInsightsProps
 from stacks.roles.access import object_arn
 from stacks.roles.batch_instance_role import (
     BatchInstanceRoleProps,
@@ -125,6 +126,18 @@ class BatchStack(cdk.Stack):
         self.priority_queue = self.compute.priority_queue
         self.gpu_queue = self.compute.gpu_queue
         acknowledge_ebs_autoscale(autoscale)
+        if settings.container_insights:
+            ContainerInsights(
+                self,
+                "ContainerInsights",
+                ContainerInsightsProps(
+                    compute_environment_arns=[
+                        env.compute_environment_arn
+                        for env in (self.compute.spot, self.compute.on_demand, self.compute.gpu)
+                        if env is not None
+                    ]
+                ),
+            )
         self._add_outputs()
 
     def _add_outputs(self) -> None:

@@ -6,12 +6,11 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from stacks import nag
-from stacks.constructs.logging import retention
+from stacks.constructs.logging import kit_key, log_group
 from stacks.settings import Settings
 from stacks.storage import removal_policy
 
@@ -60,7 +59,9 @@ class DatabaseStack(cdk.Stack):
                 version=rds.AuroraMysqlEngineVersion.VER_3_08_2
             ),
             credentials=rds.Credentials.from_generated_secret(
-                "ironside", secret_name=f"{settings.name_prefix}/database"
+                "ironside",
+                secret_name=f"{settings.name_prefix}/database",
+                encryption_key=kit_key(self, settings),
             ),
             default_database_name=DATABASE_NAME,
             writer=rds.ClusterInstance.serverless_v2("Writer", auto_minor_version_upgrade=True),
@@ -83,12 +84,11 @@ class DatabaseStack(cdk.Stack):
         # The exported logs' groups, created here with retention (instead of CDK's
         # log-retention Lambda) before the cluster starts writing to them.
         for export in LOG_EXPORTS:
-            group = logs.LogGroup(
+            group = log_group(
                 self,
                 f"{export.capitalize()}Logs",
-                log_group_name=f"/aws/rds/cluster/{settings.database_cluster_id}/{export}",
-                retention=retention(settings.log_retention_days),
-                removal_policy=cdk.RemovalPolicy.DESTROY,
+                settings,
+                f"/aws/rds/cluster/{settings.database_cluster_id}/{export}",
             )
             self.cluster.node.add_dependency(group)
         assert self.cluster.secret is not None

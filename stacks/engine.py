@@ -18,6 +18,7 @@ from stacks.artifacts import ENGINE_ARTIFACTS_DIR
 from stacks.constructs.engine_api import EngineApi, EngineApiProps
 from stacks.constructs.engine_config import EngineConfigValues, render_engine_config
 from stacks.constructs.engine_host import EngineHost, EngineHostProps
+from stacks.constructs.logging import kit_key
 from stacks.constructs.wheel_asset import WheelAsset, WheelAssetProps
 from stacks.roles.access import object_arn
 from stacks.settings import Settings
@@ -58,6 +59,7 @@ class EngineStack(cdk.Stack):
             generate_secret_string=sm.SecretStringGenerator(
                 exclude_punctuation=True, password_length=48
             ),
+            encryption_key=kit_key(self, settings),
         )
         self.wheel = WheelAsset(self, "Runtime", WheelAssetProps(project=RUNTIME_DIR)).asset
         self.artifacts = s3_assets.Asset(
@@ -119,7 +121,14 @@ class EngineStack(cdk.Stack):
                     engine_sg=security_group,
                     clients_sg=api_clients_sg,
                     port=ENGINE_PORT,
+                    certificate_arn=settings.engine_certificate_arn,
                 ),
+            )
+            cdk.CfnOutput(
+                self,
+                "EngineApiUrl",
+                value=self.api.url,
+                description="The engine API through its internal load balancer (DNS name)",
             )
         # Host-only permissions live here, next to what they name, so the IAM stack
         # does not depend on this one.

@@ -57,5 +57,6 @@ class IamStack(cdk.Stack):
                 key_arn=key_arn,
                 read_buckets=settings.read_buckets,
                 read_write_buckets=settings.read_write_buckets,
+                secrets_key_arn=settings.kms_key_arn,
             ),
         )

@@ -6,10 +6,9 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.constructs.logging import retention
+from stacks.constructs.logging import log_group
 from stacks.settings import Settings
 
 
@@ -73,12 +72,7 @@ class NetworkStack(cdk.Stack):
                 private_subnet_route_table_ids=list(existing.private_route_table_ids) or None,
                 isolated_subnet_ids=list(existing.isolated_subnet_ids),
             )
-        flow_logs = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=retention(settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        flow_logs = log_group(self, "FlowLogs", settings)
         return ec2.Vpc(
             self,
             "Vpc",

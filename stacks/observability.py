@@ -1,4 +1,4 @@
-"""Observability stack: log groups, Container Insights, the dashboard and the alarms.
+"""Observability stack: log groups, the dashboard, the alarms and their SNS topic.
 
 It comes first in the dependency order: everything it watches is addressed by the
 deterministic names in :class:`~stacks.settings.Settings` (queue names, the engine's
@@ -23,8 +23,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from stacks import nag
-from stacks.constructs.container_insights import ContainerInsights, ContainerInsightsProps
-from stacks.constructs.logging import retention
+from stacks.constructs.logging import log_group
 from stacks.settings import Settings
 
 
@@ -53,28 +52,15 @@ class ObservabilityStack(cdk.Stack):
         super().__init__(scope, construct_id, **kw)
         names = settings.log_group_names
         groups = {
-            role: logs.LogGroup(
-                self,
-                f"{role.capitalize()}Logs",
-                log_group_name=name,
-                retention=retention(settings.log_retention_days),
-                removal_policy=cdk.RemovalPolicy.DESTROY,
-            )
+            role: log_group(self, f"{role.capitalize()}Logs", settings, name)
             for role, name in names.items()
         }
         self.jobs_log_group = groups["jobs"]
         self.hosts_log_group = groups["hosts"]
         self.engine_log_group = groups["engine"]
 
-        if settings.container_insights:
-            ContainerInsights(self, "ContainerInsights", ContainerInsightsProps(enabled=True))
-
-        self.job_events_log_group = logs.LogGroup(
-            self,
-            "JobEventsLogs",
-            log_group_name=JOB_EVENTS.format(prefix=settings.name_prefix),
-            retention=retention(settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        self.job_events_log_group = log_group(
+            self, "JobEventsLogs", settings, JOB_EVENTS.format(prefix=settings.name_prefix)
         )
         transitions = self._job_transition_rules(
             settings, JOB_EVENTS.format(prefix=settings.name_prefix)

@@ -214,7 +214,8 @@ class Settings:
     scripts_expiration_days: int = 30
     """``scriptsExpirationDays``: lifetime of task scripts in the script bucket."""
     container_insights: bool = True
-    """``containerInsights``: enable ECS Container Insights (account default setting)."""
+    """``containerInsights``: ECS Container Insights on the clusters of the kit's compute
+    environments (only those; the account default is left alone)."""
     alarm_email: str | None = None
     """``alarmEmail``: address subscribed to the alarms' SNS topic (it must confirm the
     subscription). Default: none (the topic exists; subscribe to it yourself)."""

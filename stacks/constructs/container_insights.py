@@ -1,12 +1,14 @@
-"""Turns ECS Container Insights on (or off) as the account default, through a custom resource.
+"""Turns ECS Container Insights on for the ECS clusters of the kit's own Batch compute
+environments, through custom resources (never the account-wide default).
 
-AWS Batch creates the ECS clusters of its compute environments itself, so the only
-way to get Container Insights on them is the account-wide default setting
-``containerInsights``, which applies to clusters created afterwards.
+AWS Batch creates each compute environment's ECS cluster itself and CloudFormation does
+not expose it: one custom resource reads the cluster's ARN (``DescribeComputeEnvironments``),
+a second one sets ``containerInsights`` on that cluster only (``UpdateClusterSettings``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -18,6 +20,8 @@ from stacks import nag
 
 #: Construct id of the singleton Lambda behind every AwsCustomResource in a stack.
 PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+#: Batch names its clusters ``<compute environment name>_Batch_<uuid>``.
+BATCH_CLUSTERS = "cluster/*_Batch_*"
 
 
 @dataclass(frozen=True)
@@ -25,52 +29,85 @@ class ContainerInsightsProps:
     """Props of :class:`ContainerInsights`.
 
     Attributes:
-        enabled: the value to set (default ``True``); deleting the stack leaves it unchanged.
+        compute_environment_arns: the environments whose clusters get the setting.
+        enabled: the value to set (default ``True``); deleting the stack leaves it unchanged
+            (the clusters go with their environments).
     """
 
+    compute_environment_arns: Sequence[str]
     enabled: bool = True
 
 
 class ContainerInsights(Construct):
-    """``ecs:PutAccountSettingDefault containerInsights=<enabled|disabled>``."""
+    """``ecs:UpdateClusterSettings containerInsights=<enabled|disabled>`` per cluster."""
 
     def __init__(self, scope: Construct, construct_id: str, props: ContainerInsightsProps) -> None:
         super().__init__(scope, construct_id)
         value = "enabled" if props.enabled else "disabled"
-
-        def call(setting: str) -> cr.AwsSdkCall:
-            return cr.AwsSdkCall(
-                service="ECS",
-                action="putAccountSettingDefault",
-                parameters={"name": "containerInsights", "value": setting},
-                physical_resource_id=cr.PhysicalResourceId.of("ecs-container-insights-default"),
+        stack = cdk.Stack.of(self)
+        clusters = stack.format_arn(service="ecs", resource=BATCH_CLUSTERS.split("/", 1)[0],
+                                    resource_name=BATCH_CLUSTERS.split("/", 1)[1])  # fmt: skip
+        self.resources: list[cr.AwsCustomResource] = []
+        for index, environment_arn in enumerate(props.compute_environment_arns):
+            describe = cr.AwsSdkCall(
+                service="Batch",
+                action="describeComputeEnvironments",
+                parameters={"computeEnvironments": [environment_arn]},
+                physical_resource_id=cr.PhysicalResourceId.of(f"ecs-cluster-of-{index}"),
+                output_paths=["computeEnvironments.0.ecsClusterArn"],
             )
-
-        self.resource = cr.AwsCustomResource(
-            self,
-            "Setting",
-            on_create=call(value),
-            on_update=call(value),
-            # Deleting the stack leaves the account default as it is: other teams' clusters
-            # may rely on it.
-            install_latest_aws_sdk=False,
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(
-                        # PutAccountSettingDefault has no resource type: "*" is required.
-                        actions=["ecs:PutAccountSettingDefault"],
-                        resources=["*"],
-                    )
-                ]
-            ),
-            timeout=cdk.Duration.minutes(2),
-        )
+            cluster = cr.AwsCustomResource(
+                self,
+                f"Cluster{index}",
+                on_create=describe,
+                on_update=describe,
+                install_latest_aws_sdk=False,
+                policy=cr.AwsCustomResourcePolicy.from_statements(
+                    [
+                        iam.PolicyStatement(
+                            # DescribeComputeEnvironments has no resource type.
+                            actions=["batch:DescribeComputeEnvironments"],
+                            resources=["*"],
+                        )
+                    ]
+                ),
+                timeout=cdk.Duration.minutes(2),
+            )
+            cluster_arn = cluster.get_response_field("computeEnvironments.0.ecsClusterArn")
+            update = cr.AwsSdkCall(
+                service="ECS",
+                action="updateClusterSettings",
+                parameters={
+                    "cluster": cluster_arn,
+                    "settings": [{"name": "containerInsights", "value": value}],
+                },
+                physical_resource_id=cr.PhysicalResourceId.of(f"container-insights-{index}"),
+            )
+            setting = cr.AwsCustomResource(
+                self,
+                f"Setting{index}",
+                on_create=update,
+                on_update=update,
+                install_latest_aws_sdk=False,
+                policy=cr.AwsCustomResourcePolicy.from_statements(
+                    [
+                        iam.PolicyStatement(
+                            actions=["ecs:UpdateClusterSettings"], resources=[clusters]
+                        )
+                    ]
+                ),
+                timeout=cdk.Duration.minutes(2),
+            )
+            self.resources += [cluster, setting]
         nag.acknowledge(
-            self.resource,
-            "ecs:PutAccountSettingDefault has no resource type, so '*' is the only resource",
+            self,
+            "batch:DescribeComputeEnvironments has no resource type ('*' is the only "
+            "resource); ecs:UpdateClusterSettings is limited to Batch-managed clusters, "
+            "whose names Batch assigns (<environment>_Batch_<uuid>)",
             nag.resource("*"),
+            nag.resource(nag.regional_arn("ecs", BATCH_CLUSTERS)),
         )
-        provider = cdk.Stack.of(self).node.try_find_child(PROVIDER_ID)
+        provider = stack.node.try_find_child(PROVIDER_ID)
         if provider is not None:
             nag.acknowledge(
                 provider,

@@ -26,6 +26,8 @@ class EngineApiProps:
         engine_sg: the engine's security group (opened to the balancer only).
         clients_sg: security group of API clients; only it may reach the balancer.
         port: the engine's API port (default 8000).
+        certificate_arn: ACM certificate for an HTTPS listener on 443 (TLS 1.2+), with
+            port 80 only redirecting to it; ``None`` (default): HTTP on 80.
     """
 
     vpc: ec2.IVpc
@@ -33,10 +35,12 @@ class EngineApiProps:
     engine_sg: ec2.ISecurityGroup
     clients_sg: ec2.ISecurityGroup
     port: int = 8000
+    certificate_arn: str | None = None
 
 
 class EngineApi(Construct):
-    """``load_balancer`` (internal, HTTP 80) forwarding to the engine's port."""
+    """``load_balancer`` (internal; HTTPS 443 with a certificate, else HTTP 80) forwarding
+    to the engine's port; ``url`` is the API's address on its DNS name."""
 
     def __init__(self, scope: Construct, construct_id: str, props: EngineApiProps) -> None:
         super().__init__(scope, construct_id)
@@ -44,10 +48,14 @@ class EngineApi(Construct):
             self,
             "SecurityGroup",
             vpc=props.vpc,
-            description="Ironside engine API load balancer: HTTP from API clients only",
+            description="Ironside engine API load balancer: from API clients only",
             allow_all_outbound=False,
         )
         security_group.add_ingress_rule(props.clients_sg, ec2.Port.tcp(80), "HTTP from clients")
+        if props.certificate_arn:
+            security_group.add_ingress_rule(
+                props.clients_sg, ec2.Port.tcp(443), "HTTPS from clients"
+            )
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
@@ -69,8 +77,28 @@ class EngineApi(Construct):
             ),
             deregistration_delay=cdk.Duration.seconds(30),
         )
-        listener = self.load_balancer.add_listener("Http", port=80, open=False)
-        listener.add_target_groups("Engine", target_groups=[target_group])
+        if props.certificate_arn:
+            https = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                open=False,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(props.certificate_arn)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+            )
+            https.add_target_groups("Engine", target_groups=[target_group])
+            self.load_balancer.add_listener(
+                "Http",
+                port=80,
+                open=False,
+                default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443"),
+            )
+            scheme = "https"
+        else:
+            listener = self.load_balancer.add_listener("Http", port=80, open=False)
+            listener.add_target_groups("Engine", target_groups=[target_group])
+            scheme = "http"
+        self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
         # Registered and opened at the L1 level, in this stack: the L2 attachment would put
         # the ingress rule into the network stack (which owns the engine's security group)
         # and make it depend on this one.

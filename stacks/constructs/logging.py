@@ -1,8 +1,15 @@
-"""Helpers for log groups: retention from a number of days."""
+"""Log groups of the kit: retention, removal policy and encryption from the settings."""
 
 from __future__ import annotations
 
+from typing import cast
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.settings import Settings
 
 _BY_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
@@ -33,3 +40,34 @@ _BY_DAYS = {
 def retention(days: int) -> logs.RetentionDays:
     """The ``RetentionDays`` member for ``days`` (validated by the settings)."""
     return _BY_DAYS[days]
+
+
+def kit_key(scope: Construct, settings: Settings) -> kms.IKey | None:
+    """The operator's KMS key (``kmsKeyArn``) in ``scope``'s stack, or ``None``."""
+    if settings.kms_key_arn is None:
+        return None
+    stack = cdk.Stack.of(scope)
+    found = stack.node.try_find_child("KitKey")
+    if found is not None:
+        return cast(kms.IKey, found)
+    return kms.Key.from_key_arn(stack, "KitKey", settings.kms_key_arn)
+
+
+def log_group(
+    scope: Construct, construct_id: str, settings: Settings, name: str | None = None
+) -> logs.LogGroup:
+    """A log group with ``logRetentionDays``, kept on stack deletion unless
+    ``removalPolicy`` is ``destroy`` (log groups have no snapshot), encrypted with
+    ``kmsKeyArn`` when set."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=name,
+        retention=retention(settings.log_retention_days),
+        removal_policy=(
+            cdk.RemovalPolicy.DESTROY
+            if settings.removal_policy == "destroy"
+            else cdk.RemovalPolicy.RETAIN
+        ),
+        encryption_key=kit_key(scope, settings),
+    )

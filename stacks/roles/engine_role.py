@@ -50,6 +50,8 @@ class EngineRoleProps:
         key_arn: KMS key of the buckets; ``None`` (default) for S3-managed encryption.
         read_buckets, read_write_buckets: users' buckets (WDL functions read inputs,
             call caching HEADs them; default none).
+        secrets_key_arn: the operator's KMS key of the kit's secrets (``kmsKeyArn``;
+            default ``None``: AWS managed).
     """
 
     name_prefix: str
@@ -63,6 +65,7 @@ class EngineRoleProps:
     key_arn: str | None = None
     read_buckets: Sequence[str] = field(default_factory=tuple)
     read_write_buckets: Sequence[str] = field(default_factory=tuple)
+    secrets_key_arn: str | None = None
 
 
 def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> iam.Role:
@@ -163,6 +166,19 @@ def engine_role(scope: Construct, construct_id: str, props: EngineRoleProps) -> 
         ),
         *user_bucket_statements(props.read_buckets, props.read_write_buckets),
     ]
+    if props.secrets_key_arn:
+        statements.append(
+            iam.PolicyStatement(
+                sid="DecryptSecrets",
+                actions=["kms:Decrypt"],
+                resources=[props.secrets_key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"
+                    }
+                },
+            )
+        )
     for statement in statements:
         role.add_to_policy(statement)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk.assertions import Match
-
 from stacks.artifacts import ENGINE_ARTIFACTS_DIR
 from tests.stacks.conftest import Synthesized
 from tests.stacks.helpers import flatten, statements
@@ -75,9 +73,41 @@ def test_dashboard_alarms_and_container_insights(synth: Synthesized) -> None:
         [target] = rule["Properties"]["Targets"]
         assert flatten(target["Arn"]).endswith(":log-group:/ironside/batch/job-events")
     template.has_resource("AWS::Logs::ResourcePolicy", {})
-    template.has_resource_properties(
-        "Custom::AWS", {"Create": Match.string_like_regexp("putAccountSettingDefault")}
+
+
+def test_container_insights_on_the_kit_s_clusters_only(synth: Synthesized) -> None:
+    """Item 17.11: per cluster of the kit's compute environments, never the account default."""
+    for stack in synth.templates.values():
+        assert "putAccountSettingDefault" not in json.dumps(stack)
+    calls = [
+        json.loads(flatten(r["Properties"]["Create"]))
+        for r in synth.resources("batch", "Custom::AWS").values()
+    ]
+    described = [c for c in calls if c["action"] == "describeComputeEnvironments"]
+    updated = [c for c in calls if c["action"] == "updateClusterSettings"]
+    assert len(described) == len(updated) == 2  # Spot and On-Demand
+    for call in updated:
+        assert call["parameters"]["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    policies = synth.resources("batch", "AWS::IAM::Policy")
+    update_grants = [
+        s for s in statements(policies) if s.get("Action") == "ecs:UpdateClusterSettings"
+    ]
+    assert update_grants and all(
+        flatten(s["Resource"]).endswith(":cluster/*_Batch_*") for s in update_grants
     )
+
+
+def test_log_groups_are_kept_on_stack_deletion(synth: Synthesized) -> None:
+    """removalPolicy=retain (the default) keeps every log group of every stack."""
+    groups = [
+        (name, r)
+        for name, t in synth.templates.items()
+        for r in t["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    ]
+    assert len(groups) >= 7
+    for name, group in groups:
+        assert group.get("DeletionPolicy") == "Retain", name
 
 
 def _engine_user_data(synth: Synthesized) -> str:

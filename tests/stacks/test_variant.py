@@ -15,6 +15,8 @@ from tests.stacks.test_checks import run_cfn_lint
 ROLE = "arn:aws:iam::123456789012:role/genomics-team"
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/dh-AbCdEf"
 GHCR_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/gh-AbCdEf"
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666"
 VARIANT: dict[str, Any] = {
     "ironside:namePrefix": "gx",
     "ironside:vpcId": "vpc-0123456789abcdef0",
@@ -40,6 +42,8 @@ VARIANT: dict[str, Any] = {
     "ironside:readBuckets": "*",
     "ironside:readWriteBuckets": "arn:aws:s3:::lab-data",
     "ironside:alarmEmail": "oncall@example.org",
+    "ironside:engineCertificateArn": CERTIFICATE,
+    "ironside:kmsKeyArn": KEY,
 }
 
 
@@ -167,3 +171,40 @@ def test_rotation_lambda_reaches_secrets_manager(
         if r["Type"] == "AWS::EC2::SecurityGroupIngress" and r["Properties"].get("FromPort") == 443
     ]
     assert any("Rotation" in json.dumps(r["Properties"]) for r in ingress)
+
+
+def test_https_listener_encryption_and_removal(
+    variant: tuple[Path, dict[str, dict[str, Any]]],
+) -> None:
+    """Item 17.11: HTTPS with the certificate (HTTP only redirects), the DNS name as an
+    output, the operator's key on log groups and secrets, log groups deleted with
+    removalPolicy=destroy, no Container Insights custom resource when it is off."""
+    _, t = variant
+    listeners = {
+        r["Properties"]["Port"]: r["Properties"]
+        for r in _of(t, "gx-engine", "AWS::ElasticLoadBalancingV2::Listener")
+    }
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[443]["Certificates"] == [{"CertificateArn": CERTIFICATE}]
+    assert listeners[443]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    url = t["gx-engine"]["Outputs"]["EngineApiUrl"]["Value"]
+    assert flatten(url).startswith("https://") and "DNSName" in json.dumps(url)
+    groups = [
+        r for name, tt in t.items() for r in tt["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    ]  # fmt: skip
+    assert groups and all(g["Properties"]["KmsKeyId"] == KEY for g in groups)
+    assert all(g["DeletionPolicy"] == "Delete" for g in groups)
+    [token] = _of(t, "gx-engine", "AWS::SecretsManager::Secret")
+    assert token["Properties"]["KmsKeyId"] == KEY
+    [database_secret] = _of(t, "gx-database", "AWS::SecretsManager::Secret")
+    assert database_secret["Properties"]["KmsKeyId"] == KEY
+    assert _of(t, "gx-batch", "Custom::AWS") == []
+    decrypt = [
+        s
+        for p in _of(t, "gx-iam", "AWS::IAM::Policy")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "DecryptSecrets"
+    ]
+    assert decrypt and decrypt[0]["Resource"] == KEY
