@@ -58,7 +58,7 @@ def test_every_asset_is_in_the_bucket_with_the_manifest_checksum(packaged: Packa
         )
     [function] = [
         r
-        for r in packaged.templates["ironside-observability"]["Resources"].values()
+        for r in packaged.templates["ironside-batch"]["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
     ]
     assert function["Properties"]["Code"]["S3Bucket"] == BUCKET
