@@ -19,7 +19,7 @@ export CDK_CLI_NOTICES := false
 PIN_FILES := pyproject.toml runtime/pyproject.toml requirements/dev.txt requirements/constraints.txt package.json package-lock.json
 PYTEST_WORKERS ?= auto
 
-.PHONY: help setup prereqs system-packages browser demo test lint typecheck pytest synth cfn-lint bench lock clean package
+.PHONY: help setup prereqs system-packages browser checkov demo test lint typecheck pytest synth cfn-lint bench lock clean package
 
 help:
 	@echo "make demo   synthesize the kit, lint its templates, run the example workflow"
@@ -77,6 +77,20 @@ synth: setup
 
 cfn-lint: synth
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+# checkov (CloudFormation framework) over the platform's templates and the pipeline app's,
+# in its own venv (its dependencies would fight the project's pins). Exceptions live in
+# each resource's Metadata.checkov.skip with a reason (stacks/checkov.py).
+CHECKOV_VERSION := 3.3.30
+CHECKOV := $(VENV)/checkov/bin/checkov
+$(CHECKOV): | setup
+	python3 -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+checkov: synth $(CHECKOV)
+	npx cdk synth --quiet -o cdk.out/pipeline \
+	  -c ironside:pipelineSource=codecommit -c ironside:pipelineRepository=ironside >/dev/null
+	$(CHECKOV) --framework cloudformation --quiet --compact --skip-download -d cdk.out
 
 demo: cfn-lint
 	@echo "templates:"; ls -1 cdk.out/*.template.json | sed 's/^/  /'

@@ -9,6 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks import checkov
+
 #: Feature flag: grant S3 log delivery through a bucket policy instead of an ACL, which
 #: buckets with ``BUCKET_OWNER_ENFORCED`` object ownership refuse.
 ACCESS_LOGS_BY_POLICY_FLAG = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
@@ -83,4 +85,17 @@ class ArtifactStore(Construct):
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="artifacts/",
             removal_policy=props.removal_policy,
+        )
+        checkov.skip(
+            self.log_bucket,
+            "The access log bucket itself (logging into itself would loop); S3 writes each log "
+            "object once and it expires, so versions would keep nothing to recover",
+            "CKV_AWS_18",
+            "CKV_AWS_21",
+        )
+        checkov.skip(
+            self.bucket,
+            "Artifacts belong to one pipeline run, are rebuilt from source by the next and "
+            "expire after expiration_days; versions would only keep stale copies",
+            "CKV_AWS_21",
         )

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 from pipeline.rollout import RolloutStep
+from stacks import checkov
 
 #: Action groups CDK's ``grantReadWrite`` (bucket) and ``grantEncryptDecrypt`` (key) put on
 #: every pipeline role for the artifact bucket and its key.
@@ -105,6 +106,10 @@ def acknowledge_asset_publishing(assets: IConstruct) -> None:
         "*",
     ):
         acknowledge(assets, f"IAM5[Resource::{resource}]", ASSETS_REASON)
+    role = assets.node.try_find_child("FileRole")
+    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
+    if policy is not None:
+        checkov.skip(policy, ASSETS_REASON, "CKV_AWS_111")
 
 
 def acknowledge_bootstrap_roles(scopes: Iterable[IConstruct]) -> None:

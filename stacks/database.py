@@ -9,8 +9,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from stacks import nag
-from stacks.constructs.logging import kit_key, log_group
+from stacks import checkov, nag
+from stacks.constructs.logging import SERVICE_KEY_REASON, kit_key, log_group
 from stacks.settings import Settings
 from stacks.storage import removal_policy
 
@@ -80,7 +80,27 @@ class DatabaseStack(cdk.Stack):
             removal_policy=removal_policy(settings),
             cloudwatch_logs_exports=list(LOG_EXPORTS),
             copy_tags_to_snapshot=True,
+            monitoring_interval=(
+                cdk.Duration.seconds(settings.database_monitoring_seconds)
+                if settings.database_monitoring_seconds
+                else None
+            ),
         )
+        writer = self.cluster.node.find_child("Writer")
+        if settings.database_monitoring_seconds:
+            nag.acknowledge(
+                self.cluster,
+                "AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy RDS enhanced "
+                "monitoring requires for its monitoring role (it writes only the RDSOSMetrics "
+                "log group)",
+                nag.managed_policy("service-role/AmazonRDSEnhancedMonitoringRole"),
+            )
+        else:
+            checkov.skip(
+                writer,
+                "Enhanced monitoring is off by explicit setting (databaseMonitoringSeconds=0)",
+                "CKV_AWS_118",
+            )
         # The exported logs' groups, created here with retention (instead of CDK's
         # log-retention Lambda) before the cluster starts writing to them.
         for export in LOG_EXPORTS:
@@ -94,6 +114,8 @@ class DatabaseStack(cdk.Stack):
         assert self.cluster.secret is not None
         self.secret = self.cluster.secret
         secret_construct = self.cluster.node.find_child("Secret")
+        if settings.kms_key_arn is None:
+            checkov.skip(secret_construct, SERVICE_KEY_REASON, "CKV_AWS_149")
         if settings.database_secret_rotation:
             # The rotation Lambda calls Secrets Manager and the database: private subnets
             # (NAT), through the Secrets Manager endpoint when there is one (isolated

@@ -13,12 +13,12 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
-from stacks import nag
+from stacks import checkov, nag
 from stacks.artifacts import ENGINE_ARTIFACTS_DIR
 from stacks.constructs.engine_api import EngineApi, EngineApiProps
 from stacks.constructs.engine_config import EngineConfigValues, render_engine_config
 from stacks.constructs.engine_host import EngineHost, EngineHostProps
-from stacks.constructs.logging import kit_key
+from stacks.constructs.logging import SERVICE_KEY_REASON, kit_key
 from stacks.constructs.wheel_asset import WheelAsset, WheelAssetProps
 from stacks.roles.access import object_arn
 from stacks.settings import Settings
@@ -61,6 +61,8 @@ class EngineStack(cdk.Stack):
             ),
             encryption_key=kit_key(self, settings),
         )
+        if settings.kms_key_arn is None:
+            checkov.skip(self.api_token, SERVICE_KEY_REASON, "CKV_AWS_149")
         self.wheel = WheelAsset(self, "Runtime", WheelAssetProps(project=RUNTIME_DIR)).asset
         self.artifacts = s3_assets.Asset(
             self, "Artifacts", path=str(ENGINE_ARTIFACTS_DIR), exclude=["__pycache__", "*.pyc"]

@@ -22,7 +22,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
-from stacks import nag
+from stacks import checkov, nag
 from stacks.constructs.logging import log_group
 from stacks.settings import Settings
 
@@ -161,6 +161,12 @@ class ObservabilityStack(cdk.Stack):
             "Alarm notifications carry only alarm names and states; CloudWatch alarms cannot "
             "publish to a topic encrypted with the AWS managed key alias/aws/sns",
             "AwsSolutions-SNS2",
+        )
+        checkov.skip(
+            self.alarm_topic,
+            "Alarm notifications carry only alarm names and states; CloudWatch alarms cannot "
+            "publish to a topic encrypted with the AWS managed key alias/aws/sns",
+            "CKV_AWS_26",
         )
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))

@@ -65,6 +65,8 @@ SPOT_ALLOCATION_STRATEGIES = (
     "SPOT_PRICE_CAPACITY_OPTIMIZED",
     "BEST_FIT_PROGRESSIVE",
 )
+#: RDS enhanced monitoring intervals, in seconds (0: off).
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 REMOVAL_POLICIES = ("retain", "destroy", "snapshot")
 BUCKET_ENCRYPTIONS = ("kms", "s3")
 
@@ -201,6 +203,9 @@ class Settings:
     """``databaseMaxCapacity``: Aurora Serverless v2 maximum ACUs."""
     database_secret_rotation: bool = False
     """``databaseSecretRotation``: rotate the database password every 30 days."""
+    database_monitoring_seconds: int = 60
+    """``databaseMonitoringSeconds``: RDS enhanced monitoring interval (1, 5, 10, 15, 30 or
+    60 seconds; 0 turns it off)."""
     database_backup_days: int = 7
     """``databaseBackupDays``: automated backup retention (1-35)."""
     removal_policy: str = "retain"
@@ -343,6 +348,9 @@ class Settings:
             database_max_capacity=r.acu("databaseMaxCapacity", d.database_max_capacity),
             database_secret_rotation=r.bool_("databaseSecretRotation", d.database_secret_rotation),
             database_backup_days=r.int_("databaseBackupDays", d.database_backup_days, 1, 35),
+            database_monitoring_seconds=r.int_(
+                "databaseMonitoringSeconds", d.database_monitoring_seconds, 0, 60
+            ),
             removal_policy=r.choice("removalPolicy", d.removal_policy, REMOVAL_POLICIES),
             deletion_protection=r.bool_("deletionProtection", d.deletion_protection),
             log_retention_days=r.int_("logRetentionDays", d.log_retention_days, 1, 3653),
@@ -367,8 +375,9 @@ onDemandMinVcpus onDemandMaxVcpus gpuInstanceTypes gpuMaxVcpus jobRunnableTimeou
 spotAllocationStrategy spotBidPercentage batchAmiId batchRootVolumeGiB allowedJobRoleArns
 readBuckets readWriteBuckets dockerHubSecretArn ghcrSecretArn engineInstanceType
 engineLoadBalancer engineCertificateArn kmsKeyArn databaseMinCapacity databaseMaxCapacity
-databaseSecretRotation databaseBackupDays removalPolicy deletionProtection logRetentionDays
-bucketEncryption scriptsExpirationDays containerInsights alarmEmail tags
+databaseSecretRotation databaseBackupDays databaseMonitoringSeconds removalPolicy
+deletionProtection logRetentionDays bucketEncryption scriptsExpirationDays containerInsights
+alarmEmail tags
 """.split()
 
 
@@ -624,6 +633,12 @@ def _cross_checks(s: Settings) -> None:
             )
         if any(family(t) == "a1" for t in types):
             raise SettingsError(key, "Amazon Linux 2023 (the Batch AMI) does not run on A1", types)
+    if s.database_monitoring_seconds not in MONITORING_INTERVALS:
+        raise SettingsError(
+            "databaseMonitoringSeconds",
+            f"RDS accepts {', '.join(map(str, MONITORING_INTERVALS))} (0: off)",
+            s.database_monitoring_seconds,
+        )
     if s.engine_certificate_arn and not s.engine_load_balancer:
         raise SettingsError(
             "engineCertificateArn", "needs engineLoadBalancer=true", s.engine_certificate_arn

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks import nag
+from stacks import checkov, nag
 from stacks.constructs.secure_bucket import SecureBucket, SecureBucketProps
 from stacks.settings import Settings
 
@@ -59,6 +59,14 @@ class StorageStack(cdk.Stack):
             "This is the server access log bucket itself; logging it into itself would loop",
             "AwsSolutions-S1",
         )
+        checkov.skip(
+            self.log_bucket,
+            "This is the server access log bucket itself (logging into itself would loop); its "
+            "objects are written once by S3 and expire after 365 days, so versions would "
+            "keep nothing to recover",
+            "CKV_AWS_18",
+            "CKV_AWS_21",
+        )
         self.results_bucket = SecureBucket(
             self,
             "Results",
@@ -83,4 +91,10 @@ class StorageStack(cdk.Stack):
                 removal_policy=bucket_policy,
             ),
         ).bucket
+        checkov.skip(
+            self.scripts_bucket,
+            "Task scripts are content-addressed (a changed script gets a new key, never an "
+            "overwrite) and expire after scriptsExpirationDays; versions would hold copies",
+            "CKV_AWS_21",
+        )
         self.key_arn: str | None = self.key.key_arn if self.key else None

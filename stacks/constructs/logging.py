@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks import checkov
 from stacks.settings import Settings
 
 _BY_DAYS = {
@@ -59,7 +60,8 @@ def log_group(
     """A log group with ``logRetentionDays``, kept on stack deletion unless
     ``removalPolicy`` is ``destroy`` (log groups have no snapshot), encrypted with
     ``kmsKeyArn`` when set."""
-    return logs.LogGroup(
+    key = kit_key(scope, settings)
+    group = logs.LogGroup(
         scope,
         construct_id,
         log_group_name=name,
@@ -69,5 +71,15 @@ def log_group(
             if settings.removal_policy == "destroy"
             else cdk.RemovalPolicy.RETAIN
         ),
-        encryption_key=kit_key(scope, settings),
+        encryption_key=key,
     )
+    if key is None:
+        checkov.skip(group, SERVICE_KEY_REASON, "CKV_AWS_158")
+    return group
+
+
+#: Why a log group or secret without ``kmsKeyArn`` is not on a customer managed key.
+SERVICE_KEY_REASON = (
+    "Encrypted at rest with the service's AWS managed key by default; kmsKeyArn puts it on "
+    "the operator's customer managed key (regulated tenants)"
+)

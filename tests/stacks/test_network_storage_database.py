@@ -127,3 +127,10 @@ def test_results_versioned_scripts_expire(synth: Synthesized) -> None:
         "LifecycleConfiguration"
     ]["Rules"]
     assert flatten(results["BucketName"]).startswith("ironside-results-")
+
+
+def test_database_enhanced_monitoring(synth: Synthesized) -> None:
+    """RDS enhanced monitoring every databaseMonitoringSeconds (default 60) with its role."""
+    [writer] = synth.resources("database", "AWS::RDS::DBInstance").values()
+    assert writer["Properties"]["MonitoringInterval"] == 60
+    assert "MonitoringRoleArn" in writer["Properties"]
