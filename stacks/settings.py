@@ -597,6 +597,25 @@ def _read_vpc(r: _Reader) -> ExistingVpc | None:
     return vpc
 
 
+#: Endpoints the hosts call that the kit cannot create yet (Session Manager, the deployment
+#: signal, self-healing, EBS autoscale, role credentials, agent metrics).
+UNCREATED_ENDPOINTS = (
+    "ssm", "ssmmessages", "ec2messages", "cloudformation", "autoscaling", "ec2", "sts",
+    "monitoring",
+)  # fmt: skip
+
+
+def _endpoint_flags(s: Settings) -> list[tuple[str, bool]]:
+    return [
+        ("s3 (s3Endpoint)", s.s3_endpoint),
+        ("ecr.api, ecr.dkr (ecrEndpoints)", s.ecr_endpoints),
+        ("logs (logsEndpoint)", s.logs_endpoint),
+        ("ecs, ecs-agent, ecs-telemetry (ecsEndpoints)", s.ecs_endpoints),
+        ("batch (batchEndpoint)", s.batch_endpoint),
+        ("secretsmanager (secretsManagerEndpoint)", s.secrets_manager_endpoint),
+    ]
+
+
 def _cross_checks(s: Settings) -> None:
     if s.spot_min_vcpus > s.spot_max_vcpus:
         raise SettingsError("spotMinVcpus", "exceeds spotMaxVcpus", s.spot_min_vcpus)
@@ -638,6 +657,16 @@ def _cross_checks(s: Settings) -> None:
             "databaseMonitoringSeconds",
             f"RDS accepts {', '.join(map(str, MONITORING_INTERVALS))} (0: off)",
             s.database_monitoring_seconds,
+        )
+    if s.nat_gateways == 0 and s.existing_vpc is None:
+        missing = [name for name, on in _endpoint_flags(s) if not on] + list(UNCREATED_ENDPOINTS)
+        raise SettingsError(
+            "natGateways",
+            "hosts need AWS APIs without a NAT gateway; missing VPC endpoints: "
+            + ", ".join(missing)
+            + " (and boots still download the AWS CLI, Python packages and the RDS CA "
+            "bundle from the internet)",
+            0,
         )
     if s.engine_certificate_arn and not s.engine_load_balancer:
         raise SettingsError(

@@ -90,6 +90,17 @@ def test_defaults() -> None:
     assert (settings.read_buckets, settings.read_write_buckets) == ((), ())
 
 
+def test_no_nat_without_the_endpoints_hosts_need_is_refused_naming_them() -> None:
+    """Item 17.6: natGateways=0 fails synth, naming the endpoints the hosts would lack."""
+    with pytest.raises(SettingsError) as error:
+        Settings.from_mapping({"natGateways": 0, "logsEndpoint": "false"})
+    message = str(error.value)
+    assert "'ironside:natGateways'" in message
+    assert "logs (logsEndpoint)" in message and "s3 (s3Endpoint)" not in message
+    for name in ("ssm", "ssmmessages", "ec2messages", "cloudformation", "autoscaling", "sts"):
+        assert name in message
+
+
 def test_mixed_architectures_are_refused_with_the_families() -> None:
     with pytest.raises(SettingsError) as error:
         Settings.from_mapping({"batchInstanceTypes": ["m6i", "c7g.large", "r6i"]})
