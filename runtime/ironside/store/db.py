@@ -249,6 +249,39 @@ class Store:
                     [{"workflow_id": row["id"], "key": k, "value": v} for k, v in labels.items()],
                 )
 
+    def set_workflow_status(
+        self,
+        workflow_id: str,
+        status: str,
+        unless: Iterable[str] = ("Succeeded", "Failed", "Aborted"),
+        **values: Any,
+    ) -> bool:
+        """Set a workflow's status now (not batched), unless it is in one of ``unless``.
+
+        The guard keeps a status asked for through the API from overwriting the final
+        status the engine wrote meanwhile. True when the row changed.
+        """
+        table = TABLES[Workflow]
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(table)
+                .where(table.c.id == workflow_id, table.c.status.not_in(list(unless)))
+                .values(status=status, **values)
+            ).rowcount
+            if changed:
+                conn.execute(
+                    insert(TABLES[MetadataEvent]),
+                    [
+                        {
+                            "workflow_id": workflow_id,
+                            "key": "status",
+                            "value": status,
+                            "ts": time.time(),
+                        }
+                    ],
+                )
+        return bool(changed)
+
     def set_labels(self, workflow_id: str, labels: Mapping[str, str]) -> None:
         """Add or replace labels of a workflow."""
         with self.engine.begin() as conn:
