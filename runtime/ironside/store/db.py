@@ -49,6 +49,22 @@ _CallIfAbsent = "call-if-absent"
 CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
 
 
+#: MySQL/MariaDB errors a retry of the same transaction can get past.
+_TRANSIENT_MYSQL = {1205, 1213, 2006, 2013}  # lock wait timeout, deadlock, gone away, lost
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is a fault a retry can get past (deadlock, lock, lost connection)."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _TRANSIENT_MYSQL:
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "deadlock" in text
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
