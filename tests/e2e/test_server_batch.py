@@ -97,7 +97,6 @@ def batch_server(
         port.stop()
 
 
-
 def _submit(http: httpx.Client, options: dict[str, Any] | None = None) -> httpx.Response:
     files = {
         "workflowSource": ("w.wdl", WDL.encode()),
