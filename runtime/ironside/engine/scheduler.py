@@ -24,7 +24,7 @@ from typing import Any
 
 from WDL import Tree
 
-from ironside.backends.base import Backend
+from ironside.backends.base import Backend, SubmitLater
 from ironside.engine import calls as C
 from ironside.engine.attempts import AttemptHooks, CallAttempts, Outputs
 from ironside.engine.cache_step import CacheStep, NoCache
@@ -32,11 +32,15 @@ from ironside.engine.graph import WorkflowGraph
 from ironside.engine.plan import task_plan
 from ironside.engine.recorder import Recorder
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
+from ironside.errors import BadRuntimeAttribute
 from ironside.filesystems.dispatch import FileSystems
 from ironside.store.db import Store
 from ironside.wdl.values import env_to_json
 
 log = logging.getLogger("ironside.engine")
+
+#: Least time between two forced intent commits while jobs run (at most 50 commits a second).
+INTENT_GAP = 0.02
 
 #: Turns a succeeded top-level workflow's outputs into their final form (output copies).
 Finalizer = Callable[[WorkflowRun, dict[str, Any]], dict[str, Any]]
@@ -117,6 +121,7 @@ class Engine:
         )
         self.counts = self.attempts.counts
         self.queue = FairQueue()
+        self.prepared: deque[CallRun] = deque()  # intent recorded, not yet submitted
         self.running: dict[str, CallRun] = {}
         self.open: set[WorkflowRun] = set()
         self.tops: dict[str, WorkflowRun] = {}
@@ -180,13 +185,20 @@ class Engine:
         if self.on_tick is not None:
             self.on_tick(self)
         if not self.running:
-            if self.queue or self.graph.ready or self.graph.maybe_done or self.graph.expansions:
+            graph = self.graph
+            if self.queue or graph.ready or graph.maybe_done or graph.expansions:
+                return
+            if self.prepared:  # throttled with nothing running: wait, then submit again
+                time.sleep(min(self.poll_interval, 0.5))
                 return
             self._stalled()
             return
         pending = self.recorder.pending()
         self.recorder.flush(self.backend.pid)
-        changed = self.backend.wait(self.recorder.flush_interval if pending else self.poll_interval)
+        timeout = self.recorder.flush_interval if pending else self.poll_interval
+        if self.prepared:
+            timeout = min(timeout, INTENT_GAP)
+        changed = self.backend.wait(timeout)
         ids = list(self.running) if changed is None else changed
         if ids:
             for job_id, state in self.backend.poll(ids).items():
@@ -210,19 +222,61 @@ class Engine:
                         self._finish_workflow(run)
 
     def _dispatch(self) -> None:
-        """Start queued calls while below the concurrent-job limit."""
-        while self.queue and len(self.running) < self.job_limit and self._backend_has_room():
+        """Prepare queued calls up to the job limit, commit their intent, then submit them.
+
+        Write-ahead: no job starts before its attempt's Starting row is in the store, so
+        after a crash every attempt is either never started or known to the backend by
+        its identity (the local backend's execution directory, Batch's job name). The
+        intent commit is forced at most every ``INTENT_GAP`` s while jobs run; calls
+        prepared meanwhile are submitted at the next tick.
+        """
+        self._prepare_more()
+        if not self.prepared:
+            return
+        if self.running and self.recorder.since_flush() < INTENT_GAP:
+            return
+        self.recorder.flush(self.backend.pid, force=True)
+        self._submit_prepared()
+
+    def _prepare_more(self) -> None:
+        while (
+            self.queue
+            and len(self.running) + len(self.prepared) < self.job_limit
+            and self._backend_has_room()
+        ):
             cr = self.queue.pop()
             self.counts["queued"] -= 1
             if cr.wf.stopping():
                 self.graph.dec_active(cr.wf)
                 continue
             try:
-                if self.attempts.launch(cr):
-                    assert cr.job_id is not None
-                    self.running[cr.job_id] = cr
+                request = cr.request or self.attempts.prepare(cr)
             except C.CallFailure as exc:
                 self.attempts.fail(cr, str(exc), retry=False)
+                continue
+            except Exception:  # e.g. the store is down during a cache lookup: try again
+                self._enqueue(cr, front=True)
+                raise
+            if request is not None:
+                cr.request = request
+                self.prepared.append(cr)
+
+    def _submit_prepared(self) -> None:
+        while self.prepared:
+            cr = self.prepared.popleft()
+            if cr.wf.stopping():
+                self.recorder.attempt_aborted(cr)
+                self.graph.dec_active(cr.wf)
+                continue
+            try:
+                job_id = self.attempts.submit(cr, cr.request)
+            except SubmitLater:
+                self.prepared.appendleft(cr)  # throttled: poll, then try again
+                return
+            except BadRuntimeAttribute as exc:
+                self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
+                continue
+            self.running[job_id] = cr
 
     def _backend_has_room(self) -> bool:
         free = self.backend.available_slots()
