@@ -26,6 +26,7 @@ from ironside.engine.recorder import Recorder
 from ironside.engine.runs import CallRun
 from ironside.errors import BadRuntimeAttribute
 from ironside.filesystems.dispatch import FileSystems
+from ironside.store.db import is_store_fault
 from ironside.store.status import CallStatus
 from ironside.tasks import ScriptSpec, render_script
 from ironside.wdl.values import dumps
@@ -231,9 +232,18 @@ class CallAttempts:
         out_json = {b.name: b.value.json for b in outputs}
         self.recorder.attempt_succeeded(cr, out_json, rc, cached)
         if cr.fingerprint is not None and not cached:
-            self.cache.record(cr.fingerprint, out_json)
+            self._record_in_cache(cr, out_json)
         cr.env = None
         self.hooks.succeeded(cr, outputs)
+
+    def _record_in_cache(self, cr: CallRun, outputs: dict[str, Any]) -> None:
+        """Offer the result to the call cache; a store fault loses the entry, not the call."""
+        try:
+            self.cache.record(cr.fingerprint, outputs)
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            log.warning("%s: not recorded in the call cache (store fault: %s)", cr.key, exc)
 
     def fail(
         self,

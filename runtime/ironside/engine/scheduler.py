@@ -34,7 +34,7 @@ from ironside.engine.recorder import Recorder
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
 from ironside.errors import BadRuntimeAttribute
 from ironside.filesystems.dispatch import FileSystems
-from ironside.store.db import Store
+from ironside.store.db import Store, is_store_fault
 from ironside.wdl.values import env_to_json
 
 log = logging.getLogger("ironside.engine")
@@ -87,6 +87,47 @@ class FairQueue:
         return cr
 
 
+class StoreHealth:
+    """The scheduler's view of the store: backoff while it fails, one log line a minute."""
+
+    def __init__(self, max_delay: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.max_delay = max_delay
+        self.clock = clock
+        self.failures = 0
+        self.last_error = ""
+        self.down_since: float | None = None
+        self._last_log = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the last store access of the scheduler worked."""
+        return self.failures == 0
+
+    def failed(self, exc: BaseException) -> float:
+        """Note a failure; the seconds to wait before trying again."""
+        now = self.clock()
+        self.failures += 1
+        self.last_error = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        if self.down_since is None:
+            self.down_since = now
+        if self.failures == 1 or now - self._last_log >= 60:
+            self._last_log = now
+            log.warning(
+                "store unavailable for %.0f s (%s); the engine waits and keeps its state",
+                now - self.down_since,
+                self.last_error,
+            )
+        return min(self.max_delay, 0.25 * 2 ** min(self.failures, 10))
+
+    def ok(self) -> None:
+        """The store answered."""
+        if self.failures:
+            down = self.clock() - (self.down_since or self.clock())
+            log.warning("store available again after %.0f s", down)
+        self.failures = 0
+        self.down_since = None
+
+
 class Engine:
     """Runs workflows to completion on one backend, with state in one store."""
 
@@ -129,6 +170,7 @@ class Engine:
         self.on_tick: Callable[[Engine], None] | None = None
         self.on_finished: Callable[[WorkflowRun], None] | None = None
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.store_health = StoreHealth()
 
     # ---- what other threads may call ------------------------------------------------------
     def admit(self, run: WorkflowRun) -> None:
@@ -151,16 +193,38 @@ class Engine:
         return top
 
     def loop(self, until: Callable[[], bool]) -> None:
-        """Tick until ``until()``; idle (no open workflow) it waits for new work."""
+        """Tick until ``until()``; idle (no open workflow) it waits for new work.
+
+        A store fault (database down, locked, disk full) never ends the loop: the
+        tick is tried again after a capped exponential backoff, with what the engine
+        knows kept in memory and the writes kept queued.
+        """
         while not until():
-            self._take_commands(wait=0.0 if self.open else self.poll_interval)
-            if self.open:
-                self._tick()
-            elif self.recorder.pending():
-                self.recorder.flush(self.backend.pid, force=True)
-        self.recorder.flush(self.backend.pid, force=True)
+            try:
+                self._take_commands(wait=0.0 if self.open else self.poll_interval)
+                if self.open:
+                    self._tick()
+                elif self.recorder.pending():
+                    self.recorder.flush(self.backend.pid, force=True)
+                self.store_health.ok()
+            except Exception as exc:
+                if not is_store_fault(exc):
+                    raise
+                time.sleep(self.store_health.failed(exc))
+        self._final_flush(until)
         if self.on_tick is not None:
             self.on_tick(self)
+
+    def _final_flush(self, until: Callable[[], bool]) -> None:
+        while True:
+            try:
+                self.recorder.flush(self.backend.pid, force=True)
+                self.store_health.ok()
+                return
+            except Exception as exc:
+                if not is_store_fault(exc):
+                    raise
+                time.sleep(self.store_health.failed(exc))
 
     def _take_commands(self, wait: float) -> None:
         try:
@@ -328,12 +392,16 @@ class Engine:
                     self.backend.abort(job_id)
 
     def _finish_workflow(self, run: WorkflowRun) -> None:
-        self.open.discard(run)
         if run.status == RUNNING:
             run.status = self._final_status(run)
         outputs = env_to_json(run.outputs, run.name + ".") if run.outputs is not None else None
         if run.parent is None and run.status == SUCCEEDED and outputs is not None:
-            run.final_outputs = self._finalize(run, outputs)
+            try:
+                run.final_outputs = self._finalize(run, outputs)
+            except Exception:
+                self.graph.maybe_done.add(run)  # a store fault: finish it at a later tick
+                raise
+        self.open.discard(run)
         self.recorder.workflow_finished(run, outputs)
         run.ended = True
         log.info("workflow %s %s %s", run.name, run.id, run.status)
