@@ -2,11 +2,15 @@
 
 ``IRONSIDE_FAILPOINT=<name>[:<n>]`` kills the process the ``n``-th time (default
 the first) ``hit(name)`` runs. Unset (always, outside the tests), ``hit`` is one
-dictionary lookup. The points: ``validated`` (a submission passed, nothing stored yet), ``stored`` (a submission's row committed, nothing
-started), ``intent`` (attempts' intent committed, before their jobs are
-submitted), ``submitted`` (after a job was submitted), ``call-done`` (after a
-call finished), ``gather`` (a scatter's shards gathered), ``output-copy`` (after
-a file was copied to ``final_workflow_outputs_dir``).
+dictionary lookup. The points:
+
+- ``validated``: a submission passed, nothing stored yet;
+- ``stored``: a submission's row committed, nothing started;
+- ``intent``: attempts' intent committed, their jobs not yet submitted;
+- ``submitted``: after a job was submitted;
+- ``call-done``: after a call finished;
+- ``gather``: a scatter's shards gathered;
+- ``output-copy``: after a file was copied to ``final_workflow_outputs_dir``.
 """
 
 from __future__ import annotations
