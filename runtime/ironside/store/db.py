@@ -49,6 +49,27 @@ _CallIfAbsent = "call-if-absent"
 CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
 
 
+#: MySQL/MariaDB errors a retry of the same transaction can get past.
+_TRANSIENT_MYSQL = {1205, 1213, 2006, 2013}  # lock wait timeout, deadlock, gone away, lost
+
+
+def is_store_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the database (down, locked, full, ...), not from the engine."""
+    return isinstance(exc, DBAPIError)
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is a fault a retry can get past (deadlock, lock, lost connection)."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _TRANSIENT_MYSQL:
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "deadlock" in text
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -122,6 +143,7 @@ class Store:
         self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
         self._wf_updates: list[tuple[str, Row]] = []
         self._job_updates: list[tuple[tuple[str, str, int, int], Row]] = []
+        self._replay = False  # the last flush failed: its inserts may have landed
 
     # ---- batched writes -------------------------------------------------------------
     def add_call(self, row: Row) -> None:
@@ -191,11 +213,38 @@ class Store:
             job_updates, self._job_updates = self._job_updates, []
         if not (inserts or updates or wf_updates or job_updates):
             return
+        try:
+            self._write(inserts, updates, wf_updates, job_updates)
+        except Exception:
+            # keep everything for the next flush, before what was queued meanwhile; a
+            # commit whose answer was lost may have landed: replays skip rows present
+            with self._lock:
+                for model, rows in inserts.items():
+                    self._inserts[model] = rows + self._inserts.get(model, [])
+                self._call_updates = updates + self._call_updates
+                self._wf_updates = wf_updates + self._wf_updates
+                self._job_updates = job_updates + self._job_updates
+                self._replay = True
+            raise
+        self._replay = False
+
+    def _write(
+        self,
+        inserts: dict[type | str, list[Row]],
+        updates: list[tuple[tuple[str, ...], list[Row]]],
+        wf_updates: list[tuple[str, Row]],
+        job_updates: list[tuple[tuple[str, str, int, int], Row]],
+    ) -> None:
         with self.engine.begin() as conn:
             for model in (Workflow, Call, Job, MetadataEvent, Label):
                 rows = inserts.get(model)
                 if rows:
-                    conn.execute(insert(TABLES[model]), rows)
+                    stmt = insert(TABLES[model])
+                    if self._replay and model is not MetadataEvent:
+                        stmt = stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with(
+                            "IGNORE", dialect="mysql"
+                        )
+                    conn.execute(stmt, rows)
             if inserts.get(_CallIfAbsent):
                 stmt = (
                     insert(TABLES[Call])
@@ -248,6 +297,44 @@ class Store:
                     insert(Label),
                     [{"workflow_id": row["id"], "key": k, "value": v} for k, v in labels.items()],
                 )
+
+    def set_workflow_status(
+        self,
+        workflow_id: str,
+        status: str,
+        unless: Iterable[str] = ("Succeeded", "Failed", "Aborted"),
+        **values: Any,
+    ) -> bool:
+        """Set a workflow's status now (not batched), unless it is in one of ``unless``.
+
+        The guard keeps a status asked for through the API from overwriting the final
+        status the engine wrote meanwhile. True when the row changed.
+        """
+        table = TABLES[Workflow]
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(table)
+                .where(table.c.id == workflow_id, table.c.status.not_in(list(unless)))
+                .values(status=status, **values)
+            ).rowcount
+            if changed:
+                conn.execute(
+                    insert(TABLES[MetadataEvent]),
+                    [
+                        {
+                            "workflow_id": workflow_id,
+                            "key": "status",
+                            "value": status,
+                            "ts": time.time(),
+                        }
+                    ],
+                )
+        return bool(changed)
+
+    def ping(self) -> None:
+        """One round trip to the database (raises when it does not answer)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def set_labels(self, workflow_id: str, labels: Mapping[str, str]) -> None:
         """Add or replace labels of a workflow."""
