@@ -41,6 +41,11 @@ class _LogGroupTarget:
 
 #: Log group of Batch job state changes (template on the name prefix).
 JOB_EVENTS = "/{prefix}/batch/job-events"
+#: Why the alarm topic is not encrypted (cdk-nag SNS2, checkov CKV_AWS_26).
+TOPIC_REASON = (
+    "Alarm notifications carry only alarm names and states; CloudWatch alarms cannot "
+    "publish to a topic encrypted with the AWS managed key alias/aws/sns"
+)
 #: Batch job statuses charted per queue.
 JOB_STATUSES = ("RUNNABLE", "RUNNING", "FAILED")
 
@@ -158,14 +163,12 @@ class ObservabilityStack(cdk.Stack):
         )
         nag.acknowledge(
             self.alarm_topic,
-            "Alarm notifications carry only alarm names and states; CloudWatch alarms cannot "
-            "publish to a topic encrypted with the AWS managed key alias/aws/sns",
+            TOPIC_REASON,
             "AwsSolutions-SNS2",
         )
         checkov.skip(
             self.alarm_topic,
-            "Alarm notifications carry only alarm names and states; CloudWatch alarms cannot "
-            "publish to a topic encrypted with the AWS managed key alias/aws/sns",
+            TOPIC_REASON,
             "CKV_AWS_26",
         )
         if settings.alarm_email:

@@ -185,40 +185,31 @@ class BatchCompute(Construct):
                 batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
             )
         ]
-        self.default_queue = batch.JobQueue(
-            self,
-            "DefaultQueue",
-            job_queue_name=props.default_queue_name,
-            job_state_time_limit_actions=time_limits,
-            priority=1,
-            compute_environments=[
-                batch.OrderedComputeEnvironment(compute_environment=self.spot, order=1),
-                batch.OrderedComputeEnvironment(compute_environment=self.on_demand, order=2),
-            ],
-        )
-        self.priority_queue = batch.JobQueue(
-            self,
-            "PriorityQueue",
-            job_queue_name=props.priority_queue_name,
-            job_state_time_limit_actions=time_limits,
-            priority=10,
-            compute_environments=[
-                batch.OrderedComputeEnvironment(compute_environment=self.on_demand, order=1)
-            ],
-        )
-        self.gpu_queue = (
-            batch.JobQueue(
+
+        def queue(
+            construct_id: str,
+            name: str,
+            priority: int,
+            *environments: batch.ManagedEc2EcsComputeEnvironment,
+        ) -> batch.JobQueue:
+            return batch.JobQueue(
                 self,
-                "GpuQueue",
-                job_queue_name=props.gpu_queue_name,
+                construct_id,
+                job_queue_name=name,
                 job_state_time_limit_actions=time_limits,
-                priority=5,
+                priority=priority,
                 compute_environments=[
-                    batch.OrderedComputeEnvironment(compute_environment=self.gpu, order=1)
+                    batch.OrderedComputeEnvironment(compute_environment=env, order=order)
+                    for order, env in enumerate(environments, start=1)
                 ],
             )
-            if self.gpu is not None
-            else None
+
+        self.default_queue = queue(
+            "DefaultQueue", props.default_queue_name, 1, self.spot, self.on_demand
+        )
+        self.priority_queue = queue("PriorityQueue", props.priority_queue_name, 10, self.on_demand)
+        self.gpu_queue = (
+            queue("GpuQueue", props.gpu_queue_name, 5, self.gpu) if self.gpu is not None else None
         )
 
     def instance_profile_arns(self) -> list[str]:

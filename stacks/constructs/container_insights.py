@@ -56,22 +56,9 @@ class ContainerInsights(Construct):
                 physical_resource_id=cr.PhysicalResourceId.of(f"ecs-cluster-of-{index}"),
                 output_paths=["computeEnvironments.0.ecsClusterArn"],
             )
-            cluster = cr.AwsCustomResource(
-                self,
-                f"Cluster{index}",
-                on_create=describe,
-                on_update=describe,
-                install_latest_aws_sdk=False,
-                policy=cr.AwsCustomResourcePolicy.from_statements(
-                    [
-                        iam.PolicyStatement(
-                            # DescribeComputeEnvironments has no resource type.
-                            actions=["batch:DescribeComputeEnvironments"],
-                            resources=["*"],
-                        )
-                    ]
-                ),
-                timeout=cdk.Duration.minutes(2),
+            # DescribeComputeEnvironments has no resource type.
+            cluster = self._call(
+                f"Cluster{index}", describe, "batch:DescribeComputeEnvironments", "*"
             )
             cluster_arn = cluster.get_response_field("computeEnvironments.0.ecsClusterArn")
             update = cr.AwsSdkCall(
@@ -83,21 +70,7 @@ class ContainerInsights(Construct):
                 },
                 physical_resource_id=cr.PhysicalResourceId.of(f"container-insights-{index}"),
             )
-            setting = cr.AwsCustomResource(
-                self,
-                f"Setting{index}",
-                on_create=update,
-                on_update=update,
-                install_latest_aws_sdk=False,
-                policy=cr.AwsCustomResourcePolicy.from_statements(
-                    [
-                        iam.PolicyStatement(
-                            actions=["ecs:UpdateClusterSettings"], resources=[clusters]
-                        )
-                    ]
-                ),
-                timeout=cdk.Duration.minutes(2),
-            )
+            setting = self._call(f"Setting{index}", update, "ecs:UpdateClusterSettings", clusters)
             self.resources += [cluster, setting]
         nag.acknowledge(
             self,
@@ -129,6 +102,22 @@ class ContainerInsights(Construct):
                     "CKV_AWS_116",
                     "CKV_AWS_117",
                 )
+
+    def _call(
+        self, construct_id: str, call: cr.AwsSdkCall, action: str, resource: str
+    ) -> cr.AwsCustomResource:
+        """One SDK call on create and update, allowed ``action`` on ``resource`` only."""
+        return cr.AwsCustomResource(
+            self,
+            construct_id,
+            on_create=call,
+            on_update=call,
+            install_latest_aws_sdk=False,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=[action], resources=[resource])]
+            ),
+            timeout=cdk.Duration.minutes(2),
+        )
 
 
 def _drop_redundant_depends_on(provider: IConstruct) -> None:

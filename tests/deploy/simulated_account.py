@@ -28,7 +28,7 @@ from typing import Any
 
 from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
-from tests.e2e.batch_harness import REGION, client
+from tests.e2e.batch_harness import aws_env, client
 
 REPO = Path(__file__).resolve().parents[2]
 DIST_BUCKET = "rehearsal-dist"
@@ -81,15 +81,7 @@ class Deployment:
 
 def operator_env(endpoint: str) -> dict[str, str]:
     """The operator's shell: credentials of the account, the AWS endpoint on loopback."""
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+    env = {**os.environ, **aws_env(endpoint)}
     env.pop("AWS_PROFILE", None)
     return env
 

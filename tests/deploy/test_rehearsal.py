@@ -30,7 +30,6 @@ from moto.batch.responses import BatchResponse
 from moto.iam.access_control import IAMRequest
 
 from ironside.backends.aws_batch import wiring
-from ironside.filesystems import registry
 from ironside.server.app import create_app
 from ironside.server.engine_adapter import build_engine_port
 from ironside.server.settings import ServerSettings
@@ -166,7 +165,6 @@ def _run_workflow(
         return batch, s3
 
     monkeypatch.setattr(wiring, "make_clients", make_clients)
-    registry.clear_cache()
     port = build_engine_port(str(config), max_workflows=1)
     app = create_app(ServerSettings(), port)
     try:
@@ -184,9 +182,6 @@ def _run_workflow(
             outputs = http.get(f"/api/workflows/v1/{workflow_id}/outputs").json()["outputs"]
     finally:
         port.stop()
-        port.store.close()
-        registry.set_s3_client(None)
-        registry.clear_cache()
     assert [run.returncode for run in agent.runs] == [0, 0], _runs(agent)
     return workflow_id, outputs
 
