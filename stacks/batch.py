@@ -46,7 +46,6 @@ class BatchStack(cdk.Stack):
         settings: Settings,
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
-        key_arn: str | None,
         cache_prefixes: list[str],
         **kw: Any,
     ):
@@ -57,12 +56,7 @@ class BatchStack(cdk.Stack):
         self.instance_role = batch_instance_role(
             self,
             "InstanceRole",
-            BatchInstanceRoleProps(
-                results_bucket=settings.bucket_name("results"),
-                scripts_bucket=settings.bucket_name("scripts"),
-                key_arn=key_arn,
-                cache_prefixes=cache_prefixes,
-            ),
+            BatchInstanceRoleProps(cache_prefixes=cache_prefixes),
         )
         self.instance_role.add_to_policy(
             iam.PolicyStatement(

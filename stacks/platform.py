@@ -81,7 +81,6 @@ def add_platform(scope: Construct, settings: Settings, **stack_kw: Any) -> Platf
         settings=settings,
         vpc=network.vpc,
         security_group=network.batch_sg,
-        key_arn=storage.key_arn,
         cache_prefixes=registry.cache_prefixes,
         **stack_kw,
     )

@@ -11,7 +11,6 @@ from constructs import Construct
 
 from launch_template.user_data import AUTOSCALE_TAG
 from stacks import nag
-from stacks.roles.access import bucket_statements
 
 #: AWS managed policies the host needs, each with why (also the cdk-nag reason).
 MANAGED_POLICY_REASONS = {
@@ -25,7 +24,8 @@ MANAGED_POLICY_REASONS = {
     ),
     "CloudWatchAgentServerPolicy": (
         "The CloudWatch agent ships host logs to the hosts log group and publishes memory "
-        "and disk metrics; AWS keeps this policy in step with the agent"
+        "and scratch-disk metrics (cloudwatch-agent.json); AWS keeps this policy in step "
+        "with the agent"
     ),
 }
 #: AWS managed policies the host needs: the ECS agent, SSM Session Manager, the CloudWatch agent.
@@ -37,16 +37,10 @@ class BatchInstanceRoleProps:
     """Props of :func:`batch_instance_role`.
 
     Attributes:
-        results_bucket: name of the bucket hosts read and write.
-        scripts_bucket: name of the script bucket (read).
-        key_arn: KMS key of both buckets; ``None`` (default) for S3-managed encryption.
         cache_prefixes: ECR pull-through cache repository prefixes; the first pull of an
             image through a cache creates its repository (default: none).
     """
 
-    results_bucket: str
-    scripts_bucket: str
-    key_arn: str | None = None
     cache_prefixes: Sequence[str] = ()
 
 
@@ -63,11 +57,8 @@ def batch_instance_role(
             iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in MANAGED_POLICIES
         ],
     )
-    for statement in [
-        *bucket_statements("Results", [props.results_bucket], write=True, key_arn=props.key_arn),
-        *bucket_statements("Scripts", [props.scripts_bucket], write=False, key_arn=props.key_arn),
-    ]:
-        role.add_to_policy(statement)
+    # No access to the platform's buckets: task containers use their job role (the
+    # one-hop metadata limit keeps them off this one), and the host reads only its assets.
     if props.cache_prefixes:
         stack = Stack.of(scope)
         role.add_to_policy(
@@ -91,13 +82,6 @@ def batch_instance_role(
         )
     for name, reason in MANAGED_POLICY_REASONS.items():
         nag.acknowledge(role, reason, nag.managed_policy(name))
-    nag.acknowledge(
-        role,
-        "Hosts read and write arbitrary keys under the execution root and read task "
-        "scripts: object-level wildcards within the two platform buckets only",
-        nag.bucket_objects(props.results_bucket),
-        nag.bucket_objects(props.scripts_bucket),
-    )
     return role
 
 

@@ -127,13 +127,13 @@ def test_ebs_autoscale_limited_to_tagged_volumes(synth: Synthesized) -> None:
     }
 
 
-def test_instance_role_reads_scripts_writes_results_and_reads_host_assets(
-    synth: Synthesized,
-) -> None:
+def test_instance_role_reads_only_its_host_assets(synth: Synthesized) -> None:
+    """Tasks run as their job role; the host role has no access to the platform's buckets."""
     policies = synth.resources("batch", "AWS::IAM::Policy")
     by_sid = {s["Sid"]: s for s in statements(policies) if "Sid" in s}
-    assert "s3:PutObject" in actions(by_sid["ResultsObjects"])
-    assert "s3:PutObject" not in actions(by_sid["ScriptsObjects"])
+    assert not {"ResultsObjects", "ScriptsObjects", "ResultsBuckets"} & set(by_sid)
+    for statement in statements(policies):
+        assert "-results-" not in flatten(statement["Resource"])
     assets = flatten(by_sid["ReadHostAssets"]["Resource"])
     assert assets.endswith(".zip") and "*" not in assets
 
