@@ -91,7 +91,7 @@ class FairQueue:
 class StoreHealth:
     """The scheduler's view of the store: backoff while it fails, one log line a minute."""
 
-    def __init__(self, max_delay: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_delay: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.max_delay = max_delay
         self.clock = clock
         self.failures = 0
