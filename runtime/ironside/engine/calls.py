@@ -67,7 +67,10 @@ def task_env(
     for decl in plan.decls:
         given = provided.get(decl.name)
         try:
-            if given is not None and not (isinstance(given, Value.Null) and decl.expr):
+            explicit_null = plan.version not in ("draft-2", "1.0")  # WDL 1.1 on
+            if given is not None and not (
+                isinstance(given, Value.Null) and decl.expr and not explicit_null
+            ):
                 value = given.coerce(decl.type)
             elif decl.expr is not None:
                 value = decl.expr.eval(env, lib).coerce(decl.type)

@@ -33,27 +33,19 @@ class WorkflowGraph:
 
     # ---- workflows ------------------------------------------------------------------------
     def start(self, run: WorkflowRun, on_done: Callable[[BlockRun], None]) -> None:
-        """Bind the workflow's inputs and start its body (a bad input fails the workflow)."""
-        try:
-            run.input_env = self._bind_inputs(run)
-        except C.CallFailure as exc:
-            run.fail(str(exc))
-            self.maybe_done.add(run)
-            return
-        wf = run.workflow
-        run.top = BlockRun(block_plan(wf, wf.body), run.input_env, run, (), on_done)
-        self.start_block(run.top)
+        """Start the workflow's body, its input declarations among its nodes.
 
-    def _bind_inputs(self, run: WorkflowRun) -> Env.Bindings[Value.Base]:
-        env: Env.Bindings[Value.Base] = Env.Bindings()
-        given = {b.name: b.value for b in run.inputs}
+        An input's default is an expression of the graph: it is evaluated when what it
+        refers to is ready (another input, or a call of the body), unless a value was given.
+        """
         for b in run.inputs:
             if "." in b.name:  # draft-2 style inputs of calls: "<call>.<input>"
                 call, name = b.name.split(".", 1)
                 run.call_overrides.setdefault(call, {})[name] = b.value
-        for decl in order_decls(list(run.workflow.inputs or [])):
-            env = env.bind(decl.name, decl_value(run, decl, env, given))
-        return env
+        wf = run.workflow
+        nodes = [*order_decls(list(wf.inputs or [])), *wf.body]
+        run.top = BlockRun(block_plan(wf, nodes), Env.Bindings(), run, (), on_done)
+        self.start_block(run.top)
 
     def outputs(self, run: WorkflowRun) -> Env.Bindings[Value.Base]:
         """The workflow's output values (``CallFailure`` when one cannot be evaluated)."""
@@ -233,6 +225,11 @@ class Expansion:
             self.graph._gather(self)
 
 
+def null_overrides(stdlib: WDL.StdLib.Base) -> bool:
+    """WDL 1.1 on: an explicit ``null`` is the value, not a request for the default."""
+    return stdlib.wdl_version not in ("draft-2", "1.0")
+
+
 def decl_value(
     run: WorkflowRun,
     decl: Tree.Decl,
@@ -242,7 +239,9 @@ def decl_value(
     """A workflow declaration's value: the given one, else its expression, else null."""
     value = given.get(decl.name)
     try:
-        if value is not None and not (isinstance(value, Value.Null) and decl.expr):
+        if value is not None and not (
+            isinstance(value, Value.Null) and decl.expr and not null_overrides(run.stdlib)
+        ):
             return value.coerce(decl.type)
         if decl.expr is not None:
             return decl.expr.eval(env, run.stdlib).coerce(decl.type)

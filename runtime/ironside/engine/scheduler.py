@@ -374,16 +374,21 @@ class Engine:
     def start_workflow(self, run: WorkflowRun) -> None:
         """Bind inputs, start the top block."""
         self.open.add(run)
+        self.recorder.workflow_inputs(run, {b.name: b.value.json for b in run.inputs})
         self.graph.start(run, lambda _b: self._top_done(run))
-        if run.top is None:
-            return  # bad inputs: failed
-        shown = {b.name: b.value.json for b in run.inputs}
-        shown.update({b.name: b.value.json for b in run.input_env})
-        self.recorder.workflow_inputs(run, shown)
 
     def _top_done(self, run: WorkflowRun) -> None:
         run.top_done = True
         self.graph.maybe_done.add(run)
+
+    def _record_inputs(self, run: WorkflowRun) -> None:
+        """The inputs as given, with the defaults that were evaluated."""
+        shown = {b.name: b.value.json for b in run.inputs}
+        env = run.top.env if run.top is not None else None
+        for decl in run.workflow.inputs or []:
+            if env is not None and env.has_binding(decl.name):
+                shown[decl.name] = env[decl.name].json
+        self.recorder.workflow_inputs(run, shown)
 
     def _abort(self, workflow_id: str | None) -> None:
         targets = list(self.tops.values()) if workflow_id is None else [self.tops.get(workflow_id)]
@@ -407,6 +412,7 @@ class Engine:
                 self.graph.maybe_done.add(run)  # a store fault: finish it at a later tick
                 raise
         self.open.discard(run)
+        self._record_inputs(run)
         self.recorder.workflow_finished(run, outputs)
         run.ended = True
         log.info("workflow %s %s %s", run.name, run.id, run.status)
