@@ -46,7 +46,9 @@ def load_server_settings(args: argparse.Namespace) -> ServerSettings:
     """Server settings from the config file, the environment and the command line."""
     path = args.config or os.environ.get("IRONSIDE_CONFIG") or None
     settings = settings_from_config(
-        _config_block(path, "ironside.server"), _config_block(path, "webservice")
+        _config_block(path, "ironside.server"),
+        _config_block(path, "webservice"),
+        limits=_config_block(path, "ironside.limits"),
     )
     if args.host:
         settings = replace(settings, host=args.host)
