@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 import os
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import WDL
 from WDL import Env, Type, Value
 
 from ironside.engine.plan import TaskPlan
-from ironside.wdl.stdlib import TaskStdLib
+from ironside.errors import UserError
+from ironside.wdl.stdlib import TaskStdLib, WorkflowStdLib
 from ironside.wdl.values import files_in
 
 #: What evaluating WDL can raise on bad values (not bugs of the engine).
@@ -33,13 +34,43 @@ class CallFailure(Exception):
     """A call attempt failed in a way a user can read (not retried)."""
 
 
-def task_stdlib(version: str, outputs: bool, execution_dir: str) -> TaskStdLib:
-    """The shared task stdlib for a WDL version, pointed at this attempt's directory."""
+def task_stdlib(
+    version: str, outputs: bool, execution_dir: str, values: Iterable[Value.Base] = ()
+) -> TaskStdLib:
+    """The shared task stdlib for a WDL version, pointed at this attempt's directory; it
+    reads only files under the call's directory and the files inside ``values``."""
     key = (version, outputs)
     lib = _stdlibs.get(key)
     if lib is None:
         lib = _stdlibs[key] = TaskStdLib(version, outputs)
-    return lib.point_at(execution_dir)
+    return lib.point_at(execution_dir, [f for v in values for f in files_in(v)])
+
+
+def _values(env: Env.Bindings[Value.Base]) -> list[Value.Base]:
+    return [b.value for b in env]
+
+
+def admit_call(
+    stdlib: WorkflowStdLib, call: WDL.Tree.Call, provided: Mapping[str, Value.Base]
+) -> None:
+    """Count the call against the workflow's budget; its input files must be readable by the
+    workflow (the server's path policy): ``CallFailure`` naming the limit or the file."""
+    try:
+        stdlib.budget.call(where(call))
+        if stdlib.policy is not None:
+            for name, value in provided.items():
+                for path in files_in(value):
+                    stdlib.policy.check(path, f"{where(call)}: call {call.name} input {name}")
+    except UserError as exc:
+        raise CallFailure(str(exc)) from None
+
+
+def admit_shards(stdlib: WorkflowStdLib, count: int, node: Any) -> None:
+    """``CallFailure`` when a scatter of ``count`` shards is over the limit (nothing built)."""
+    try:
+        stdlib.budget.shards(count, where(node))
+    except UserError as exc:
+        raise CallFailure(str(exc)) from None
 
 
 def where(node: Any) -> str:
@@ -52,7 +83,7 @@ def task_env(
     plan: TaskPlan, provided: Mapping[str, Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Bind every task input and private declaration (provided values win)."""
-    lib = task_stdlib(plan.version, False, execution_dir)
+    lib = task_stdlib(plan.version, False, execution_dir, provided.values())
     env: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.decls:
         given = provided.get(decl.name)
@@ -73,7 +104,7 @@ def task_env(
 
 def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str) -> str:
     """The command with placeholders filled, common indentation removed."""
-    lib = task_stdlib(plan.version, False, execution_dir)
+    lib = task_stdlib(plan.version, False, execution_dir, _values(env))
     try:
         text = plan.task.command.eval(env, lib).value
     except EVAL_ERRORS as exc:
@@ -88,7 +119,7 @@ def eval_runtime(
     defaults: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Runtime attributes as JSON values: defaults overlaid by the task's own."""
-    lib = task_stdlib(plan.version, False, execution_dir)
+    lib = task_stdlib(plan.version, False, execution_dir, _values(env))
     out = dict(defaults)
     for key, expr in plan.task.runtime.items():
         try:
@@ -98,8 +129,10 @@ def eval_runtime(
     return out
 
 
-def _check_file(path: str, execution_dir: str, optional: bool) -> str | None:
+def _check_file(path: str, execution_dir: str, optional: bool, lib: TaskStdLib) -> str | None:
     full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
+    if not lib.policy.allows(full):
+        raise CallFailure(f"{path} is outside the call's directory (and not one of its inputs)")
     if full.startswith("s3://"):
         from ironside.filesystems import registry
 
@@ -112,20 +145,22 @@ def _check_file(path: str, execution_dir: str, optional: bool) -> str | None:
     raise CallFailure(f"output file not found: {path} (in {execution_dir})")
 
 
-def _files_absolute(value: Value.Base, ty: Type.Base, execution_dir: str) -> Value.Base:
+def _files_absolute(
+    value: Value.Base, ty: Type.Base, execution_dir: str, lib: TaskStdLib
+) -> Value.Base:
     if isinstance(value, Value.File | Value.Directory):
-        full = _check_file(value.value, execution_dir, ty.optional)
+        full = _check_file(value.value, execution_dir, ty.optional, lib)
         if full is None:
             return Value.Null()
         return type(value)(full)
     if isinstance(value, Value.Array):
         item = ty.item_type if isinstance(ty, Type.Array) else Type.Any()
-        value.value[:] = [_files_absolute(v, item, execution_dir) for v in value.value]
+        value.value[:] = [_files_absolute(v, item, execution_dir, lib) for v in value.value]
         return value
     if value.children and not isinstance(value, Value.Null):
 
         def fix(v: Value.Base) -> str:
-            full = _check_file(v.value, execution_dir, False)
+            full = _check_file(v.value, execution_dir, False, lib)
             assert full is not None
             return full
 
@@ -137,15 +172,17 @@ def eval_outputs(
     plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Evaluate the output section; File outputs become absolute and must exist."""
-    lib = task_stdlib(plan.version, True, execution_dir)
+    lib = task_stdlib(plan.version, True, execution_dir, _values(env))
     outs: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.task.outputs:
         assert decl.expr is not None
         try:
             value = decl.expr.eval(env, lib).coerce(decl.type)
+            value = _files_absolute(value, decl.type, execution_dir, lib)
         except EVAL_ERRORS as exc:
             raise CallFailure(f"{where(decl)}: output {decl.name}: {exc}") from None
-        value = _files_absolute(value, decl.type, execution_dir)
+        except CallFailure as exc:
+            raise CallFailure(f"{where(decl)}: output {decl.name}: {exc}") from None
         env = env.bind(decl.name, value)
         outs = outs.bind(decl.name, value)
     return outs

@@ -221,6 +221,7 @@ class Engine:
     def _start_scatter(self, block: BlockRun, node: Tree.Scatter) -> None:
         array = self._eval(block, node.expr)
         items = array.value if isinstance(array, Value.Array) else []
+        C.admit_shards(block.wf.stdlib, len(items), node)  # ironside.limits, before building
         plan = block_plan(node, node.body)
         if not items:
             self._gather(_Expansion(self, block, node, plan, []))
@@ -283,6 +284,7 @@ class Engine:
         provided: dict[str, Value.Base] = dict(run.call_overrides.get(call.name, ()))
         for name, expr in call.inputs.items():
             provided[name] = self._eval(block, expr)
+        C.admit_call(run.stdlib, call, provided)  # ironside.limits and the path policy
         callee = call.callee
         if isinstance(callee, Tree.Workflow):
             cr = CallRun(run, block, call, None, provided)

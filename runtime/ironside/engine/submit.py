@@ -251,7 +251,7 @@ def child_run(engine: Engine, cr: CallRun) -> WorkflowRun:
     for name, value in cr.provided.items():
         inputs = inputs.bind(name, value)
     version = getattr(getattr(callee, "parent", None), "wdl_version", None) or "draft-2"
-    stdlib = WorkflowStdLib(version, os.path.join(root, "write_"), parent.stdlib.source_dir)
+    stdlib = parent.stdlib.for_child(version, os.path.join(root, "write_"))
     child = WorkflowRun(child_id, callee, inputs, parent.options, root, stdlib, parent=cr)
     now = time.time()
     if resuming:

@@ -30,10 +30,12 @@ from ironside.backends.selection import (
 from ironside.callcache.diff import CallSpec
 from ironside.config import ProviderSettings, Settings, load_settings
 from ironside.errors import BadWorkflow, UserError, WorkflowStateConflict
+from ironside.limits import Budget
 from ironside.server.engine_port import TERMINAL, BackendsInfo, WorkflowIdTaken, WorkflowSummary
 from ironside.server.submission import Submission
 from ironside.store.db import Store, open_store
 from ironside.store.models import Label, Workflow
+from ironside.wdl.confine import confined_inputs, submission_policies
 
 log = logging.getLogger("ironside.server.runner")
 STOP = ""
@@ -61,6 +63,7 @@ class StoreEngine:
             self.cache_step = cache_step_from_settings(
                 settings, self.provider, store.engine, s3_client=s3
             )
+        self.imports, self.paths = submission_policies(settings)  # what a submission may reach
         self.max_workflows = max(1, max_workflows)
         self._queue: queue.Queue[str] = queue.Queue()
         self._engines: dict[str, Any] = {}  # workflow id -> its Engine (None while starting)
@@ -98,7 +101,7 @@ class StoreEngine:
         from ironside.wdl.loader import load_document
 
         path = self._source_path(submission)
-        doc = load_document(path, submission.dependencies, source_text=submission.source)
+        doc = load_document(path, submission.dependencies, submission.source, self.imports)
         if doc.workflow is None:
             raise BadWorkflow("workflowSource: no workflow to run (only tasks)")
         options = parse_options(submission.options, "workflowOptions")
@@ -107,7 +110,9 @@ class StoreEngine:
         sub = S.Submission(
             doc=doc,
             workflow=doc.workflow,
-            inputs=S.bind_inputs(doc.workflow, submission.inputs, "workflowInputs"),
+            inputs=confined_inputs(
+                S.bind_inputs(doc.workflow, submission.inputs, "workflowInputs"), self.paths
+            ),
             options=options,
             labels=submission.labels,
             source=submission.source,
@@ -186,6 +191,7 @@ class StoreEngine:
             self._engines[wf_id] = engine
         try:
             run = S.top_run(sub, wf_id, row["root"], resume=store if resuming else None)
+            run.stdlib.confine(self.paths, Budget(self.settings.limits))
             engine.run(run)
             if run.status == "Succeeded":
                 outputs = json.loads(store.workflow(wf_id)["outputs"] or "{}")
