@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 
 from ironside.backends.base import Backend, JobRequest, JobState, JobStatus
+from ironside.backends.task_env import task_environment
 from ironside.errors import BadConfig
 
 _DEVNULL = subprocess.DEVNULL
@@ -205,6 +206,7 @@ class LocalBackend(Backend):
             stdout=_DEVNULL,
             stderr=_DEVNULL,
             process_group=0,
+            env=task_environment(docker_cli=container is not None),  # never the server's secrets
         )
         with self._lock:
             proc.popen, proc.container, proc.pid = popen, container, popen.pid
