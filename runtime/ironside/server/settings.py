@@ -18,6 +18,7 @@ from ironside.limits import Limits, limits_from_config
 from ironside.wdl.imports import ImportPolicy
 
 TOKEN_ENV = "IRONSIDE_SERVER_TOKEN"
+WILDCARDS = ("0.0.0.0", "::", "")
 MB = 1024 * 1024
 
 
@@ -57,7 +58,12 @@ class ServerSettings:
     def host_names(self) -> frozenset[str]:
         """Host names the server answers to (the Host header, without the port)."""
         names = {self.host, "localhost", "127.0.0.1", "::1", *self.allowed_hosts}
-        return frozenset(n.lower().strip("[]") for n in names if n not in ("0.0.0.0", "::"))
+        return frozenset(n.lower().strip("[]") for n in names if n not in WILDCARDS)
+
+    def accepts_any_host(self) -> bool:
+        """Listening on every address with a bearer token and no ``allowed-hosts``: the
+        token already stops a rebound page, and the server's names are not known."""
+        return self.host in WILDCARDS and bool(self.auth_token) and not self.allowed_hosts
 
 
 def _int(block: Mapping[str, Any], key: str, default: int) -> int:
