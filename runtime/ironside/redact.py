@@ -15,9 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 MASK = "***"
-_USERINFO = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/\s:@'\"]*):[^/\s@'\"]*@"
-)
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/\s:@'\"]*):[^/\s'\"]*@")
 _QUERY_SECRET = re.compile(
     r"(?i)(?P<key>[?&;](?:x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig"
     r"|token|access_token|password|passwd|pwd|secret|api[_-]?key)=)[^&\s'\"]*"
@@ -34,14 +32,21 @@ def redact(text: str) -> str:
     return _QUERY_SECRET.sub(lambda m: m["key"] + MASK, text)
 
 
-def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """Values of the secret-looking variables of ``env`` (default: this process)."""
+def url_password(url: str) -> str | None:
+    """The password in a URL's user-info, if any."""
+    match = _USERINFO.match(url)
+    if not match:
+        return None
+    return url[match.end("user") + 1 : match.end() - 1] or None
+
+
+def secret_values(
+    env: Mapping[str, str] | None = None, extra: Iterable[str | None] = ()
+) -> list[str]:
+    """Values of the secret-looking variables of ``env`` (default: this process) and ``extra``."""
     env = os.environ if env is None else env
-    found = {
-        v
-        for k, v in env.items()
-        if (k in SECRET_ENV or _SECRET_NAME.search(k)) and len(v) >= _MIN_SECRET
-    }
+    named = [v for k, v in env.items() if k in SECRET_ENV or _SECRET_NAME.search(k)]
+    found = {v for v in [*named, *extra] if v and len(v) >= _MIN_SECRET}
     return sorted(found, key=len, reverse=True)
 
 
