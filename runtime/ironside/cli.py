@@ -32,6 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--options", help="workflow options JSON")
     run.add_argument("-l", "--labels", help="labels JSON")
     run.add_argument("-p", "--imports", help="zip of WDL files to import from")
+    run.add_argument(
+        "--allow-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also allow imports from DIR (besides the WDL's directory and -p); repeatable",
+    )
     run.add_argument("-m", "--metadata-output", help="write the workflow's metadata JSON here")
     run.add_argument("--config", help="HOCON config (default: $IRONSIDE_CONFIG, else embedded)")
     run.add_argument("--resume", metavar="WORKFLOW_ID", help="finish a workflow after a crash")
@@ -82,7 +89,15 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         if not args.workflow:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
-        sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports)
+        sub = S.prepare(
+            args.workflow,
+            args.inputs,
+            args.options,
+            args.labels,
+            args.imports,
+            tuple(args.allow_path),
+            settings.limits,
+        )
         from ironside.backends.selection import make_backend, validate_options
 
         backend_check = make_backend(provider)
@@ -109,6 +124,7 @@ def _execute(
     from ironside.engine import submit as S
     from ironside.engine.finalize import copy_call_logs, copy_outputs
     from ironside.engine.scheduler import Engine
+    from ironside.limits import Budget
     from ironside.metadata import workflow_metadata
     from ironside.progress import make_progress
 
@@ -129,6 +145,7 @@ def _execute(
         cache=cache,
     )
     run = S.top_run(sub, wf_id, root, resume=store if args.resume else None)
+    run.stdlib.confine(None, Budget(settings.limits))  # the user's machine: limits, no confinement
     progress = make_progress(f"{sub.workflow.name} {wf_id}")
     engine.on_tick = progress
 

@@ -15,6 +15,8 @@ from WDL import Env, Value
 from ironside.engine.options import Options, parse_options
 from ironside.engine.runs import CallRun, WorkflowRun
 from ironside.errors import BadInputs, BadOptions, BadWorkflow, UserError
+from ironside.labels import validate_labels
+from ironside.limits import Limits
 from ironside.store.db import Store
 from ironside.wdl.loader import load_document
 from ironside.wdl.stdlib import WorkflowStdLib
@@ -117,17 +119,19 @@ def prepare(
     options_path: str | None = None,
     labels_path: str | None = None,
     imports_path: str | None = None,
+    allow_paths: tuple[str, ...] = (),
+    limits: Limits | None = None,
 ) -> Submission:
-    """Read and validate the five files of a submission; store nothing."""
+    """Read and validate the five files of a submission; store nothing.
+
+    Imports come from the WDL's directory, ``allow_paths`` and the imports zip."""
     inputs_raw = read_json(inputs_path, "inputs", BadInputs)
     options = parse_options(
         read_json(options_path, "options", BadOptions), f"options {options_path}"
     )
     labels = read_json(labels_path, "labels", BadInputs)
-    if labels is not None and (
-        not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
-    ):
-        raise BadInputs(f"labels {labels_path}: must be an object of string values")
+    if labels is not None:  # Cromwell's rules, as on the server
+        labels = validate_labels(labels, f"labels {labels_path}")
     imports_zip = None
     if imports_path:
         try:
@@ -135,7 +139,7 @@ def prepare(
                 imports_zip = fh.read()
         except OSError as exc:
             raise BadWorkflow(f"imports {imports_path}: cannot read: {exc.strerror}") from None
-    doc = load_document(wdl_path, imports_zip)
+    doc = load_document(wdl_path, imports_zip, allow_paths=allow_paths, limits=limits)
     if doc.workflow is None:
         raise BadWorkflow(f"{wdl_path}: no workflow to run")
     with open(wdl_path) as fh:

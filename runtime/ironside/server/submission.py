@@ -17,9 +17,10 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from ironside.errors import BadOptions, BadWorkflow, UserError
+from ironside.labels import parse_labels
 from ironside.limits import Limits
+from ironside.redact import redact
 from ironside.server import wdl_check
-from ironside.server.labels import parse_labels
 from ironside.server.settings import ServerSettings
 from ironside.server.urlfetch import fetch_workflow_url
 from ironside.server.zipsafe import check_zip
@@ -184,7 +185,7 @@ async def workflow_source(fields: Fields, settings: ServerSettings) -> tuple[str
     if not url:
         raise UserError("workflowSource or workflowUrl needs to be supplied")
     fetched = await fetch_workflow_url(url, settings)
-    return fetched.text, url, fetched.base_dir
+    return fetched.text, redact(url), fetched.base_dir  # stored and shown: no credentials
 
 
 def _validate_wdl(

@@ -78,14 +78,16 @@ def load_document(
     imports_zip: bytes | None = None,
     source_text: str | None = None,
     imports: ImportPolicy | None = None,
+    allow_paths: tuple[str, ...] = (),
+    limits: Limits | None = None,
 ) -> WDL.Tree.Document:
     """Parse and typecheck ``path`` (its imports relative to it, then inside the zip).
 
     ``source_text`` replaces the file's contents (a stored workflow being resumed).
-    ``imports``: where imports may come from besides the zip (default: ``local_policy``;
-    a server submission passes one without local roots).
+    ``imports``: where imports may come from besides the zip (default: ``local_policy``
+    with ``allow_paths`` and ``limits``; a server submission passes one without local roots).
     """
-    policy = imports if imports is not None else local_policy(path)
+    policy = imports if imports is not None else local_policy(path, allow_paths, limits)
     search = [os.path.dirname(os.path.abspath(path))] if imports is None else []
     if imports_zip:
         zdir = extract_imports(imports_zip, policy.limits)
