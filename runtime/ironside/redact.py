@@ -66,16 +66,23 @@ class SecretFilter(logging.Filter):
         self.secrets = list(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = mask(message, self.secrets)
-        if record.exc_info and record.exc_info[1] is not None:
+        if isinstance(record.msg, str):
+            record.msg = mask(record.msg, self.secrets)
+        if isinstance(record.args, tuple):  # the formatters (uvicorn's too) unpack them
+            record.args = tuple(self._clean(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._clean(v) for k, v in record.args.items()}
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
             formatted = logging.Formatter().formatException(record.exc_info)
-            clean += "\n" + mask(formatted, self.secrets)
-            record.exc_info = None
-            record.exc_text = None
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
+            record.exc_text = mask(formatted, self.secrets)  # formatters use it as it is
         return True
+
+    def _clean(self, value: object) -> object:
+        if isinstance(value, str):
+            return mask(value, self.secrets)
+        if isinstance(value, BaseException):
+            return mask(str(value), self.secrets)
+        return value
 
 
 def install_log_redaction(secrets: Iterable[str] | None = None) -> SecretFilter:

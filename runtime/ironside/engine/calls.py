@@ -14,7 +14,7 @@ from WDL import Env, Type, Value
 from ironside.engine.plan import TaskPlan
 from ironside.errors import UserError
 from ironside.wdl.stdlib import TaskStdLib, WorkflowStdLib
-from ironside.wdl.values import files_in
+from ironside.wdl.values import files_in, has_files
 
 #: What evaluating WDL can raise on bad values (not bugs of the engine).
 EVAL_ERRORS = (
@@ -59,10 +59,22 @@ def admit_call(
         stdlib.budget.call(where(call))
         if stdlib.policy is not None:
             for name, value in provided.items():
-                for path in files_in(value):
+                for path in files_in(_as_declared(call, name, value)):
                     stdlib.policy.check(path, f"{where(call)}: call {call.name} input {name}")
     except UserError as exc:
         raise CallFailure(str(exc)) from None
+
+
+def _as_declared(call: WDL.Tree.Call, name: str, value: Value.Base) -> Value.Base:
+    """``value`` coerced to the callee's input type when that type holds files (a String
+    given for a File input is a path)."""
+    inputs = call.callee.available_inputs if call.callee is not None else None
+    if inputs is None or not inputs.has_binding(name) or not has_files(inputs[name].type):
+        return value
+    try:
+        return value.coerce(inputs[name].type)
+    except EVAL_ERRORS:
+        return value  # the call's own evaluation reports the type error
 
 
 def admit_shards(stdlib: WorkflowStdLib, count: int, node: Any) -> None:

@@ -51,8 +51,9 @@ def _one_line(text: object, limit: int = 300) -> str:
 
 
 def describe_error(exc: BaseException, quote: bool = True) -> list[str]:
-    """Each problem of a miniwdl error as ``file:line:col: message``; ``quote=False`` (a
-    document fetched from a URL) leaves out what the parser saw, keeping only where."""
+    """Each problem of a miniwdl error as ``file:line:col: message``. A syntax error in a
+    document fetched from a URL (``quote=False``: the main one) leaves out what the parser
+    saw, keeping only where: the URL may answer with anything."""
     if isinstance(exc, WdlError.MultipleValidationErrors):
         errs = sorted(exc.exceptions, key=lambda e: (e.pos.line, e.pos.column))
         return [m for e in errs for m in describe_error(e, quote)]
@@ -62,7 +63,9 @@ def describe_error(exc: BaseException, quote: bool = True) -> list[str]:
             return describe_error(cause, quote)
         return [f"{_where(exc.pos)}: {_one_line(str(exc))}"]
     if isinstance(exc, WdlError.SyntaxError):
-        message = _one_line(getattr(exc, "message", "") or exc) if quote else "syntax error"
+        fetched = "://" in (getattr(exc.pos, "abspath", "") or "")  # an import from a URL
+        text = getattr(exc, "message", "") or exc
+        message = _one_line(text) if quote and not fetched else "syntax error"
         return [f"{_where(exc.pos)}: {message}"]
     if isinstance(exc, WdlError.ValidationError):
         return [f"{_where(exc.pos)}: {_one_line(getattr(exc, 'message', '') or exc)}"]
