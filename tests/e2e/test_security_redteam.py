@@ -110,7 +110,7 @@ def open_red(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Red]:
     yield from _start(tmp_path_factory.mktemp("open-red"), extra, env)
 
 
-# ---- 1. imports come from the submission only ------------------------------------------
+# ---- 1. imports come from the submission only ----
 @pytest.mark.parametrize("uri", [*ENVIRON_READERS, "file:///proc/self/environ"])
 def test_importing_a_host_file_is_refused_without_reading_it(red: Red, uri: str) -> None:
     source = f'version 1.0\nimport "{uri}" as e\nworkflow w {{}}\n'
@@ -126,7 +126,7 @@ def test_importing_a_host_file_is_refused_without_reading_it(red: Red, uri: str)
     red.assert_clean(r.text, d.text)
 
 
-# ---- 2. engine-side file functions are confined ------------------------------------------
+# ---- 2. engine-side file functions are confined ----
 @pytest.mark.parametrize("path", ["/proc/self/environ", "/etc/passwd"])
 def test_workflow_read_of_a_host_file_fails_naming_the_path(red: Red, path: str) -> None:
     source = f"""version 1.0
@@ -176,7 +176,7 @@ workflow w {
     red.assert_clean(json.dumps(meta))
 
 
-# ---- 7. output paths stay inside the call's directory --------------------------------------
+# ---- 7. output paths stay inside the call's directory ----
 @pytest.mark.parametrize(
     ("output", "named"),
     [
@@ -202,7 +202,7 @@ workflow w {{ call t }}
     red.assert_clean(text)
 
 
-# ---- 4. tasks get a clean environment ---------------------------------------------------------
+# ---- 4. tasks get a clean environment ----
 def test_a_local_task_sees_none_of_the_servers_secrets(red: Red) -> None:
     # the server makes itself non-dumpable, so a task of another uid-less-privileged user
     # cannot read its /proc/<pid>/environ either; root reads everything, so only then not
@@ -227,7 +227,7 @@ workflow w {{ call spy output {{ String seen = spy.seen }} }}
     red.assert_clean(json.dumps(meta))
 
 
-# ---- 5. no cross-origin or rebinding submissions -------------------------------------------------
+# ---- 5. no cross-origin or rebinding submissions ----
 def test_cross_origin_and_rebound_submissions_are_refused(open_red: Red) -> None:
     source = "version 1.0\n" + TASK + "workflow w { call t }\n"
     files = {"workflowSource": ("w.wdl", source.encode())}
@@ -254,7 +254,7 @@ def test_cross_origin_and_rebound_submissions_are_refused(open_red: Red) -> None
     open_red.assert_clean(evil.text, rebound.text, read.text)
 
 
-# ---- 3. errors never quote what a URL answered ---------------------------------------------------
+# ---- 3. errors never quote what a URL answered ----
 class _Internal(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         body = f"internal-only {CANARY}\nline two {CANARY}\n".encode()
@@ -313,7 +313,7 @@ def test_a_bad_database_url_is_not_printed(tmp_path: Path) -> None:
         assert CANARY not in done.stdout + done.stderr
 
 
-# ---- 6. bounded cost per submission ---------------------------------------------------------------
+# ---- 6. bounded cost per submission ----
 def _vm_peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -357,7 +357,7 @@ def test_pathological_documents_get_one_line(red: Red) -> None:
     assert _vm_peak_mb(red.server.proc.pid) < 300
 
 
-# ---- ironside run, where the attacks apply ----------------------------------------------------------
+# ---- ironside run, where the attacks apply ----
 def _run(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess[str]:
     wdl = tmp_path / "w.wdl"
     wdl.write_text(source)

@@ -108,7 +108,7 @@ def load(
         resolver = ImportResolver(policy, main, source, search)
         try:
             doc = WDL.load(
-                main, path=search, read_source=resolver, import_max_depth=cost.max_import_depth + 1
+                main, path=search, read_source=resolver, import_max_depth=cost.max_import_depth + 2
             )
         except (WdlError.SyntaxError, WdlError.ValidationError) as exc:
             raise BadWorkflow("; ".join(describe_error(exc, quote))) from None

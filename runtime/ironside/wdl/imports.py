@@ -80,11 +80,11 @@ class ImportResolver:
             text = self.main_text if self.main_text is not None else self._read(self.main_abspath)
             limits.check("max_wdl_bytes", len(text.encode()), self.main_abspath)
             return WDL.ReadSourceResult(source_text=text, abspath=self.main_abspath)
-        self.count += 1
-        limits.check("max_imports", self.count, f"import {uri}: documents imported")
         parent = importer.pos.abspath
         depth = self.depths.get(parent, 0) + 1
         limits.check("max_import_depth", depth, f"import {uri}: import depth")
+        self.count += 1
+        limits.check("max_imports", self.count, f"import {uri}: documents imported")
         if _is_url(uri) or _is_url(parent):
             target = uri if _is_url(uri) else urljoin(parent, uri)
             text = self._fetch(target, uri)

@@ -97,7 +97,7 @@ def load_document(
     read_source = ImportResolver(policy, main_abspath, source_text, search)
     if source_text is None and not os.path.isfile(path):
         raise BadWorkflow(f"{path}: workflow file not found")
-    depth = policy.limits.max_import_depth + 1
+    depth = policy.limits.max_import_depth + 2  # ours (naming the limit) fires first
     try:
         doc = WDL.load(main_abspath, path=search, read_source=read_source, import_max_depth=depth)
     except (WdlError.SyntaxError, WdlError.ValidationError) as exc:
