@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from ironside import __version__
 from ironside.server.engine_port import EnginePort
 from ironside.server.metadata_cache import MetadataCache
+from ironside.server.openapi_docs import install_error_responses
 from ironside.server.middleware import BearerAuth, BodyLimit, HostOriginGuard
 from ironside.server.responses import install_error_handlers
 from ironside.server.routes import callcaching, engine_info, womtool, workflows
@@ -46,6 +47,7 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
     app.include_router(womtool.router)
     app.include_router(engine_info.router)
     install_docs(app)
+    install_error_responses(app)
     if settings.max_request_bytes:
         app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     if settings.auth_token:
