@@ -169,3 +169,26 @@ def test_default_limits_are_the_documented_ones() -> None:
     d = Limits()
     assert (d.max_scatter_shards, d.max_import_depth, d.max_imports) == (1_000_000, 10, 100)
     assert replace(d, max_calls=1).max_calls == 1
+
+
+def test_range_at_the_limit_builds_its_items_on_access() -> None:
+    import tracemalloc
+
+    import WDL
+
+    from ironside.wdl.stdlib import WorkflowStdLib
+
+    doc = WDL.parse_document(
+        "version 1.0\nworkflow w { Array[Int] xs = range(1000000)\n Int last = xs[999999] }\n"
+    )
+    doc.typecheck()
+    assert doc.workflow is not None
+    decls = [d for d in doc.workflow.body if isinstance(d, WDL.Tree.Decl) and d.expr is not None]
+    lib = WorkflowStdLib("1.0", "/tmp/unused")
+    tracemalloc.start()
+    xs = decls[0].expr.eval(WDL.Env.Bindings(), lib)  # type: ignore[union-attr]
+    last = decls[1].expr.eval(WDL.Env.Bindings().bind("xs", xs), lib)  # type: ignore[union-attr]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (len(xs.value), last.value) == (1_000_000, 999_999)
+    assert peak < 5 * 1024 * 1024  # a million Value.Int would be ~230 MB

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import WDL
@@ -229,7 +229,7 @@ class Engine:
         # shards start lazily (see _expand), so a 10,000-shard scatter does not hold
         # 10,000 queued calls; the unexpanded rest keeps the workflow active
         block.wf.active += 1
-        self.expansions.append(_Expansion(self, block, node, plan, list(items)))
+        self.expansions.append(_Expansion(self, block, node, plan, items))  # range(): lazy
 
     def _expand(self) -> None:
         """Start more scatter shards while few calls wait in the queue."""
@@ -743,7 +743,7 @@ class _Expansion:
         block: BlockRun,
         node: Tree.Scatter,
         plan: BlockPlan,
-        items: list[Value.Base],
+        items: Sequence[Value.Base],
     ) -> None:
         self.engine = engine
         self.block = block

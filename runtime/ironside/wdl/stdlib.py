@@ -10,8 +10,8 @@ from __future__ import annotations
 import fnmatch
 import glob as globmod
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
 
 from WDL import Error, StdLib, Type, Value
 
@@ -36,7 +36,49 @@ class _BoundedRange(StdLib.EagerFunction):
             self.budget.shards(int(count), "range()")
         except LimitExceeded as exc:
             raise Error.EvalError(expr, str(exc)) from None
-        return self.inner._call_eager(expr, arguments)  # type: ignore[no-any-return]
+        if count < 0:
+            return self.inner._call_eager(expr, arguments)  # type: ignore[no-any-return]
+        return RangeArray(Type.Int(), IntRange(int(count)))  # type: ignore[arg-type]
+
+
+class RangeArray(Value.Array):
+    """The value of ``range(n)``: its items are made on access (``IntRange``). It has no
+    children to walk: integers hold no files, and miniwdl's ``expr`` setter would otherwise
+    build every item."""
+
+    @property
+    def children(self) -> Iterable[Value.Base]:
+        return ()
+
+
+class IntRange(Sequence[Value.Int]):
+    """``0 .. n-1`` as ``Value.Int`` made on access: a scatter over ``range(n)`` holds only the
+    shards it has started, not ``n`` values (a million ``Value.Int`` are ~230 MB)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, index: int) -> Value.Int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Value.Int]: ...
+
+    def __getitem__(self, index: int | slice) -> Value.Int | list[Value.Int]:
+        if isinstance(index, slice):
+            return [Value.Int(i) for i in range(*index.indices(self.n))]
+        i = index + self.n if index < 0 else index
+        if not 0 <= i < self.n:
+            raise IndexError(index)
+        return Value.Int(i)
+
+    def __iter__(self) -> Iterator[Value.Int]:
+        return (Value.Int(i) for i in range(self.n))
 
 
 def _bound_range(lib: StdLib.Base, budget: Budget) -> None:
