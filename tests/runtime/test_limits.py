@@ -187,7 +187,9 @@ def test_range_at_the_limit_builds_its_items_on_access() -> None:
     lib = WorkflowStdLib("1.0", "/tmp/unused")
     tracemalloc.start()
     xs = decls[0].expr.eval(WDL.Env.Bindings(), lib)  # type: ignore[union-attr]
-    last = decls[1].expr.eval(WDL.Env.Bindings().bind("xs", xs), lib)  # type: ignore[union-attr]
+    empty: WDL.Env.Bindings[WDL.Value.Base] = WDL.Env.Bindings()
+    env = empty.bind("xs", xs)
+    last = decls[1].expr.eval(env, lib)  # type: ignore[union-attr]
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert (len(xs.value), last.value) == (1_000_000, 999_999)
