@@ -176,6 +176,7 @@ def test_range_at_the_limit_builds_its_items_on_access() -> None:
 
     import WDL
 
+    from ironside.filesystems.dispatch import FileSystems
     from ironside.wdl.stdlib import WorkflowStdLib
 
     doc = WDL.parse_document(
@@ -184,7 +185,7 @@ def test_range_at_the_limit_builds_its_items_on_access() -> None:
     doc.typecheck()
     assert doc.workflow is not None
     decls = [d for d in doc.workflow.body if isinstance(d, WDL.Tree.Decl) and d.expr is not None]
-    lib = WorkflowStdLib("1.0", "/tmp/unused")
+    lib = WorkflowStdLib("1.0", "/tmp/unused", FileSystems())
     tracemalloc.start()
     xs = decls[0].expr.eval(WDL.Env.Bindings(), lib)  # type: ignore[union-attr]
     empty: WDL.Env.Bindings[WDL.Value.Base] = WDL.Env.Bindings()

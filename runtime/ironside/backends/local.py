@@ -26,9 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from queue import SimpleQueue
 
-from ironside.backends.base import Backend, JobRequest, JobState, JobStatus
+from ironside.backends.base import Backend, InputEnv, JobRequest, JobState, JobStatus
 from ironside.backends.task_env import task_environment
 from ironside.errors import BadConfig
+from ironside.filesystems.dispatch import FileSystems
+from ironside.tasks import FileTransfer
+from ironside.tasks.s3_localizer import download_inputs
 
 _DEVNULL = subprocess.DEVNULL
 
@@ -88,12 +91,14 @@ class LocalBackend(Backend):
         name: str = "Local",
         slots: int = 0,
         spawners: int | None = None,
+        files: FileSystems | None = None,
     ) -> None:
         """``slots``: processes run at once (0: as many as the engine submits).
 
-        ``spawners`` is the former name of ``slots``.
+        ``spawners`` is the former name of ``slots``; ``files`` serves ``s3://`` inputs.
         """
         self.name = name
+        self.files = files or FileSystems()
         self.run_in_container = run_in_container
         self._docker: bool | None = None
         self._procs: dict[str, _Proc] = {}
@@ -121,6 +126,11 @@ class LocalBackend(Backend):
         if self.run_in_container == "always" and not self._docker:
             raise BadConfig("run-in-container = always, but no Docker daemon is reachable")
         return self._docker
+
+    def stage_inputs(self, env: InputEnv, call_root: str) -> tuple[InputEnv, list[FileTransfer]]:
+        """``s3://`` inputs downloaded under ``<call_root>/inputs``; other files used in place."""
+        staged = download_inputs(env, os.path.join(call_root, "inputs"), self.files.fetch)
+        return super().stage_inputs(staged, call_root)
 
     def _argv(self, request: JobRequest, script: str) -> tuple[list[str], str | None]:
         image = request.runtime.get("docker")

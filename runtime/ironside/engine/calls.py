@@ -13,6 +13,7 @@ from WDL import Env, Type, Value
 
 from ironside.engine.plan import TaskPlan
 from ironside.errors import UserError
+from ironside.filesystems.dispatch import FileSystems
 from ironside.wdl.stdlib import TaskStdLib, WorkflowStdLib
 from ironside.wdl.values import files_in, has_files
 
@@ -27,23 +28,32 @@ EVAL_ERRORS = (
     ZeroDivisionError,
 )
 
-_stdlibs: dict[tuple[str, bool], TaskStdLib] = {}
-
 
 class CallFailure(Exception):
     """A call attempt failed in a way a user can read (not retried)."""
 
 
-def task_stdlib(
-    version: str, outputs: bool, execution_dir: str, values: Iterable[Value.Base] = ()
-) -> TaskStdLib:
-    """The shared task stdlib for a WDL version, pointed at this attempt's directory; it
-    reads only files under the call's directory and the files inside ``values``."""
-    key = (version, outputs)
-    lib = _stdlibs.get(key)
-    if lib is None:
-        lib = _stdlibs[key] = TaskStdLib(version, outputs)
-    return lib.point_at(execution_dir, [f for v in values for f in files_in(v)])
+class TaskStdLibs:
+    """One engine's task stdlibs, one per (WDL version, role), pointed at an attempt's directory.
+
+    Never shared between engines: ``point_at`` changes the instance, and only the
+    owning engine's single scheduler thread may use it.
+    """
+
+    def __init__(self, files: FileSystems) -> None:
+        self.files = files
+        self._libs: dict[tuple[str, bool], TaskStdLib] = {}
+
+    def at(
+        self, version: str, outputs: bool, execution_dir: str, values: Iterable[Value.Base] = ()
+    ) -> TaskStdLib:
+        """The stdlib for ``version`` (``outputs``: with stdout/stderr/glob) at this directory;
+        it reads only files under the call's directory and the files inside ``values``."""
+        key = (version, outputs)
+        lib = self._libs.get(key)
+        if lib is None:
+            lib = self._libs[key] = TaskStdLib(version, outputs, self.files)
+        return lib.point_at(execution_dir, [f for v in values for f in files_in(v)])
 
 
 def _values(env: Env.Bindings[Value.Base]) -> list[Value.Base]:
@@ -92,10 +102,10 @@ def where(node: Any) -> str:
 
 
 def task_env(
-    plan: TaskPlan, provided: Mapping[str, Value.Base], execution_dir: str
+    libs: TaskStdLibs, plan: TaskPlan, provided: Mapping[str, Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Bind every task input and private declaration (provided values win)."""
-    lib = task_stdlib(plan.version, False, execution_dir, provided.values())
+    lib = libs.at(plan.version, False, execution_dir, provided.values())
     env: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.decls:
         given = provided.get(decl.name)
@@ -114,9 +124,11 @@ def task_env(
     return env
 
 
-def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str) -> str:
+def render_command(
+    libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
+) -> str:
     """The command with placeholders filled, common indentation removed."""
-    lib = task_stdlib(plan.version, False, execution_dir, _values(env))
+    lib = libs.at(plan.version, False, execution_dir, _values(env))
     try:
         text = plan.task.command.eval(env, lib).value
     except EVAL_ERRORS as exc:
@@ -125,13 +137,14 @@ def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir:
 
 
 def eval_runtime(
+    libs: TaskStdLibs,
     plan: TaskPlan,
     env: Env.Bindings[Value.Base],
     execution_dir: str,
     defaults: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Runtime attributes as JSON values: defaults overlaid by the task's own."""
-    lib = task_stdlib(plan.version, False, execution_dir, _values(env))
+    lib = libs.at(plan.version, False, execution_dir, _values(env))
     out = dict(defaults)
     for key, expr in plan.task.runtime.items():
         try:
@@ -141,14 +154,13 @@ def eval_runtime(
     return out
 
 
-def _check_file(path: str, execution_dir: str, optional: bool, lib: TaskStdLib) -> str | None:
+def _check_file(lib: TaskStdLib, path: str, execution_dir: str, optional: bool) -> str | None:
     full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
     if not lib.policy.allows(full):
         raise CallFailure(f"{path} is outside the call's directory (and not one of its inputs)")
+    files = lib.files
     if full.startswith("s3://"):
-        from ironside.filesystems import registry
-
-        if registry.exists(full):
+        if files.exists(full):
             return full
     elif "://" in full or os.path.exists(full):
         return full
@@ -158,21 +170,21 @@ def _check_file(path: str, execution_dir: str, optional: bool, lib: TaskStdLib) 
 
 
 def _files_absolute(
-    value: Value.Base, ty: Type.Base, execution_dir: str, lib: TaskStdLib
+    lib: TaskStdLib, value: Value.Base, ty: Type.Base, execution_dir: str
 ) -> Value.Base:
     if isinstance(value, Value.File | Value.Directory):
-        full = _check_file(value.value, execution_dir, ty.optional, lib)
+        full = _check_file(lib, value.value, execution_dir, ty.optional)
         if full is None:
             return Value.Null()
         return type(value)(full)
     if isinstance(value, Value.Array):
         item = ty.item_type if isinstance(ty, Type.Array) else Type.Any()
-        value.value[:] = [_files_absolute(v, item, execution_dir, lib) for v in value.value]
+        value.value[:] = [_files_absolute(lib, v, item, execution_dir) for v in value.value]
         return value
     if value.children and not isinstance(value, Value.Null):
 
         def fix(v: Value.Base) -> str:
-            full = _check_file(v.value, execution_dir, False, lib)
+            full = _check_file(lib, v.value, execution_dir, False)
             assert full is not None
             return full
 
@@ -181,16 +193,16 @@ def _files_absolute(
 
 
 def eval_outputs(
-    plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
+    libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Evaluate the output section; File outputs become absolute and must exist."""
-    lib = task_stdlib(plan.version, True, execution_dir, _values(env))
+    lib = libs.at(plan.version, True, execution_dir, _values(env))
     outs: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.task.outputs:
         assert decl.expr is not None
         try:
             value = decl.expr.eval(env, lib).coerce(decl.type)
-            value = _files_absolute(value, decl.type, execution_dir, lib)
+            value = _files_absolute(lib, value, decl.type, execution_dir)
         except EVAL_ERRORS as exc:
             raise CallFailure(f"{where(decl)}: output {decl.name}: {exc}") from None
         except CallFailure as exc:
@@ -256,8 +268,8 @@ class _Unknowable(Exception):
 class _PlanStdLib(TaskStdLib):
     """Output stdlib that records the files and globs an output section touches."""
 
-    def __init__(self, wdl_version: str) -> None:
-        super().__init__(wdl_version, True)
+    def __init__(self, wdl_version: str, files: FileSystems) -> None:
+        super().__init__(wdl_version, True, files)
         self.paths: list[str] = []
         self.globs: list[str] = []
 
@@ -285,7 +297,7 @@ def _relative(path: str) -> str | None:
 
 
 def upload_plan(
-    plan: TaskPlan, env: Env.Bindings[Value.Base]
+    libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base]
 ) -> tuple[list[str], list[str]] | None:
     """The working-directory files the outputs need, before the command runs.
 
@@ -293,7 +305,7 @@ def upload_plan(
     glob patterns); None when a File output depends on a file's content
     (e.g. ``read_lines``) and so only the whole directory is sure to hold it.
     """
-    lib = _PlanStdLib(plan.version)
+    lib = _PlanStdLib(plan.version, libs.files)
     paths: list[str] = []
     for decl in plan.task.outputs:
         assert decl.expr is not None

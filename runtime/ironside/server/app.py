@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from ironside import __version__
 from ironside.server.engine_port import EnginePort
 from ironside.server.metadata_cache import MetadataCache
-from ironside.server.openapi_docs import install_error_responses
 from ironside.server.middleware import BearerAuth, BodyLimit, HostOriginGuard
+from ironside.server.openapi_docs import install_error_responses
 from ironside.server.responses import install_error_handlers
 from ironside.server.routes import callcaching, engine_info, womtool, workflows
 from ironside.server.routes.docs import install_docs

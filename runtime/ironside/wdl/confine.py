@@ -14,12 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from WDL import Env, Value
-
-from ironside.config import Settings
 from ironside.errors import PathRefused
-from ironside.wdl.imports import ImportPolicy, any_url
-from ironside.wdl.values import files_in
 
 CONFIG_KEY = "ironside.server.allowed-input-roots"
 
@@ -86,20 +81,3 @@ class PathPolicy:
                 f" (its inputs, its calls' outputs, {CONFIG_KEY})"
             )
         return path
-
-
-def confined_inputs(
-    inputs: Env.Bindings[Value.Base], policy: PathPolicy
-) -> Env.Bindings[Value.Base]:
-    """``inputs`` unchanged when every File/Directory in them is allowed, else ``PathRefused``."""
-    for binding in inputs:
-        for path in files_in(binding.value):
-            policy.check(path, f"workflowInputs: input {binding.name!r}")
-    return inputs
-
-
-def submission_policies(settings: Settings) -> tuple[ImportPolicy, PathPolicy]:
-    """What a server submission may reach: imports from its zip (URLs were checked against
-    the server's settings when it was received), files under ``settings.input_roots()``."""
-    imports = ImportPolicy(url_allowed=any_url, limits=settings.limits)
-    return imports, PathPolicy.of(settings.input_roots())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -46,11 +46,13 @@ class ImportPolicy:
     url_allowed: UrlCheck = no_url
     limits: Limits = Limits()
     timeout: float = 30.0
+    #: reads an ``s3://`` object (the engine's ``FileSystems``); None: s3 imports refused
+    s3_read: Callable[[str], bytes] | None = None
 
     def with_roots(self, roots: Sequence[str]) -> ImportPolicy:
         """This policy with more local roots (resolved now)."""
         extra = tuple(os.path.realpath(r) for r in roots if r)
-        return ImportPolicy(self.local_roots + extra, self.url_allowed, self.limits, self.timeout)
+        return replace(self, local_roots=self.local_roots + extra)
 
 
 def _is_url(uri: str) -> bool:
@@ -136,9 +138,17 @@ class ImportResolver:
         if not self.policy.url_allowed(scheme, host):
             raise PathRefused(f"import {uri}: {scheme}://{host} is not allowed by the server")
         if scheme == "s3":
-            return self._decode(_s3_bytes(url), uri)
+            return self._decode(self._s3(url), uri)
         limit = self.policy.limits.max_wdl_bytes
         return self._decode(_http_bytes(url, limit, self.policy.timeout), uri)
+
+    def _s3(self, url: str) -> bytes:
+        if self.policy.s3_read is None:
+            raise PathRefused(f"import {url}: s3:// imports are not available here")
+        try:
+            return self.policy.s3_read(url)
+        except Exception as exc:  # botocore's errors are many
+            raise PathRefused(f"import {url}: cannot read: {type(exc).__name__}") from None
 
 
 def _http_bytes(url: str, limit: int, timeout: float) -> bytes:
@@ -156,12 +166,3 @@ def _http_bytes(url: str, limit: int, timeout: float) -> bytes:
     except httpx.HTTPError as exc:
         raise PathRefused(f"import {url}: cannot fetch: {type(exc).__name__}") from None
     return b"".join(chunks)
-
-
-def _s3_bytes(url: str) -> bytes:
-    from ironside.filesystems import registry
-
-    try:
-        return registry.s3().read_bytes(url)
-    except Exception as exc:  # botocore's errors are many
-        raise PathRefused(f"import {url}: cannot read: {type(exc).__name__}") from None

@@ -1,8 +1,10 @@
 """Standard libraries bound to where files live, one instance reused for many evaluations.
 
 miniwdl's ``StdLib.Base`` builds dozens of function objects when constructed,
-so the engine keeps one per (WDL version, role) and points it at the current
-call's directories before each evaluation (the scheduler is single-threaded).
+so each engine keeps one per (WDL version, role) and points it at the current
+call's directories before each evaluation (an engine's scheduler is one thread;
+two engines never share an instance). ``s3://`` paths go through the
+``FileSystems`` handed in.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, overload
 from WDL import Error, StdLib, Type, Value
 
 from ironside.errors import LimitExceeded
+from ironside.filesystems.dispatch import FileSystems
 from ironside.limits import Budget
 from ironside.wdl.confine import PathPolicy
 
@@ -93,6 +96,7 @@ class WorkflowStdLib(StdLib.Base):
         self,
         wdl_version: str,
         write_dir: str,
+        files: FileSystems,
         source_dir: str = "",
         budget: Budget | None = None,
         policy: PathPolicy | None = None,
@@ -100,6 +104,7 @@ class WorkflowStdLib(StdLib.Base):
         """``budget``: the limits of the top-level workflow (shared with its sub-workflows);
         ``policy``: the files it may read (None: any, as for ``ironside run``)."""
         super().__init__(wdl_version, write_dir=write_dir)
+        self.files = files
         self.source_dir = source_dir
         self.budget = budget or Budget()
         self.policy = policy
@@ -107,7 +112,9 @@ class WorkflowStdLib(StdLib.Base):
 
     def for_child(self, wdl_version: str, write_dir: str) -> WorkflowStdLib:
         """The stdlib of a sub-workflow: same source directory, budget and policy."""
-        return WorkflowStdLib(wdl_version, write_dir, self.source_dir, self.budget, self.policy)
+        return WorkflowStdLib(
+            wdl_version, write_dir, self.files, self.source_dir, self.budget, self.policy
+        )
 
     def confine(self, policy: PathPolicy | None, budget: Budget | None = None) -> None:
         """Read only what ``policy`` allows (the server); count against ``budget``."""
@@ -120,7 +127,7 @@ class WorkflowStdLib(StdLib.Base):
         if self.policy is not None:
             self.policy.check(filename, "workflow expression")
         if filename.startswith("s3://"):
-            return _s3_local_copy(filename)
+            return self.files.local_copy(filename)
         if not os.path.isabs(filename) and self.source_dir:
             if self.policy is not None:  # relative to the engine's directory: not a submission's
                 raise ValueError(f"workflow expression: relative path {filename} not allowed")
@@ -144,8 +151,9 @@ class TaskStdLib(StdLib.TaskOutputs):
     relative paths resolve against the working directory.
     """
 
-    def __init__(self, wdl_version: str, outputs: bool) -> None:
+    def __init__(self, wdl_version: str, outputs: bool, files: FileSystems) -> None:
         super().__init__(wdl_version, write_dir="/tmp")
+        self.files = files
         self.execution_dir = "/tmp"
         self.is_output = outputs
         self.policy = PathPolicy()  # nothing until point_at
@@ -174,7 +182,8 @@ class TaskStdLib(StdLib.TaskOutputs):
             raise ValueError(f"glob pattern must be relative to the working directory: {pat}")
         if self.execution_dir.startswith("s3://"):
             return Value.Array(
-                Type.File(), [Value.File(p) for p in _s3_glob(self.execution_dir, pat)]
+                Type.File(),
+                [Value.File(p) for p in _s3_glob(self.files, self.execution_dir, pat)],
             )
         hits = sorted(
             p for p in globmod.glob(os.path.join(self.execution_dir, pat)) if os.path.isfile(p)
@@ -186,7 +195,7 @@ class TaskStdLib(StdLib.TaskOutputs):
             filename = os.path.join(self.execution_dir, filename)
         self.policy.check(filename, "task expression")
         if filename.startswith("s3://"):
-            return _s3_local_copy(filename)
+            return self.files.local_copy(filename)
         return filename
 
     def _virtualize_filename(self, filename: str) -> str:
@@ -204,22 +213,13 @@ def call_policy(execution_dir: str, inputs: Iterable[str]) -> PathPolicy:
     return PathPolicy.of((os.path.dirname(execution_dir.rstrip("/")), "s3://"), inputs)
 
 
-def _s3_local_copy(uri: str) -> str:
-    """A local copy of an ``s3://`` file, for ``read_*`` and ``size``."""
-    from ironside.filesystems import registry
-
-    return registry.local_copy(uri)
-
-
-def _s3_glob(execution_dir: str, pattern: str) -> list[str]:
+def _s3_glob(files: FileSystems, execution_dir: str, pattern: str) -> list[str]:
     """Objects under ``execution_dir`` whose relative key matches ``pattern`` (``*`` stays in
     one path segment, as in the shell)."""
-    from ironside.filesystems import registry
-
     prefix = execution_dir.rstrip("/") + "/"
     depth = pattern.count("/")
     hits = []
-    for uri in registry.s3().list(prefix):
+    for uri in files.list(prefix):
         rel = uri[len(prefix) :]
         if rel.count("/") == depth and fnmatch.fnmatchcase(rel, pattern):
             hits.append(uri)
