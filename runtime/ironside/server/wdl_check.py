@@ -18,11 +18,11 @@ from typing import Any
 import WDL
 from WDL import Error as WdlError
 
-from ironside.errors import BadInputs, BadWorkflow, UserError
+from ironside.errors import BadInputs
 from ironside.limits import Limits as CostLimits
 from ironside.server.zipsafe import safe_extract
-from ironside.wdl.bounds import check_nesting
 from ironside.wdl.imports import ImportPolicy, ImportResolver
+from ironside.wdl.loader import parse_bounded
 
 MAIN_NAME = "workflow.wdl"
 WDL_VERSIONS = ("draft-2", "1.0", "1.1", "1.2", "development")
@@ -106,22 +106,9 @@ def load(
         main = os.path.join(search[0], MAIN_NAME)
         policy = limits.imports.with_roots(search[:2])
         resolver = ImportResolver(policy, main, source, search)
-        try:
-            doc = WDL.load(
-                main, path=search, read_source=resolver, import_max_depth=cost.max_import_depth + 2
-            )
-        except (WdlError.SyntaxError, WdlError.ValidationError) as exc:
-            raise BadWorkflow("; ".join(describe_error(exc, quote))) from None
-        except (WdlError.MultipleValidationErrors, WdlError.ImportError) as exc:
-            raise BadWorkflow("; ".join(describe_error(exc, quote))) from None
-        except RecursionError:
-            raise BadWorkflow(f"{MAIN_NAME}: nested too deeply to parse") from None
-        except UserError:
-            raise
-        except Exception as exc:  # the parser's own failures on pathological text
-            raise BadWorkflow(f"{MAIN_NAME}: cannot parse ({type(exc).__name__})") from None
-        check_nesting(doc, cost)
-        return doc
+        return parse_bounded(
+            main, search, resolver, lambda e: "; ".join(describe_error(e, quote)), MAIN_NAME
+        )
 
 
 def executable(doc: WDL.Tree.Document) -> WDL.Tree.Workflow | WDL.Tree.Task | None:

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import WDL
@@ -65,6 +66,41 @@ def extract_imports(imports_zip: bytes, limits: Limits | None = None) -> str:
     return tmp
 
 
+WDL_ERRORS = (
+    WdlError.SyntaxError,
+    WdlError.ValidationError,
+    WdlError.MultipleValidationErrors,
+    WdlError.ImportError,
+)
+
+
+def parse_bounded(
+    main: str,
+    search: list[str],
+    resolver: ImportResolver,
+    describe: Callable[[BaseException], str],
+    where: str,
+) -> WDL.Tree.Document:
+    """``WDL.load`` through ``resolver``; any failure is one ``BadWorkflow`` line (``describe``
+    for miniwdl's errors), never a traceback; nesting checked against the resolver's limits."""
+    limits = resolver.policy.limits
+    depth = limits.max_import_depth + 2  # the resolver's check, naming the limit, fires first
+    try:
+        doc = WDL.load(main, path=search, read_source=resolver, import_max_depth=depth)
+    except WDL_ERRORS as exc:
+        raise BadWorkflow(describe(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise BadWorkflow(f"{where}: not UTF-8 text ({exc.reason})") from None
+    except RecursionError:
+        raise BadWorkflow(f"{where}: nested too deeply to parse") from None
+    except UserError:
+        raise
+    except Exception as exc:  # the parser's own failures on pathological text
+        raise BadWorkflow(f"{where}: cannot parse ({type(exc).__name__})") from None
+    check_nesting(doc, limits)
+    return doc
+
+
 def local_policy(
     path: str, allow_paths: tuple[str, ...] = (), limits: Limits | None = None
 ) -> ImportPolicy:
@@ -97,22 +133,7 @@ def load_document(
     read_source = ImportResolver(policy, main_abspath, source_text, search)
     if source_text is None and not os.path.isfile(path):
         raise BadWorkflow(f"{path}: workflow file not found")
-    depth = policy.limits.max_import_depth + 2  # ours (naming the limit) fires first
-    try:
-        doc = WDL.load(main_abspath, path=search, read_source=read_source, import_max_depth=depth)
-    except (WdlError.SyntaxError, WdlError.ValidationError) as exc:
-        raise BadWorkflow(describe_wdl_error(exc)) from None
-    except (WdlError.MultipleValidationErrors, WdlError.ImportError) as exc:
-        raise BadWorkflow(describe_wdl_error(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise BadWorkflow(f"{path}: not UTF-8 text ({exc.reason})") from None
-    except RecursionError:
-        raise BadWorkflow(f"{path}: nested too deeply to parse") from None
-    except UserError:
-        raise
-    except Exception as exc:  # the parser's own failures on pathological text
-        raise BadWorkflow(f"{path}: cannot parse ({type(exc).__name__})") from None
-    check_nesting(doc, policy.limits)
+    doc = parse_bounded(main_abspath, search, read_source, describe_wdl_error, path)
     if doc.workflow is None:
         if len(doc.tasks) == 1:
             return doc
