@@ -69,11 +69,9 @@ class Budget:
         self.limits = limits or Limits()
         self.calls = 0
 
-    def shards(self, count: int, where: str) -> None:
-        """A scatter (or ``range()``) of ``count`` elements is about to be built."""
-        self.limits.check(
-            "max_scatter_shards", count, f"{where}: elements of the scatter or range()"
-        )
+    def shards(self, count: int, what: str) -> None:
+        """A scatter (or ``range()``) of ``count`` elements (``what``) is about to be built."""
+        self.limits.check("max_scatter_shards", count, what)
 
     def call(self, where: str) -> None:
         """One more call is being started."""

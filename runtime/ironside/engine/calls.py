@@ -90,7 +90,7 @@ def _as_declared(call: WDL.Tree.Call, name: str, value: Value.Base) -> Value.Bas
 def admit_shards(stdlib: WorkflowStdLib, count: int, node: Any) -> None:
     """``CallFailure`` when a scatter of ``count`` shards is over the limit (nothing built)."""
     try:
-        stdlib.budget.shards(count, where(node))
+        stdlib.budget.shards(count, f"{where(node)}: scatter shards")
     except UserError as exc:
         raise CallFailure(str(exc)) from None
 

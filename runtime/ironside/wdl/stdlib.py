@@ -36,7 +36,7 @@ class _BoundedRange(StdLib.EagerFunction):
     def _call_eager(self, expr: Any, arguments: list[Value.Base]) -> Value.Base:
         count = arguments[0].coerce(Type.Int()).value
         try:
-            self.budget.shards(int(count), "range()")
+            self.budget.shards(int(count), "range(): elements")
         except LimitExceeded as exc:
             raise Error.EvalError(expr, str(exc)) from None
         if count < 0:
