@@ -6,8 +6,8 @@ import WDL
 from WDL import Env, Value
 
 from ironside.engine.calls import TaskStdLibs, upload_plan
-from ironside.filesystems.dispatch import FileSystems
 from ironside.engine.plan import TaskPlan, task_plan
+from ironside.filesystems.dispatch import FileSystems
 
 LIBS = TaskStdLibs(FileSystems())
 

@@ -68,6 +68,17 @@ class JobState:
     return_code: int | None = None  # the task command's rc, when the script recorded it
     reason: str | None = None  # why it failed, in words a user can act on
     retryable: bool = False  # e.g. Spot reclaim: try again without counting against maxRetries
+    #: the job vanished with its process or host (no rc, nothing running): the engine
+    #: retries it as a new attempt, counted against ``system.max-retries``, not maxRetries
+    lost: bool = False
+
+
+class SubmitLater(Exception):
+    """``submit`` cannot take the job now (throttled, rate limit reached).
+
+    Nothing was started. The engine keeps the attempt queued (its script and
+    request as they are), goes on polling, and submits it again later.
+    """
 
 
 class Backend(ABC):

@@ -78,6 +78,7 @@ class _Proc:
     taken: bool = False  # a worker has dequeued it
     cancelled: bool = False
     error: str | None = None
+    lost: bool = False  # found dead after a restart, or re-attached and gone without an rc
 
 
 class LocalBackend(Backend):
@@ -303,6 +304,9 @@ class LocalBackend(Backend):
         rc = read_rc(job_id)
         if rc is not None:
             return JobState(job_id, JobStatus.SUCCEEDED, return_code=rc)
+        if proc.lost or proc.popen is None:
+            reason = "the task's process ended without writing rc (engine or host restarted)"
+            return JobState(job_id, JobStatus.FAILED, reason=reason, lost=True)
         if proc.status is not None and proc.status < 0:
             sig = signal.Signals(-proc.status).name
             if proc.status in (-signal.SIGTERM, -signal.SIGKILL):
@@ -371,7 +375,7 @@ class LocalBackend(Backend):
 
     def _lost(self, ex: str) -> str:
         # started, but died without an rc: report it as a failed job
-        self._procs[ex] = _Proc(-1, None, -1, exited=True)
+        self._procs[ex] = _Proc(-1, None, -1, exited=True, lost=True)
         self._ended.append(ex)
         return ex
 

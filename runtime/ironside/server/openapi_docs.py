@@ -79,6 +79,7 @@ ERRORS = {
     "404": "unknown workflow or call",
     "409": "the requested workflow id is taken",
     "413": "request body larger than the server accepts",
+    "503": "the engine's database is unavailable; try again shortly",
 }
 
 

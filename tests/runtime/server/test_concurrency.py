@@ -72,9 +72,7 @@ def _wait_all(client: httpx.Client, ids: list[str], limit: float = 600) -> dict[
     deadline = time.monotonic() + limit
     statuses: dict[str, str] = {}
     while time.monotonic() < deadline:
-        statuses = {
-            wf: client.get(f"/api/workflows/v1/{wf}/status").json()["status"] for wf in ids
-        }
+        statuses = {wf: client.get(f"/api/workflows/v1/{wf}/status").json()["status"] for wf in ids}
         if all(s in ("Succeeded", "Failed", "Aborted") for s in statuses.values()):
             return statuses
         time.sleep(0.25)
