@@ -135,6 +135,8 @@ class ImportResolver:
     def _fetch(self, url: str, uri: str) -> str:
         parts = urlsplit(url)
         scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+        if "\\" in url or any(ord(c) < 33 or ord(c) == 127 for c in url):
+            raise PathRefused(f"import {uri!r}: backslashes and spaces are not allowed in URLs")
         if not self.policy.url_allowed(scheme, host):
             raise PathRefused(f"import {uri}: {scheme}://{host} is not allowed by the server")
         if scheme == "s3":

@@ -91,3 +91,25 @@ def test_a_declared_gigabyte_body_is_refused_unread(live: Live) -> None:
     assert answer.startswith(b"HTTP/1.1 413")
     assert live.engine.subs == {}
     assert submit(live.client).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://allowed.example@127.0.0.1:9/x.wdl",
+        "http://127.0.0.1:9\\@allowed.example/x.wdl",
+        "http://allowed.example.127.0.0.1.nip.io:9/x.wdl",
+        "http://127.0.0.1:9#@allowed.example/x.wdl",
+        "HTTP://[::1]:9/x.wdl",
+        "http://0x7f000001:9/x.wdl",
+    ],
+)
+def test_workflow_url_host_check_has_no_parsing_bypass(url: str) -> None:
+    settings = ServerSettings(
+        workflow_url_schemes=("http",), workflow_url_hosts=("allowed.example",)
+    )
+    for live in start(settings, FakeEngine()):
+        r = submit(live.client, workflowSource=None, workflowUrl=url)
+        assert r.status_code == 400, url
+        assert "not allowed" in r.json()["message"], r.text  # refused, not tried
+        assert live.engine.subs == {}
