@@ -150,7 +150,9 @@ def test_a_file_input_outside_the_allowed_roots_is_refused(red: Red) -> None:
     for path in ENVIRON_READERS:
         r = red.post(source, {"w.f": path})
         assert r.status_code == 400, path
-        assert "outside the files this workflow may read" in r.json()["message"]
+        message = r.json()["message"]  # a relative path may not even exist from the server's cwd
+        assert "outside the files this workflow may read" in message or "not found" in message
+        assert "root:" not in message
         red.assert_clean(r.text)
     assert red.stored() == before
 
