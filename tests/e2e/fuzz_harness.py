@@ -51,7 +51,9 @@ def schemathesis(
         str(report_dir),
         "--no-color",
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
+    return subprocess.run(  # its cache (.schemathesis/) goes beside the report, not here
+        cmd, capture_output=True, text=True, timeout=seconds + 300, cwd=report_dir.parent
+    )
 
 
 def counts(summary: str) -> dict[str, int]:
