@@ -11,7 +11,7 @@ hold 10,000 blocks, and a workflow submitted after it still gets its turn.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import WDL
 from WDL import Env, Tree, Value
@@ -137,13 +137,14 @@ class WorkflowGraph:
     def _start_scatter(self, block: BlockRun, node: Tree.Scatter) -> None:
         array = self._eval(block, node.expr)
         items = array.value if isinstance(array, Value.Array) else []
+        C.admit_shards(block.wf.stdlib, len(items), node)  # ironside.limits, before building
         plan = block_plan(node, node.body)
         if not items:
             self._gather(Expansion(self, block, node, plan, []))
             return
         # the unexpanded rest keeps the workflow active
         block.wf.active += 1
-        self.expansions.append(Expansion(self, block, node, plan, list(items)))
+        self.expansions.append(Expansion(self, block, node, plan, items))  # range(): lazy
 
     def expand(self, want: int) -> None:
         """Start up to ``want`` more scatter shards, one scatter after another in turn."""
@@ -204,7 +205,7 @@ class Expansion:
         block: BlockRun,
         node: Tree.Scatter,
         plan: BlockPlan,
-        items: list[Value.Base],
+        items: Sequence[Value.Base],
     ) -> None:
         self.graph = graph
         self.block = block

@@ -458,6 +458,7 @@ class Engine:
                 provided[name] = expr.eval(block.env, run.stdlib)
             except C.EVAL_ERRORS as exc:
                 raise C.CallFailure(f"{C.where(expr)}: {exc}") from None
+        C.admit_call(run.stdlib, call, provided)  # ironside.limits and the path policy
         callee = call.callee
         if isinstance(callee, Tree.Workflow):
             cr = CallRun(run, block, call, None, provided)

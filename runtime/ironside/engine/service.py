@@ -33,6 +33,7 @@ from ironside.errors import UserError, WorkflowStateConflict
 from ironside.filesystems.dispatch import FileSystems
 from ironside.store.db import Store
 from ironside.store.status import TERMINAL, UNFINISHED, WorkflowStatus
+from ironside.wdl.reach import Confinement
 
 log = logging.getLogger("ironside.service")
 
@@ -56,9 +57,13 @@ class WorkflowService:
         poll_interval: float = 1.0,
         flush_interval: float = 0.2,
         on_close: Callable[[], None] | None = None,
+        confinement: Confinement | None = None,
     ) -> None:
-        """``store`` serves API threads; ``engine_store`` (same database) the scheduler's writes."""
+        """``store`` serves API threads; ``engine_store`` (same database) the scheduler's writes.
+
+        ``confinement``: what a submission may reach and cost (default: ``ironside run``'s)."""
         self.store = store
+        self.confinement = confinement or Confinement()
         self.backend = backend
         self.files = files
         self.root = root
@@ -95,7 +100,9 @@ class WorkflowService:
         where: S.SubmissionWhere | None = None,
     ) -> S.Submission:
         """Validate a submission with every subsystem's rules; nothing is stored."""
-        sub = S.build_submission(source, url, inputs, options, labels, imports_zip, where)
+        sub = S.build_submission(
+            source, url, inputs, options, labels, imports_zip, where, self.confinement
+        )
         self.validate(sub)
         return sub
 
@@ -135,7 +142,9 @@ class WorkflowService:
 
     def _run_of(self, wf_id: str, sub: S.Submission, resume: bool) -> WorkflowRun:
         root = self.store.workflow(wf_id)["root"]
-        return S.top_run(sub, wf_id, root, resume=self.store if resume else None, files=self.files)
+        run = S.top_run(sub, wf_id, root, resume=self.store if resume else None, files=self.files)
+        self.confinement.apply(run.stdlib)  # its path policy and a fresh budget
+        return run
 
     def _finished(self, run: WorkflowRun) -> None:
         with self._lock:
