@@ -14,6 +14,7 @@ from typing import Any
 
 from ironside.config import Settings, load_settings
 from ironside.errors import UserError
+from ironside.redact import install_log_redaction, secret_values, url_password
 from ironside.server.settings import ServerSettings, settings_from_config
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ def load_server_settings(
     """Server settings from the engine's config (read once), the environment, the command line."""
     settings = settings or load_settings(args.config)
     server = settings_from_config(
-        settings.section("ironside.server"), settings.section("webservice")
+        settings.section("ironside.server"),
+        settings.section("webservice"),
+        limits=settings.section("ironside.limits"),
     )
     if args.host:
         server = replace(server, host=args.host)
@@ -62,5 +65,26 @@ def run_server(args: argparse.Namespace) -> int:
             settings.host,
         )
     app = create_app(settings, engine)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    )  # its logging is configured now: filter it from here on
+    db_password = url_password(config.database_url)
+    install_log_redaction(secret_values(extra=[settings.auth_token, db_password]))
+    hide_environment()
+    server.run()
     return 0
+
+
+def hide_environment() -> None:
+    """Make this process non-dumpable (Linux): ``/proc/<pid>/environ`` and friends become
+    unreadable to other processes of the same user, such as local tasks (a task's own
+    ``execve`` makes it dumpable again, so the engine still reads its tasks' ``/proc``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_dumpable = 4
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.warning("could not make the server non-dumpable; local tasks may read its /proc")

@@ -90,10 +90,11 @@ def describe(
     inputs: dict[str, Any] | None,
     dependencies: bytes | None = None,
     limits: wdl_check.Limits | None = None,
+    quote: bool = True,
 ) -> dict[str, Any]:
     """WorkflowDescription of ``source`` (and of ``inputs`` against it, when given)."""
     try:
-        doc = wdl_check.load(source, dependencies, None, limits)
+        doc = wdl_check.load(source, dependencies, None, limits, quote)
     except UserError as exc:
         return _empty([str(exc)])
     target = wdl_check.executable(doc)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+
 _TEXT = {"type": "string", "format": "binary"}
 
 
@@ -62,3 +64,45 @@ LABELS_BODY = {
         }
     }
 }
+
+
+#: Cromwell's error body, which every error of this server has (never FastAPI's 422 shape)
+FAIL_SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["status", "message"],
+}
+ERRORS = {
+    "400": "bad request: what is wrong, and where (also: a Host the server is not named by)",
+    "401": "missing or wrong bearer token (when the server has one)",
+    "403": "not allowed in the workflow's state, or a cross-origin request",
+    "404": "unknown workflow or call",
+    "409": "the requested workflow id is taken",
+    "413": "request body larger than the server accepts",
+    "503": "the engine's database is unavailable; try again shortly",
+}
+
+
+def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every operation of ``schema`` documents Cromwell's error responses, not FastAPI's 422
+    (the middleware and the error handlers can answer any route with them)."""
+    fail = {"application/json": {"schema": FAIL_SCHEMA}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for code, text in ERRORS.items():
+                responses.setdefault(code, {"description": text, "content": fail})
+    return schema
+
+
+def install_error_responses(app: FastAPI) -> None:
+    """``app.openapi()`` with ``declare_errors`` applied (computed once, as FastAPI does)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_errors(original())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
