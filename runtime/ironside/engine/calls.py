@@ -176,6 +176,21 @@ def return_code_ok(rc: int, runtime: Mapping[str, Any]) -> bool:
         return rc == 0
 
 
+def with_stderr(message: str, execution_dir: str, lines: int = 5) -> str:
+    """``message`` followed by the last ``lines`` of the attempt's stderr, when it has any."""
+    path = os.path.join(execution_dir, "stderr")
+    if "://" in path:
+        return message
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+            tail = fh.read().decode(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return message
+    text = "\n".join(line.rstrip() for line in tail).strip()
+    return f"{message}; stderr ends:\n{text}" if text else message
+
+
 def scaled_memory(value: Any, factor: float) -> str:
     """A memory runtime value (``"2 GB"``, bytes) times ``factor``, in MiB."""
     from ironside.backends.aws_batch.values import memory_bytes  # parses every WDL form

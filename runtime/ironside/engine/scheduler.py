@@ -517,12 +517,15 @@ class Engine:
         self._backend_metadata(cr)
         if state.status != JobStatus.SUCCEEDED or state.return_code is None:
             self._more_memory(cr, state)
-            self._call_failed(cr, state.reason or "job failed", retry=True, free=state.retryable)
+            ex = os.path.join(cr.call_root, "execution")
+            reason = C.with_stderr(state.reason or "job failed", ex)
+            self._call_failed(cr, reason, retry=True, free=state.retryable)
             return
         rc = state.return_code
         ex = os.path.join(cr.call_root, "execution")
         if not C.return_code_ok(rc, cr.runtime):
-            self._call_failed(cr, f"{cr.key} failed: return code {rc} (see {ex}/stderr)", rc=rc)
+            failed = f"{cr.key} failed: return code {rc} (see {ex}/stderr)"
+            self._call_failed(cr, C.with_stderr(failed, ex), rc=rc)
             return
         if C.truthy(cr.runtime.get("failOnStderr")) and _nonempty(os.path.join(ex, "stderr")):
             self._call_failed(cr, f"{cr.key} failed: failOnStderr and stderr is not empty", rc=rc)
