@@ -23,6 +23,7 @@ from WDL import Env, Tree, Value
 from ironside.backends.base import Backend, JobRequest, JobState, JobStatus
 from ironside.engine import calls as C
 from ironside.engine.cache_step import CacheStep, NoCache
+from ironside.engine.finalize import OutputCollision, check_output_paths
 from ironside.engine.fingerprint import fingerprint
 from ironside.engine.plan import BlockPlan, block_plan, order_decls, task_plan
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
@@ -133,8 +134,11 @@ class Engine:
             elif run.top_done and not run.failures:
                 try:
                     run.outputs = self._workflow_outputs(run)
+                    if run.parent is None:
+                        outs = env_to_json(run.outputs, run.name + ".")
+                        check_output_paths(outs, run.root, run.options)
                     run.status = SUCCEEDED
-                except C.CallFailure as exc:
+                except (C.CallFailure, OutputCollision) as exc:
                     run.fail(str(exc))
                     run.status = FAILED
             else:
