@@ -61,6 +61,8 @@ def task_env(
                 value = given.coerce(decl.type)
             elif decl.expr is not None:
                 value = decl.expr.eval(env, lib).coerce(decl.type)
+                if decl.name in plan.input_names:
+                    value = anchor_default(value, decl)
             elif decl.type.optional:
                 value = Value.Null()
             else:
@@ -69,6 +71,22 @@ def task_env(
             raise CallFailure(f"{where(decl)}: {decl.name}: {exc}") from None
         env = env.bind(decl.name, value)
     return env
+
+
+def anchor_default(value: Value.Base, decl: Any) -> Value.Base:
+    """An input default's relative File/Directory paths, resolved against its WDL's directory.
+
+    (Cromwell's local backend does so; the server's documents live in the submitted bundle.)
+    """
+    base = os.path.dirname(getattr(decl.pos, "abspath", "") or "")
+    if not base or not _has_file(decl.type, (Type.File, Type.Directory)):
+        return value
+
+    def anchor(v: Value.Base) -> str:
+        path = str(v.value)
+        return path if os.path.isabs(path) or "://" in path else os.path.join(base, path)
+
+    return Value.rewrite_paths(value, anchor)
 
 
 def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str) -> str:
@@ -236,10 +254,10 @@ class _PlanStdLib(TaskStdLib):
         raise _Unknowable(filename)
 
 
-def _has_file(ty: Type.Base) -> bool:
-    if isinstance(ty, Type.File):
+def _has_file(ty: Type.Base, kinds: tuple[type, ...] = (Type.File,)) -> bool:
+    if isinstance(ty, kinds):
         return True
-    return any(_has_file(p) for p in ty.parameters)
+    return any(_has_file(p, kinds) for p in ty.parameters)
 
 
 def _relative(path: str) -> str | None:

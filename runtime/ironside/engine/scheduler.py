@@ -114,7 +114,7 @@ class Engine:
             if value is not None and not (isinstance(value, Value.Null) and decl.expr):
                 return value.coerce(decl.type)
             if decl.expr is not None:
-                return decl.expr.eval(env, run.stdlib).coerce(decl.type)
+                return C.anchor_default(decl.expr.eval(env, run.stdlib).coerce(decl.type), decl)
         except C.EVAL_ERRORS as exc:
             raise C.CallFailure(f"{C.where(decl)}: {decl.name}: {exc}") from None
         if decl.type.optional:

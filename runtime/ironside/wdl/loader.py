@@ -71,6 +71,8 @@ def load_document(
         zdir = extract_imports(imports_zip)
         search += [zdir] + [os.path.join(dp, d) for dp, dirs, _ in os.walk(zdir) for d in dirs]
     main_abspath = os.path.abspath(path)
+    if imports_zip and source_text is not None and not os.path.isfile(path):  # server bundle
+        main_abspath = os.path.join(search[1], os.path.basename(path))
 
     async def read_source(uri: str, paths: list[str], importer: Any) -> WDL.ReadSourceResult:
         if importer is None and source_text is not None:
