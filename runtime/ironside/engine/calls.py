@@ -12,6 +12,7 @@ import WDL
 from WDL import Env, Type, Value
 
 from ironside.engine.plan import TaskPlan
+from ironside.wdl.requirements import engine_key, engine_value
 from ironside.wdl.stdlib import TaskStdLib
 from ironside.wdl.values import files_in
 
@@ -109,8 +110,9 @@ def eval_runtime(
     lib = task_stdlib(plan.version, False, execution_dir)
     out = dict(defaults)
     for key, expr in plan.task.runtime.items():
+        name = engine_key(key, plan.version)
         try:
-            out[key] = expr.eval(env, lib).json
+            out[name] = engine_value(name, expr.eval(env, lib).json)
         except EVAL_ERRORS as exc:
             raise CallFailure(f"{where(expr)}: runtime {key}: {exc}") from None
     return out
@@ -178,18 +180,18 @@ def outputs_from_json(plan: TaskPlan, data: Mapping[str, Any]) -> Env.Bindings[V
 
 
 def return_code_ok(rc: int, runtime: Mapping[str, Any]) -> bool:
-    """``continueOnReturnCode`` / ``returnCodes``: is ``rc`` a success?"""
+    """``returnCodes`` / ``continueOnReturnCode``: is ``rc`` a success?
+
+    ``"*"`` or ``true``: any code; ``false`` or absent: 0 only; an int or a list: those.
+    """
     spec = runtime.get("returnCodes", runtime.get("continueOnReturnCode"))
-    if spec is None:
+    if spec is None or spec is False or spec == "false":
         return rc == 0
     if spec is True or spec == "*" or spec == "true":
         return True
-    if spec is False or spec == "false":
-        return rc == 0
-    if isinstance(spec, list):
-        return rc in [int(x) for x in spec]
+    codes = spec if isinstance(spec, list) else [spec]
     try:
-        return rc == int(spec)
+        return rc in {int(x) for x in codes}
     except (TypeError, ValueError):
         return rc == 0
 
