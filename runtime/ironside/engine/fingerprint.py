@@ -17,7 +17,9 @@ def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
     env = cr.env
     assert plan is not None and env is not None
     names = plan.input_names or frozenset(d.name for d in plan.decls)  # draft-2: all
-    inputs = {d.name: env[d.name].json for d in plan.decls if d.name in names}
+    # Cromwell's hash key names: "input: File f", "output expression: String s"
+    inputs = {f"{d.type} {d.name}": env[d.name].json for d in plan.decls if d.name in names}
+    outputs = {f"{plan.output_types[n]} {n}": e for n, e in plan.output_expressions.items()}
     files: list[str] = []
     for d in plan.decls:
         if d.name in names:
@@ -34,7 +36,7 @@ def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
         runtime=cr.runtime,
         inputs=inputs,
         input_files=files,
-        output_expressions=plan.output_expressions,
+        output_expressions=outputs,
         call_root=cr.call_root,
         options=cr.wf.options.raw,
         task_meta=meta_json(plan.task.meta or {}),

@@ -40,7 +40,7 @@ def test_diff_of_two_runs_and_errors(tmp_path: Path) -> None:
         }
         assert body["callB"]["workflowId"] == second.id
         differing = body["hashDifferential"]
-        assert [d["hashKey"] for d in differing] == ["input: f"]
+        assert [d["hashKey"] for d in differing] == ["input: File f"]
         assert differing[0]["callA"] == first.caching("upper")["hashes"]["input"]["f"]
         assert differing[0]["callB"] == second.caching("upper")["hashes"]["input"]["f"]
         same = client.get(DIFF, params=params | {"workflowB": first.id})
