@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import WDL
-
 from ironside.engine.cache_step import CallFingerprint
 from ironside.engine.runs import CallRun
-from ironside.wdl.values import files_in
+from ironside.wdl.values import files_in, meta_json
 
 
 def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
@@ -41,15 +37,3 @@ def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
         options=cr.wf.options.raw,
         task_meta=meta_json(plan.task.meta or {}),
     )
-
-
-def meta_json(value: Any) -> Any:
-    """A task's ``meta`` section as JSON values (miniwdl keeps literals as expressions)."""
-    if isinstance(value, dict):
-        return {str(k): meta_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [meta_json(v) for v in value]
-    if isinstance(value, WDL.Expr.Base):
-        literal = value.literal
-        return literal.json if literal is not None else str(value)
-    return value

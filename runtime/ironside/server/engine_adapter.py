@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ironside.backends.selection import (
     engine_job_limit,
@@ -33,7 +33,7 @@ from ironside.errors import BadWorkflow, UserError, WorkflowStateConflict
 from ironside.server.engine_port import TERMINAL, BackendsInfo, WorkflowIdTaken, WorkflowSummary
 from ironside.server.submission import Submission
 from ironside.store.db import Store, open_store
-from ironside.store.models import Label, Workflow
+from ironside.store.models import Call, Label, Workflow
 
 log = logging.getLogger("ironside.server.runner")
 STOP = ""
@@ -290,6 +290,12 @@ class StoreEngine:
     def backends(self) -> BackendsInfo:
         """Configured providers."""
         return BackendsInfo(sorted(self.settings.providers), self.settings.default_backend)
+
+    def running_jobs(self) -> int:
+        """Call attempts in state Running (one count query)."""
+        with self.store.engine.connect() as conn:
+            query = select(func.count()).select_from(Call).where(Call.status == "Running")
+            return int(conn.execute(query).scalar() or 0)
 
     def call_cache_diff(self, a: CallSpec, b: CallSpec) -> dict[str, Any]:
         """``/callcaching/diff`` of two stored calls (404 when a workflow or call is unknown)."""

@@ -11,7 +11,7 @@ from ironside.errors import UserError
 from ironside.server.responses import check_workflow_id
 from ironside.server.routes.deps import blocking, engine_of
 
-router = APIRouter(prefix="/api/workflows/v1/callcaching", tags=["Call caching"])
+router = APIRouter(prefix="/callcaching", tags=["Call caching"])  # under WORKFLOWS_PREFIXES
 
 
 @runtime_checkable

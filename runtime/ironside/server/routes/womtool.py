@@ -14,7 +14,7 @@ from ironside.server.routes.deps import blocking, settings_of
 from ironside.server.submission import read_fields, workflow_source, workflow_type
 from ironside.server.wdl_check import Limits
 
-router = APIRouter(prefix="/api/womtool/v1", tags=["Womtool"])
+router = APIRouter(tags=["Womtool"])  # mounted under WOMTOOL_PREFIXES
 
 
 @router.post("/describe", openapi_extra=openapi_docs.DESCRIBE)
@@ -22,7 +22,7 @@ async def describe_workflow(request: Request) -> dict[str, Any]:
     """Womtool's WorkflowDescription: validity, errors, inputs, outputs, runnability."""
     settings = settings_of(request)
     fields = await read_fields(request, settings)
-    workflow_type(fields)
+    _kind, version = workflow_type(fields)
     source, _url, _base = await workflow_source(fields, settings)
     inputs: dict[str, Any] | None = None
     raw = fields.get("workflowInputs")
@@ -36,4 +36,4 @@ async def describe_workflow(request: Request) -> dict[str, Any]:
         inputs = parsed
     limits = Limits(settings.zip_max_bytes, settings.zip_max_files)
     deps = fields.get("workflowDependencies") or None
-    return await blocking(describe, source, inputs, deps, limits)
+    return await blocking(describe, source, inputs, deps, limits, version)
