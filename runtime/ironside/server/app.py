@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from ironside import __version__
+from ironside.server import openapi_docs
 from ironside.server.engine_port import EnginePort
 from ironside.server.metadata_cache import MetadataCache
 from ironside.server.middleware import BearerAuth, BodyLimit
@@ -50,6 +51,7 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
         app.include_router(womtool.router, prefix=prefix, include_in_schema=documented)
     app.include_router(engine_info.router)
     install_docs(app)
+    openapi_docs.install(app)
     if settings.max_request_bytes:
         app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     if settings.auth_token:

@@ -101,3 +101,21 @@ task t {
     answer = live.client.post(DESCRIBE, files={"workflowSource": ("w", source)}).json()
     assert answer["valid"] is True, answer
     assert [i["name"] for i in answer["inputs"]] == ["n"]
+
+
+def test_openapi_declares_what_the_server_answers(live: Live) -> None:
+    schema = live.client.get("/openapi.json").json()
+    assert "422" not in json.dumps(schema["paths"])
+    metadata = schema["paths"]["/api/workflows/v1/{workflow_id}/metadata"]["get"]
+    assert {"400", "404"} <= set(metadata["responses"])
+    wf = "00000000-0000-4000-8000-000000000000"
+    bad = live.client.get(f"/api/workflows/v1/{wf}/metadata", params={"expandSubWorkflows": "x"})
+    assert bad.status_code == 400
+    query = schema["paths"]["/api/workflows/v1/query"]["get"]
+    assert {"status", "label", "pageSize", "includeSubworkflows"} <= {
+        p["name"] for p in query["parameters"]
+    }
+    diff = schema["paths"]["/api/workflows/v1/callcaching/diff"]["get"]
+    required = {p["name"] for p in diff["parameters"] if p["required"]}
+    assert required == {"workflowA", "callA", "workflowB", "callB"}
+    assert not any("{version}" in path for path in schema["paths"])

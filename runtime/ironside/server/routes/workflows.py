@@ -64,7 +64,7 @@ async def backends(request: Request) -> dict[str, Any]:
     return {"supportedBackends": list(info.supported), "defaultBackend": info.default}
 
 
-@router.get("/query")
+@router.get("/query", openapi_extra=openapi_docs.QUERY_PARAMS)
 async def query_get(request: Request) -> dict[str, Any]:
     """Workflows matching the query string (Cromwell's keys; keys may repeat)."""
     q = parse_query(request.query_params.multi_items())
