@@ -7,8 +7,11 @@ through ``Store.batch`` and reach the database in one transaction per
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,6 +77,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The file of an SQLite URL (None: another database, or in memory)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
 #: The newest migration; a database already there skips Alembic (and its imports).
 HEAD_REVISION = "0003"
 
@@ -98,11 +109,62 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def _migrations_digest() -> str:
+    """A digest of the migration scripts: a template made by other scripts is not used."""
+    folder = resources.files("ironside.store") / "migrations" / "versions"
+    digest = hashlib.sha256()
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".py"):
+            digest.update(item.name.encode() + b"\0" + item.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _template_dir() -> str:
+    base = os.environ.get("IRONSIDE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ironside"
+    )
+    return os.path.join(base, "sqlite")
+
+
+def _seed_from_template(db_path: str) -> None:
+    """A new SQLite file starts as a copy of an empty, migrated template (made once per user).
+
+    Migrating a fresh database means importing Alembic and running every migration: most
+    of a small run's start. The template is made by the same migrations, so the copy is the
+    same schema; anything unusual (no cache directory, another user's) just migrates.
+    """
+    folder = _template_dir()
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.stat(folder).st_uid != os.getuid():
+            return
+        template = os.path.join(folder, f"{HEAD_REVISION}-{_migrations_digest()}.sqlite")
+        if not os.path.exists(template):
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            os.close(fd)
+            engine = make_engine(f"sqlite:///{tmp}")
+            try:
+                migrate(engine)
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+            finally:
+                engine.dispose()
+            os.replace(tmp, template)
+        os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+        with open(template, "rb") as src, open(db_path, "xb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (OSError, DBAPIError):
+        return  # the database is migrated in place instead
+
+
 def open_store(url: str) -> Store:
     """Open (and migrate) the store at ``url``; ``BadConfig`` when the database cannot be opened."""
     from sqlalchemy.exc import OperationalError
 
     try:
+        path = _sqlite_file(url)
+        if path is not None and not os.path.exists(path):
+            _seed_from_template(path)
         engine = make_engine(url)
         migrate(engine)
     except OperationalError as exc:
