@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shlex
 import textwrap
 from collections.abc import Mapping
 from typing import Any
@@ -12,9 +14,10 @@ import WDL
 from WDL import Env, Type, Value
 
 from ironside.engine.plan import TaskPlan
+from ironside.wdl.grammar import task_hints
 from ironside.wdl.requirements import engine_key, engine_value
 from ironside.wdl.stdlib import TaskStdLib
-from ironside.wdl.values import files_in
+from ironside.wdl.values import files_in, meta_json
 
 #: What evaluating WDL can raise on bad values (not bugs of the engine).
 EVAL_ERRORS = (
@@ -91,13 +94,71 @@ def anchor_default(value: Value.Base, decl: Any) -> Value.Base:
 
 
 def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str) -> str:
-    """The command with placeholders filled, common indentation removed."""
+    """The command with placeholders filled, common indentation removed.
+
+    WDL 1.2 ``env`` declarations become exported variables ahead of the command.
+    """
     lib = task_stdlib(plan.version, False, execution_dir)
     try:
         text = plan.task.command.eval(env, lib).value
     except EVAL_ERRORS as exc:
         raise CallFailure(f"{where(plan.task.command)}: command: {exc}") from None
-    return textwrap.dedent(text).strip()
+    command = textwrap.dedent(text).strip()
+    exports = "".join(
+        f"export {d.name}={shlex.quote(_env_text(env[d.name]))}\n"
+        for d in plan.decls
+        if d.decor.get("env") and d.name in env
+    )
+    return exports + command
+
+
+def _env_text(value: Value.Base) -> str:
+    """A value as an environment variable holds it (compound values as JSON)."""
+    if isinstance(value, Value.Null):
+        return ""
+    if isinstance(value, Value.Boolean):
+        return "true" if value.value else "false"
+    if isinstance(value, Value.String | Value.Int | Value.Float):
+        return str(value.value)
+    return json.dumps(value.json)
+
+
+def with_task_info(
+    plan: TaskPlan,
+    env: Env.Bindings[Value.Base],
+    runtime: Mapping[str, Any],
+    attempt: int,
+    call_id: str,
+    return_code: int | None = None,
+) -> Env.Bindings[Value.Base]:
+    """``env`` with WDL 1.2's ``task`` runtime variable bound (unchanged before 1.2)."""
+    if plan.version in ("draft-2", "1.0", "1.1"):
+        return env
+    from ironside.backends.aws_batch.values import memory_bytes
+
+    task = plan.task
+    try:
+        memory = memory_bytes(runtime.get("memory") or "2 GiB")
+    except ValueError:
+        memory = 2 * 2**30
+    info: dict[str, Any] = {
+        "name": task.name,
+        "id": call_id,
+        "container": runtime.get("docker") or None,
+        "cpu": float(runtime.get("cpu") or 1),
+        "memory": memory,
+        "gpu": [],
+        "fpga": [],
+        "disks": {},
+        "attempt": attempt - 1,
+        "end_time": None,
+        "meta": meta_json(task.meta or {}),
+        "parameter_meta": meta_json(task.parameter_meta or {}),
+    }
+    if return_code is not None:
+        info["return_code"] = return_code
+    ty = task.task_runtime_info_struct_type(output_section=return_code is not None)
+    return env.bind("task", Value.from_json(ty, info))
 
 
 def eval_runtime(
@@ -109,6 +170,9 @@ def eval_runtime(
     """Runtime attributes as JSON values: defaults overlaid by the task's own."""
     lib = task_stdlib(plan.version, False, execution_dir)
     out = dict(defaults)
+    for key, value in task_hints(plan.task).items():  # WDL 1.2: under the requirements
+        name = engine_key(key, plan.version)
+        out[name] = engine_value(name, value)
     for key, expr in plan.task.runtime.items():
         name = engine_key(key, plan.version)
         try:

@@ -336,6 +336,7 @@ class Engine:
             cr.runtime["memory"] = C.scaled_memory(cr.runtime.get("memory"), cr.memory_factor)
         self._check_runtime(cr)
         cmd_env, transfers = self._stage_inputs(cr, env)
+        cmd_env = C.with_task_info(plan, cmd_env, cr.runtime, cr.attempt, cr.key)
         cr.command = C.render_command(plan, cmd_env, ex)
         cr.inputs_json = dumps({d.name: env[d.name].json for d in plan.decls})
         if self.cache.enabled and self._cache_hit(cr):
@@ -536,7 +537,8 @@ class Engine:
             return
         assert cr.plan is not None and cr.env is not None
         try:
-            outputs = C.eval_outputs(cr.plan, cr.env, ex)
+            env = C.with_task_info(cr.plan, cr.env, cr.runtime, cr.attempt, cr.key, rc)
+            outputs = C.eval_outputs(cr.plan, env, ex)
         except C.CallFailure as exc:
             self._call_failed(cr, f"{cr.key} failed: {exc}", rc=rc, retry=False)
             return

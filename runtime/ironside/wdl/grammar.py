@@ -1,4 +1,5 @@
-"""A thin layer over miniwdl's parser: version-aware keywords, parsers cached on disk.
+"""A thin layer over miniwdl's parser: version-aware keywords, parsers cached on disk,
+WDL 1.2 task ``hints`` kept (miniwdl's parser drops them) as ``task.ironside_hints``.
 
 miniwdl reserves ``left`` and ``right`` in every version; WDL reserves them only from
 1.1 on (1.0 documents use them as names). miniwdl also builds each Lark parser from
@@ -72,8 +73,52 @@ def _build(grammar: str, start: str) -> Any:
     )
 
 
+HINTS_ATTR = "ironside_hints"
+
+
+def _keep_hints() -> None:
+    """Wrap the transformer's ``task`` rule so the hints section reaches the Task node."""
+    transformer: Any = _parser._DocTransformer
+    original = transformer.__dict__["task"]  # lark's v_args wrapper of miniwdl's rule
+    if getattr(original, "_ironside", False):
+        return
+    build = original.base_func
+
+    def task(self: Any, meta: Any, items: list[Any]) -> Any:
+        node = build(self, meta, items)
+        hints = next((i["hints"] for i in items if isinstance(i, dict) and "hints" in i), None)
+        setattr(node, HINTS_ATTR, _hint_pairs(hints))
+        return node
+
+    wrapped: Any = lark.v_args(meta=True)(task)
+    wrapped._ironside = True
+    transformer.task = wrapped
+
+
+def _hint_pairs(tree: Any) -> dict[str, Any]:
+    """``hints { key: value ... }`` (a Lark tree: miniwdl has no rule for it) as a dict."""
+    if not isinstance(tree, lark.Tree):
+        return {}
+    pairs = {}
+    for child in tree.children:
+        if isinstance(child, lark.Tree) and child.data == "hint_kv" and len(child.children) == 2:
+            pairs[str(child.children[0])] = child.children[1]
+    return pairs
+
+
+def task_hints(task: Any) -> dict[str, Any]:
+    """The WDL 1.2 hints of a task as JSON values (literal hints only; others are ignored)."""
+    out = {}
+    for key, expr in getattr(task, HINTS_ATTR, {}).items():
+        literal = getattr(expr, "literal", None)
+        if literal is not None:
+            out[key] = literal.json
+    return out
+
+
 def install() -> None:
-    """Apply the keyword table and the disk cache (idempotent)."""
+    """Apply the keyword table, the disk cache and the hints layer (idempotent)."""
     _apply_keywords()
+    _keep_hints()
     if not isinstance(_parser._lark_cache, _DiskCachedParsers):
         _parser._lark_cache = _DiskCachedParsers(_parser._lark_cache)
