@@ -16,6 +16,7 @@ from ironside.engine.options import Options, parse_options
 from ironside.engine.runs import CallRun, WorkflowRun
 from ironside.errors import BadInputs, BadOptions, BadWorkflow, UserError
 from ironside.store.db import Store
+from ironside.wdl import lenient
 from ironside.wdl.loader import load_document
 from ironside.wdl.stdlib import WorkflowStdLib
 from ironside.wdl.values import dumps, env_to_json, map_files
@@ -189,7 +190,7 @@ def store_submission(
         },
         sub.labels,
     )
-    for warning in sub.options.warnings:
+    for warning in [*sub.options.warnings, *lenient.warnings(sub.doc)]:
         store.add_event(wf_id, "warning", warning)
     return wf_id
 
