@@ -156,3 +156,30 @@ workflow w { call t }
     runtime = md["calls"]["w.t"][0]["runtimeAttributes"]
     assert runtime["cpu"] == "1" and runtime["short_task"] == "true"
     assert runtime["max_memory"] == "1 GiB"
+
+
+def test_directory_inputs_and_outputs(runner: Runner) -> None:
+    runner.write("indir/a.txt", "a\n")
+    runner.write("indir/sub/b.txt", "b\n")
+    wdl = """version 1.2
+task t {
+  input { Directory d }
+  command <<< find ~{d} -type f | sort | xargs cat; mkdir -p out/x; echo made > out/x/m.txt >>>
+  output { Array[String] lines = read_lines(stdout())  Directory o = "out" }
+}
+workflow w {
+  input { Directory d }
+  call t { d }
+  output { Array[String] lines = t.lines  Directory o = t.o }
+}
+"""
+    final = runner.workdir / "final"
+    res = runner.run(
+        wdl,
+        {"w.d": str(runner.workdir / "indir")},
+        options={"final_workflow_outputs_dir": str(final), "use_relative_output_paths": True},
+    )
+    assert res.rc == 0, res.stderr
+    assert res.outputs["w.lines"] == ["a", "b"]
+    assert res.outputs["w.o"] == str(final / "out")
+    assert (final / "out" / "x" / "m.txt").read_text() == "made\n"

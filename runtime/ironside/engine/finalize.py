@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 from ironside.engine.options import Options
@@ -28,7 +29,7 @@ def _targets(
     targets: dict[str, tuple[str, str]] = {}
     for name, value in outputs_json.items():
         for path in files_in_json(value):
-            if "://" in path or not os.path.isfile(path):
+            if "://" in path or not os.path.exists(path):
                 continue
             if relative and "/execution/" in path:
                 rel = path.split("/execution/", 1)[1]
@@ -68,7 +69,10 @@ def copy_outputs(outputs_json: dict[str, Any], root: str, options: Options) -> d
         if path not in targets:
             return path
         target = targets[path][0]
-        _fs.copy(path, target)
+        if os.path.isdir(path):  # a WDL 1.2 Directory output
+            shutil.copytree(path, target, dirs_exist_ok=True)
+        else:
+            _fs.copy(path, target)
         return target
 
     return {k: _rewrite(v, place) for k, v in outputs_json.items()}
