@@ -212,7 +212,7 @@ class StoreEngine:
     def _set_status(self, wf_id: str, status: str, **values: Any) -> None:
         with self.store.engine.begin() as conn:
             conn.execute(
-                update(Workflow).where(Workflow.id == wf_id).values(status=status, **values)
+                update(Workflow).where(Workflow.c.id == wf_id).values(status=status, **values)
             )
         self.store.add_event(wf_id, "status", status)
         self.store.flush()
@@ -281,7 +281,7 @@ class StoreEngine:
         labels: dict[str, dict[str, str]] = {}
         with self.store.engine.connect() as conn:
             for wf_id, key, value in conn.execute(
-                select(Label.workflow_id, Label.key, Label.value)
+                select(Label.c.workflow_id, Label.c.key, Label.c.value)
             ):
                 labels.setdefault(wf_id, {})[key] = value
         parents = {r["id"]: r["parent_id"] for r in rows}
@@ -294,7 +294,7 @@ class StoreEngine:
     def running_jobs(self) -> int:
         """Call attempts in state Running (one count query)."""
         with self.store.engine.connect() as conn:
-            query = select(func.count()).select_from(Call).where(Call.status == "Running")
+            query = select(func.count()).select_from(Call).where(Call.c.status == "Running")
             return int(conn.execute(query).scalar() or 0)
 
     def call_cache_diff(self, a: CallSpec, b: CallSpec) -> dict[str, Any]:

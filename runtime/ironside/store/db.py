@@ -40,10 +40,7 @@ from ironside.store.models import Call, Job, Label, MetadataEvent, Workflow
 Row = dict[str, Any]
 
 
-TABLES: dict[type, Table] = {
-    m: m.__table__  # type: ignore[attr-defined,misc]
-    for m in (Workflow, Call, Job, MetadataEvent, Label)
-}
+TABLES: dict[Table, Table] = {t: t for t in (Workflow, Call, Job, MetadataEvent, Label)}
 
 #: Marker key of call rows inserted only when absent (after a restart).
 _CallIfAbsent = "call-if-absent"
@@ -180,7 +177,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        self._inserts: dict[type | str, list[Row]] = {}
+        self._inserts: dict[Table | str, list[Row]] = {}
         self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
         self._wf_updates: list[tuple[str, Row]] = []
         self._job_updates: list[tuple[tuple[str, str, int, int], Row]] = []
@@ -236,7 +233,7 @@ class Store:
         with self._lock:
             self._wf_updates.append((workflow_id, values))
 
-    def _queue_insert(self, model: type | str, row: Row) -> None:
+    def _queue_insert(self, model: Table | str, row: Row) -> None:
         with self._lock:
             self._inserts.setdefault(model, []).append(row)
 
@@ -270,7 +267,7 @@ class Store:
             if job_updates:
                 self._execute_job_update(conn, job_updates)
             for wf_id, values in wf_updates:
-                conn.execute(update(Workflow).where(Workflow.id == wf_id).values(**values))
+                conn.execute(update(Workflow).where(Workflow.c.id == wf_id).values(**values))
 
     @staticmethod
     def _execute_job_update(
@@ -315,7 +312,9 @@ class Store:
         """Add or replace labels of a workflow."""
         with self.engine.begin() as conn:
             conn.execute(
-                delete(Label).where(Label.workflow_id == workflow_id, Label.key.in_(list(labels)))
+                delete(Label).where(
+                    Label.c.workflow_id == workflow_id, Label.c.key.in_(list(labels))
+                )
             )
             conn.execute(
                 insert(Label),
@@ -326,7 +325,7 @@ class Store:
     def workflow(self, workflow_id: str) -> Row:
         """The workflow row; ``UnknownWorkflow`` when there is none."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(TABLES[Workflow]).where(Workflow.id == workflow_id)).first()
+            row = conn.execute(select(TABLES[Workflow]).where(Workflow.c.id == workflow_id)).first()
         if row is None:
             raise UnknownWorkflow(f"no workflow with id {workflow_id}")
         return dict(row._mapping)
