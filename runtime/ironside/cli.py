@@ -69,89 +69,56 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``ironside run``: validate, store, run, report."""
+    """``ironside run``: a workflow service with one workflow, run to its end in the foreground."""
+    from ironside.assembly import build_service
     from ironside.config import load_settings
     from ironside.engine import submit as S
 
     settings = load_settings(args.config)
-    provider = settings.provider()
     if args.resume:
-        store = _open_store(settings.database_url)
-        sub, row = S.load_stored(store, args.resume)
-        wf_id, root = args.resume, row["root"]
+        service = build_service(settings)
+        sub, _ = S.load_stored(service.store, args.resume)
+        wf_id = args.resume
     else:
         if not args.workflow:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
         sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports)
-        from ironside.backends.selection import make_backend, validate_options
-
-        backend_check = make_backend(provider)
+        service = build_service(settings)
         try:
-            validate_options(backend_check, sub.options.raw)  # AWS Batch: job role, script prefix
-        finally:
-            backend_check.close()
-        store = _open_store(settings.database_url)
-        wf_id = S.store_submission(store, sub, provider.name, provider.root)
-        root = store.workflow(wf_id)["root"]
-    return _execute(settings, provider, store, sub, wf_id, root, args)
+            service.validate(sub)  # AWS Batch: job role, script prefix
+        except UserError:
+            service.close()
+            raise
+        wf_id = service.store_only(sub)
+    return _execute(service, sub, wf_id, args)
 
 
-def _open_store(url: str) -> Any:
-    from ironside.store import open_store
-
-    return open_store(url)  # BadConfig when the database cannot be opened
-
-
-def _execute(
-    settings: Any, provider: Any, store: Any, sub: Any, wf_id: str, root: str, args: Any
-) -> int:
-    from ironside.backends.selection import engine_job_limit, make_backend
-    from ironside.engine import submit as S
-    from ironside.engine.finalize import copy_call_logs, copy_outputs
-    from ironside.engine.scheduler import Engine
+def _execute(service: Any, sub: Any, wf_id: str, args: Any) -> int:
     from ironside.metadata import workflow_metadata
     from ironside.progress import make_progress
 
-    backend = make_backend(provider)
-    cache = None
-    if settings.call_caching_enabled:  # the call-cache package loads botocore: only when on
-        from ironside.callcache.engine_setup import cache_step_from_settings, for_store
-        from ironside.filesystems import registry
-
-        s3 = registry.s3().client  # the engine's S3 client (AWS Batch: the backend's)
-        step = cache_step_from_settings(settings, provider, store.engine, s3_client=s3)
-        cache = for_store(step, store)
-    engine = Engine(
-        store,
-        backend,
-        engine_job_limit(provider),
-        default_runtime=provider.default_runtime_attributes,
-        cache=cache,
-    )
-    run = S.top_run(sub, wf_id, root, resume=store if args.resume else None)
     progress = make_progress(f"{sub.workflow.name} {wf_id}")
-    engine.on_tick = progress
+    service.engine.on_tick = progress
 
     def on_signal(signum: int, _frame: Any) -> None:
-        engine.abort_requested = True
+        service.engine.abort_all()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     logging.getLogger("ironside").info("workflow %s %s starting", sub.workflow.name, wf_id)
     try:
-        engine.run(run)
+        run = service.run_foreground(wf_id, sub, resume=bool(args.resume))
     finally:
         progress.stop()
         for s, h in old.items():
             signal.signal(s, h)
-        backend.close()
-    outputs = json.loads(store.workflow(wf_id)["outputs"] or "{}")
-    if run.status == "Succeeded":
-        outputs = copy_outputs(outputs, root, sub.options)
-        copy_call_logs(store.calls(wf_id), root, sub.options)
+    store = service.store
+    outputs = run.final_outputs
+    if outputs is None:
+        outputs = json.loads(store.workflow(wf_id)["outputs"] or "{}")
     if args.metadata_output:
         with open(args.metadata_output, "w") as fh:
             json.dump(workflow_metadata(store, wf_id), fh, indent=2)
-    store.close()
+    service.close()
     if run.status == "Succeeded":
         print(json.dumps({"id": wf_id, "outputs": outputs}, indent=2))
         return EXIT_OK

@@ -100,6 +100,17 @@ class Settings:
     #: the raw ``call-caching`` and ``docker.hash-lookup`` blocks (read by ``ironside.callcache``)
     call_caching_block: dict[str, Any] = field(default_factory=dict)
     docker_hash_lookup_block: dict[str, Any] = field(default_factory=dict)
+    #: ``system.max-concurrent-workflows``: top-level workflows running at once (Cromwell's 5000)
+    max_concurrent_workflows: int = 5000
+    #: the whole merged config, for sections other modules read (``section``)
+    tree: Any = field(default=None, compare=False, repr=False)
+
+    def section(self, key: str) -> dict[str, Any]:
+        """A config block as plain values (``{}`` when absent), e.g. ``ironside.server``."""
+        if self.tree is None:
+            return {}
+        block = _get(self.tree, key, dict, "config", {})
+        return dict(block)
 
     def provider(self, name: str | None = None) -> ProviderSettings:
         """The named (or default) provider's settings."""
@@ -186,6 +197,10 @@ def _settings_from_tree(tree: ConfigTree, where: str) -> Settings:
         warnings=tuple(warnings),
         call_caching_block=_get(tree, "call-caching", dict, where, {}),
         docker_hash_lookup_block=_get(tree, "docker.hash-lookup", dict, where, {}),
+        max_concurrent_workflows=max(
+            1, _get(tree, "system.max-concurrent-workflows", int, where, 5000)
+        ),
+        tree=tree,
     )
 
 

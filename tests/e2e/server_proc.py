@@ -20,14 +20,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(root: Path, extra: str = "") -> Path:
+def write_config(root: Path, extra: str = "", job_limit: int = 8) -> Path:
     """A config keeping executions and the SQLite store under ``root``."""
     conf = root / "app.conf"
     conf.write_text(
         f"""
 backend {{
   default = "Local"
-  providers {{ Local {{ config {{ root = "{root / "executions"}", concurrent-job-limit = 8 }} }} }}
+  providers {{ Local {{ config {{ root = "{root / "executions"}", concurrent-job-limit = {job_limit} }} }} }}
 }}
 database {{ url = "sqlite:///{root / "ironside.sqlite"}" }}
 {extra}

@@ -17,7 +17,6 @@ import pytest
 
 from ironside import cli
 from ironside.backends.aws_batch import wiring
-from ironside.filesystems import registry
 
 from .batch_harness import (
     DATA_BUCKET,
@@ -131,10 +130,7 @@ def world(
         return batch, s3c
 
     monkeypatch.setattr(wiring, "make_clients", make_clients)
-    registry.clear_cache()
     yield {"dir": tmp_path, "s3": s3, "agent": agent, "counters": counters, "db": db}
-    registry.set_s3_client(None)
-    registry.clear_cache()
 
 
 def _run(world: dict[str, Any], *extra: str) -> int:

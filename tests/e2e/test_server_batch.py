@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from ironside.backends.aws_batch import wiring
-from ironside.filesystems import registry
 from ironside.server.app import create_app
 from ironside.server.engine_adapter import build_engine_port
 from ironside.server.settings import ServerSettings
@@ -89,7 +88,6 @@ def batch_server(
         return batch, s3c
 
     monkeypatch.setattr(wiring, "make_clients", make_clients)
-    registry.clear_cache()
     port = build_engine_port(str(config), max_workflows=1)
     app = create_app(ServerSettings(), port)
     try:
@@ -97,9 +95,6 @@ def batch_server(
             yield {"http": http, "agent": agent, "counters": counters, "s3": client("s3", endpoint)}
     finally:
         port.stop()
-        port.store.close()
-        registry.set_s3_client(None)
-        registry.clear_cache()
 
 
 def _submit(http: httpx.Client, options: dict[str, Any] | None = None) -> httpx.Response:

@@ -85,7 +85,8 @@ def test_100_submissions_from_10_threads(tmp_path: Path) -> None:
 def test_restart_after_sigkill_resumes_without_rerunning(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    server = ServerProcess(tmp_path, write_config(tmp_path), {"IRONSIDE_SERVER_WORKFLOWS": "5"})
+    # the job limit is the engine's, across workflows: room for all 10 tasks at once
+    server = ServerProcess(tmp_path, write_config(tmp_path, job_limit=10))
     server.start()
     try:
         ids = []

@@ -5,8 +5,11 @@ from __future__ import annotations
 import WDL
 from WDL import Env, Value
 
-from ironside.engine.calls import upload_plan
+from ironside.engine.calls import TaskStdLibs, upload_plan
 from ironside.engine.plan import TaskPlan, task_plan
+from ironside.filesystems.dispatch import FileSystems
+
+LIBS = TaskStdLibs(FileSystems())
 
 
 def _plan(outputs: str, inputs: str = "String sample") -> tuple[TaskPlan, Env.Bindings[Value.Base]]:
@@ -31,7 +34,7 @@ def test_declared_files_read_files_and_globs() -> None:
     String same = bam
 """
     )
-    assert upload_plan(plan, env) == (
+    assert upload_plan(LIBS, plan, env) == (
         ["S1.bam", "n.txt", "opt.txt", "out/a.txt", "out/b.txt"],
         ["*.vcf"],
     )
@@ -39,11 +42,11 @@ def test_declared_files_read_files_and_globs() -> None:
 
 def test_file_paths_read_from_a_file_mean_everything() -> None:
     plan, env = _plan('    Array[File] listed = read_lines("files.txt")')
-    assert upload_plan(plan, env) is None
+    assert upload_plan(LIBS, plan, env) is None
 
 
 def test_paths_outside_the_working_directory_are_not_uploaded() -> None:
     plan, env = _plan(
         '    File abs = "/etc/hostname"\n    File up = "../x"\n    File s = "s3://b/k"'
     )
-    assert upload_plan(plan, env) == ([], [])
+    assert upload_plan(LIBS, plan, env) == ([], [])

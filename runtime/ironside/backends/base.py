@@ -16,6 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from WDL import Env, Value
+
+from ironside.tasks import FileTransfer
+from ironside.wdl.values import files_in
+
+#: A task's input environment as the engine evaluated it.
+InputEnv = Env.Bindings[Value.Base]
+
 
 class JobStatus(enum.Enum):
     """Where a submitted job is. Terminal: SUCCEEDED, FAILED, ABORTED."""
@@ -60,10 +68,25 @@ class JobState:
     return_code: int | None = None  # the task command's rc, when the script recorded it
     reason: str | None = None  # why it failed, in words a user can act on
     retryable: bool = False  # e.g. Spot reclaim: try again without counting against maxRetries
+    #: the job vanished with its process or host (no rc, nothing running): the engine
+    #: retries it as a new attempt, counted against ``system.max-retries``, not maxRetries
+    lost: bool = False
+
+
+class SubmitLater(Exception):
+    """``submit`` cannot take the job now (throttled, rate limit reached).
+
+    Nothing was started. The engine keeps the attempt queued (its script and
+    request as they are), goes on polling, and submits it again later.
+    """
 
 
 class Backend(ABC):
-    """Runs rendered task scripts. One instance serves every workflow of the engine."""
+    """Runs rendered task scripts. One instance serves every workflow of the engine.
+
+    Everything the engine asks of a backend is declared here, with a default
+    where a backend may not need it: the engine never probes with ``getattr``.
+    """
 
     #: The name in config (``backend.providers.<name>``) and in metadata.
     name: str
@@ -77,6 +100,34 @@ class Backend(ABC):
 
         Called before anything is submitted. The default accepts everything.
         """
+
+    def validate_options(self, options: Mapping[str, Any]) -> None:  # noqa: B027
+        """Raise ``BadOptions`` for workflow options this backend cannot honour.
+
+        Called at submission, before anything is stored. The default accepts everything.
+        """
+
+    def stage_inputs(self, env: InputEnv, call_root: str) -> tuple[InputEnv, list[FileTransfer]]:
+        """The inputs as the command sees them, and the copies the task script must make.
+
+        Called after the call-cache lookup missed, before the script is rendered; may
+        download (``OSError``/``ValueError`` fail the call with the message). The
+        default uses every file in place and lists it for the backend's localizer.
+        """
+        paths = {p for b in env for p in files_in(b.value)}
+        return env, [FileTransfer(p, p) for p in sorted(paths)]
+
+    def available_slots(self) -> int | None:
+        """How many more jobs this backend takes now (``None``: no limit of its own)."""
+        return None
+
+    def pid(self, job_id: str) -> int | None:
+        """The local process id of a job: ``None`` when it has none, ``-1`` while starting."""
+        return None
+
+    def call_metadata(self, job_id: str) -> dict[str, Any] | None:
+        """What the backend knows of a job for call metadata (images, logs, reasons)."""
+        return None
 
     @abstractmethod
     def submit(self, request: JobRequest) -> str:

@@ -26,8 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from queue import SimpleQueue
 
-from ironside.backends.base import Backend, JobRequest, JobState, JobStatus
+from ironside.backends.base import Backend, InputEnv, JobRequest, JobState, JobStatus
 from ironside.errors import BadConfig
+from ironside.filesystems.dispatch import FileSystems
+from ironside.tasks import FileTransfer
+from ironside.tasks.s3_localizer import download_inputs
 
 _DEVNULL = subprocess.DEVNULL
 
@@ -74,6 +77,7 @@ class _Proc:
     taken: bool = False  # a worker has dequeued it
     cancelled: bool = False
     error: str | None = None
+    lost: bool = False  # found dead after a restart, or re-attached and gone without an rc
 
 
 class LocalBackend(Backend):
@@ -87,12 +91,14 @@ class LocalBackend(Backend):
         name: str = "Local",
         slots: int = 0,
         spawners: int | None = None,
+        files: FileSystems | None = None,
     ) -> None:
         """``slots``: processes run at once (0: as many as the engine submits).
 
-        ``spawners`` is the former name of ``slots``.
+        ``spawners`` is the former name of ``slots``; ``files`` serves ``s3://`` inputs.
         """
         self.name = name
+        self.files = files or FileSystems()
         self.run_in_container = run_in_container
         self._docker: bool | None = None
         self._procs: dict[str, _Proc] = {}
@@ -120,6 +126,11 @@ class LocalBackend(Backend):
         if self.run_in_container == "always" and not self._docker:
             raise BadConfig("run-in-container = always, but no Docker daemon is reachable")
         return self._docker
+
+    def stage_inputs(self, env: InputEnv, call_root: str) -> tuple[InputEnv, list[FileTransfer]]:
+        """``s3://`` inputs downloaded under ``<call_root>/inputs``; other files used in place."""
+        staged = download_inputs(env, os.path.join(call_root, "inputs"), self.files.fetch)
+        return super().stage_inputs(staged, call_root)
 
     def _argv(self, request: JobRequest, script: str) -> tuple[list[str], str | None]:
         image = request.runtime.get("docker")
@@ -291,6 +302,9 @@ class LocalBackend(Backend):
         rc = read_rc(job_id)
         if rc is not None:
             return JobState(job_id, JobStatus.SUCCEEDED, return_code=rc)
+        if proc.lost or proc.popen is None:
+            reason = "the task's process ended without writing rc (engine or host restarted)"
+            return JobState(job_id, JobStatus.FAILED, reason=reason, lost=True)
         if proc.status is not None and proc.status < 0:
             sig = signal.Signals(-proc.status).name
             if proc.status in (-signal.SIGTERM, -signal.SIGKILL):
@@ -359,7 +373,7 @@ class LocalBackend(Backend):
 
     def _lost(self, ex: str) -> str:
         # started, but died without an rc: report it as a failed job
-        self._procs[ex] = _Proc(-1, None, -1, exited=True)
+        self._procs[ex] = _Proc(-1, None, -1, exited=True, lost=True)
         self._ended.append(ex)
         return ex
 

@@ -14,6 +14,7 @@ import WDL
 from WDL import Env, Type, Value
 
 from ironside.engine.plan import TaskPlan
+from ironside.filesystems.dispatch import FileSystems
 from ironside.wdl.grammar import task_hints
 from ironside.wdl.requirements import engine_key, engine_value
 from ironside.wdl.stdlib import TaskStdLib
@@ -30,20 +31,29 @@ EVAL_ERRORS = (
     ZeroDivisionError,
 )
 
-_stdlibs: dict[tuple[str, bool], TaskStdLib] = {}
-
 
 class CallFailure(Exception):
     """A call attempt failed in a way a user can read (not retried)."""
 
 
-def task_stdlib(version: str, outputs: bool, execution_dir: str) -> TaskStdLib:
-    """The shared task stdlib for a WDL version, pointed at this attempt's directory."""
-    key = (version, outputs)
-    lib = _stdlibs.get(key)
-    if lib is None:
-        lib = _stdlibs[key] = TaskStdLib(version, outputs)
-    return lib.point_at(execution_dir)
+class TaskStdLibs:
+    """One engine's task stdlibs, one per (WDL version, role), pointed at an attempt's directory.
+
+    Never shared between engines: ``point_at`` changes the instance, and only the
+    owning engine's single scheduler thread may use it.
+    """
+
+    def __init__(self, files: FileSystems) -> None:
+        self.files = files
+        self._libs: dict[tuple[str, bool], TaskStdLib] = {}
+
+    def at(self, version: str, outputs: bool, execution_dir: str) -> TaskStdLib:
+        """The stdlib for ``version`` (``outputs``: with stdout/stderr/glob) at this directory."""
+        key = (version, outputs)
+        lib = self._libs.get(key)
+        if lib is None:
+            lib = self._libs[key] = TaskStdLib(version, outputs, self.files)
+        return lib.point_at(execution_dir)
 
 
 def where(node: Any) -> str:
@@ -53,10 +63,10 @@ def where(node: Any) -> str:
 
 
 def task_env(
-    plan: TaskPlan, provided: Mapping[str, Value.Base], execution_dir: str
+    libs: TaskStdLibs, plan: TaskPlan, provided: Mapping[str, Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Bind every task input and private declaration (provided values win)."""
-    lib = task_stdlib(plan.version, False, execution_dir)
+    lib = libs.at(plan.version, False, execution_dir)
     env: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.decls:
         given = provided.get(decl.name)
@@ -93,12 +103,14 @@ def anchor_default(value: Value.Base, decl: Any) -> Value.Base:
     return Value.rewrite_paths(value, anchor)
 
 
-def render_command(plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str) -> str:
+def render_command(
+    libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
+) -> str:
     """The command with placeholders filled, common indentation removed.
 
     WDL 1.2 ``env`` declarations become exported variables ahead of the command.
     """
-    lib = task_stdlib(plan.version, False, execution_dir)
+    lib = libs.at(plan.version, False, execution_dir)
     try:
         text = plan.task.command.eval(env, lib).value
     except EVAL_ERRORS as exc:
@@ -162,13 +174,14 @@ def with_task_info(
 
 
 def eval_runtime(
+    libs: TaskStdLibs,
     plan: TaskPlan,
     env: Env.Bindings[Value.Base],
     execution_dir: str,
     defaults: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Runtime attributes as JSON values: defaults overlaid by the task's own."""
-    lib = task_stdlib(plan.version, False, execution_dir)
+    lib = libs.at(plan.version, False, execution_dir)
     out = dict(defaults)
     for key, value in task_hints(plan.task).items():  # WDL 1.2: under the requirements
         name = engine_key(key, plan.version)
@@ -182,12 +195,10 @@ def eval_runtime(
     return out
 
 
-def _check_file(path: str, execution_dir: str, optional: bool) -> str | None:
+def _check_file(files: FileSystems, path: str, execution_dir: str, optional: bool) -> str | None:
     full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
     if full.startswith("s3://"):
-        from ironside.filesystems import registry
-
-        if registry.exists(full):
+        if files.exists(full):
             return full
     elif "://" in full or os.path.exists(full):
         return full
@@ -196,20 +207,22 @@ def _check_file(path: str, execution_dir: str, optional: bool) -> str | None:
     raise CallFailure(f"output file not found: {path} (in {execution_dir})")
 
 
-def _files_absolute(value: Value.Base, ty: Type.Base, execution_dir: str) -> Value.Base:
+def _files_absolute(
+    files: FileSystems, value: Value.Base, ty: Type.Base, execution_dir: str
+) -> Value.Base:
     if isinstance(value, Value.File | Value.Directory):
-        full = _check_file(value.value, execution_dir, ty.optional)
+        full = _check_file(files, value.value, execution_dir, ty.optional)
         if full is None:
             return Value.Null()
         return type(value)(full)
     if isinstance(value, Value.Array):
         item = ty.item_type if isinstance(ty, Type.Array) else Type.Any()
-        value.value[:] = [_files_absolute(v, item, execution_dir) for v in value.value]
+        value.value[:] = [_files_absolute(files, v, item, execution_dir) for v in value.value]
         return value
     if value.children and not isinstance(value, Value.Null):
 
         def fix(v: Value.Base) -> str:
-            full = _check_file(v.value, execution_dir, False)
+            full = _check_file(files, v.value, execution_dir, False)
             assert full is not None
             return full
 
@@ -218,10 +231,10 @@ def _files_absolute(value: Value.Base, ty: Type.Base, execution_dir: str) -> Val
 
 
 def eval_outputs(
-    plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
+    libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Evaluate the output section; File outputs become absolute and must exist."""
-    lib = task_stdlib(plan.version, True, execution_dir)
+    lib = libs.at(plan.version, True, execution_dir)
     outs: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.task.outputs:
         assert decl.expr is not None
@@ -229,7 +242,7 @@ def eval_outputs(
             value = decl.expr.eval(env, lib).coerce(decl.type)
         except EVAL_ERRORS as exc:
             raise CallFailure(f"{where(decl)}: output {decl.name}: {exc}") from None
-        value = _files_absolute(value, decl.type, execution_dir)
+        value = _files_absolute(libs.files, value, decl.type, execution_dir)
         env = env.bind(decl.name, value)
         outs = outs.bind(decl.name, value)
     return outs
@@ -306,8 +319,8 @@ class _Unknowable(Exception):
 class _PlanStdLib(TaskStdLib):
     """Output stdlib that records the files and globs an output section touches."""
 
-    def __init__(self, wdl_version: str) -> None:
-        super().__init__(wdl_version, True)
+    def __init__(self, wdl_version: str, files: FileSystems) -> None:
+        super().__init__(wdl_version, True, files)
         self.paths: list[str] = []
         self.globs: list[str] = []
 
@@ -335,7 +348,7 @@ def _relative(path: str) -> str | None:
 
 
 def upload_plan(
-    plan: TaskPlan, env: Env.Bindings[Value.Base]
+    libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base]
 ) -> tuple[list[str], list[str]] | None:
     """The working-directory files the outputs need, before the command runs.
 
@@ -343,7 +356,7 @@ def upload_plan(
     glob patterns); None when a File output depends on a file's content
     (e.g. ``read_lines``) and so only the whole directory is sure to hold it.
     """
-    lib = _PlanStdLib(plan.version)
+    lib = _PlanStdLib(plan.version, libs.files)
     paths: list[str] = []
     for decl in plan.task.outputs:
         assert decl.expr is not None

@@ -13,8 +13,8 @@ from ironside.wdl.values import files_in
 _fs = LocalFileSystem()
 
 
-class OutputCollision(ValueError):
-    """Two workflow outputs would be copied to the same final path."""
+class OutputCollision(FileExistsError):
+    """Two workflow outputs would be copied to the same final path (fails the workflow)."""
 
 
 def _targets(

@@ -9,9 +9,15 @@ from WDL import Env, Tree, Value
 
 from ironside.engine.options import Options
 from ironside.engine.plan import BlockPlan, TaskPlan
+from ironside.store.status import WorkflowStatus
 from ironside.wdl.stdlib import WorkflowStdLib
 
-SUCCEEDED, FAILED, ABORTED, RUNNING = "Succeeded", "Failed", "Aborted", "Running"
+SUCCEEDED, FAILED, ABORTED, RUNNING = (
+    WorkflowStatus.SUCCEEDED,
+    WorkflowStatus.FAILED,
+    WorkflowStatus.ABORTED,
+    WorkflowStatus.RUNNING,
+)
 
 
 class WorkflowRun:
@@ -37,13 +43,18 @@ class WorkflowRun:
         self.stdlib = stdlib
         self.parent = parent
         self.resume = resume  # stored call attempts by (key fqn, shard), when resuming
-        self.status = RUNNING
+        self.status: WorkflowStatus = RUNNING
+        self.top_level: WorkflowRun = parent.wf.top_level if parent is not None else self
+        self.abort_requested = False  # set on the top-level run; see aborting()
+        self.ended = False  # finished and recorded (finalization included)
         self.active = 0  # queued + running calls and sub-workflows
         self.failures: list[dict[str, Any]] = []
         self.no_new_calls = False
         self.top: BlockRun | None = None
         self.top_done = False
         self.outputs: Env.Bindings[Value.Base] | None = None
+        #: outputs as JSON, pointing at their copies under final_workflow_outputs_dir
+        self.final_outputs: dict[str, Any] | None = None
         self.input_env: Env.Bindings[Value.Base] = Env.Bindings()
         self.call_overrides: dict[str, dict[str, Value.Base]] = {}
         self.children_index: dict[tuple[str, int], str] = {}  # resuming: sub-workflow ids
@@ -53,6 +64,10 @@ class WorkflowRun:
         self.failures.append({"message": message, "causedBy": caused_by or []})
         if not self.options.continue_while_possible:
             self.no_new_calls = True
+
+    def aborting(self) -> bool:
+        """Whether an abort of the top-level workflow was asked for."""
+        return self.top_level.abort_requested
 
     def stopping(self) -> bool:
         """Whether this workflow (or an enclosing one) starts no new calls."""

@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import WDL
 from WDL import Env, Value
@@ -15,14 +15,13 @@ from WDL import Env, Value
 from ironside.engine.options import Options, parse_options
 from ironside.engine.runs import CallRun, WorkflowRun
 from ironside.errors import BadInputs, BadOptions, BadWorkflow, UserError
+from ironside.filesystems.dispatch import FileSystems
 from ironside.store.db import Store
+from ironside.store.status import WorkflowStatus
 from ironside.wdl import lenient
 from ironside.wdl.loader import load_document
 from ironside.wdl.stdlib import WorkflowStdLib
 from ironside.wdl.values import dumps, env_to_json, map_files
-
-if TYPE_CHECKING:
-    from ironside.engine.scheduler import Engine
 
 
 @dataclass
@@ -119,16 +118,10 @@ def prepare(
     labels_path: str | None = None,
     imports_path: str | None = None,
 ) -> Submission:
-    """Read and validate the five files of a submission; store nothing."""
+    """Read and validate the five files of a submission (``ironside run``); store nothing."""
     inputs_raw = read_json(inputs_path, "inputs", BadInputs)
-    options = parse_options(
-        read_json(options_path, "options", BadOptions), f"options {options_path}"
-    )
+    options_raw = read_json(options_path, "options", BadOptions)
     labels = read_json(labels_path, "labels", BadInputs)
-    if labels is not None and (
-        not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
-    ):
-        raise BadInputs(f"labels {labels_path}: must be an object of string values")
     imports_zip = None
     if imports_path:
         try:
@@ -136,20 +129,70 @@ def prepare(
                 imports_zip = fh.read()
         except OSError as exc:
             raise BadWorkflow(f"imports {imports_path}: cannot read: {exc.strerror}") from None
-    doc = load_document(wdl_path, imports_zip)
+    try:
+        with open(wdl_path) as fh:
+            source = fh.read()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise BadWorkflow(f"{wdl_path}: workflow file not found") from None
+        raise BadWorkflow(f"{wdl_path}: cannot read: {exc.strerror or exc}") from None
+    return build_submission(
+        source,
+        os.path.abspath(wdl_path),
+        inputs_raw,
+        options_raw,
+        labels,
+        imports_zip,
+        where=SubmissionWhere(
+            wdl_path,
+            f"inputs {inputs_path or '(none)'}",
+            f"options {options_path}",
+            f"labels {labels_path}",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class SubmissionWhere:
+    """How errors name the parts of a submission (file names for ``run``, form fields for REST)."""
+
+    source: str = "workflowSource"
+    inputs: str = "workflowInputs"
+    options: str = "workflowOptions"
+    labels: str = "labels"
+
+
+def build_submission(
+    source: str,
+    url: str,
+    inputs: Any,
+    options: Any,
+    labels: Any,
+    imports_zip: bytes | None,
+    where: SubmissionWhere | None = None,
+) -> Submission:
+    """The one submission pipeline: parse and typecheck the WDL, bind inputs, parse options.
+
+    ``url`` is where the source came from (a local path for ``run``); every problem is a
+    ``UserError`` naming the part. Backend-specific option checks follow (``WorkflowService``).
+    """
+    where = where or SubmissionWhere()
+    parsed_options = parse_options(options, where.options)
+    if labels is not None and (
+        not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
+    ):
+        raise BadInputs(f"{where.labels}: must be an object of string values")
+    doc = load_document(url, imports_zip, source_text=source)
     if doc.workflow is None:
-        raise BadWorkflow(f"{wdl_path}: no workflow to run")
-    with open(wdl_path) as fh:
-        source = fh.read()
-    inputs = bind_inputs(doc.workflow, inputs_raw, f"inputs {inputs_path or '(none)'}")
+        raise BadWorkflow(f"{where.source}: no workflow to run")
     return Submission(
         doc=doc,
         workflow=doc.workflow,
-        inputs=inputs,
-        options=options,
+        inputs=bind_inputs(doc.workflow, inputs, where.inputs),
+        options=parsed_options,
         labels=labels or {},
         source=source,
-        url=os.path.abspath(wdl_path),
+        url=url,
         imports_zip=imports_zip,
     )
 
@@ -160,7 +203,7 @@ def store_submission(
     backend: str,
     root: str,
     wf_id: str | None = None,
-    status: str = "Submitted",
+    status: WorkflowStatus = WorkflowStatus.SUBMITTED,
 ) -> str:
     """Store a validated submission; return its workflow id (``wf_id``, or a new one).
 
@@ -221,9 +264,17 @@ def resume_index(store: Store, wf_id: str) -> dict[tuple[str, int], list[dict[st
     return index
 
 
-def top_run(sub: Submission, wf_id: str, root: str, resume: Store | None = None) -> WorkflowRun:
+def top_run(
+    sub: Submission,
+    wf_id: str,
+    root: str,
+    resume: Store | None = None,
+    files: FileSystems | None = None,
+) -> WorkflowRun:
     """The run of a stored top-level workflow (``resume``: the store to resume from)."""
-    stdlib = WorkflowStdLib(sub.version, os.path.join(root, "write_"), os.path.dirname(sub.url))
+    files = files or FileSystems()
+    write_dir = os.path.join(root, "write_")
+    stdlib = WorkflowStdLib(sub.version, write_dir, files, os.path.dirname(sub.url))
     run = WorkflowRun(wf_id, sub.workflow, sub.inputs, sub.options, root, stdlib)
     if resume is not None:
         run.resume = resume_index(resume, wf_id)
@@ -236,8 +287,8 @@ def _index_children(store: Store, run: WorkflowRun) -> None:
         run.children_index[(row["parent_call"], row["parent_shard"])] = row["id"]
 
 
-def child_run(engine: Engine, cr: CallRun) -> WorkflowRun:
-    """The run of a sub-workflow call (a new one, or the stored one when resuming)."""
+def child_run(cr: CallRun, files: FileSystems, store: Store) -> tuple[WorkflowRun, bool]:
+    """The run of a sub-workflow call, and whether it is a stored one being resumed."""
     parent = cr.wf
     callee = cr.call.callee
     assert isinstance(callee, WDL.Tree.Workflow)
@@ -252,58 +303,12 @@ def child_run(engine: Engine, cr: CallRun) -> WorkflowRun:
     for name, value in cr.provided.items():
         inputs = inputs.bind(name, value)
     version = getattr(getattr(callee, "parent", None), "wdl_version", None) or "draft-2"
-    stdlib = WorkflowStdLib(version, os.path.join(root, "write_"), parent.stdlib.source_dir)
+    write_dir = os.path.join(root, "write_")
+    stdlib = WorkflowStdLib(version, write_dir, files, parent.stdlib.source_dir)
     child = WorkflowRun(child_id, callee, inputs, parent.options, root, stdlib, parent=cr)
-    now = time.time()
     if resuming:
-        child.resume = resume_index(engine.store, child_id)
-        _index_children(engine.store, child)
-        engine.store.update_workflow(child_id, status="Running")
-        return child
-    engine.store.add_workflow(
-        {
-            "id": child_id,
-            "parent_id": parent.id,
-            "parent_call": cr.key,
-            "parent_shard": cr.shard,
-            "name": callee.name,
-            "status": "Running",
-            "workflow_url": "",
-            "source": "",
-            "imports_zip": None,
-            "inputs": dumps(env_to_json(inputs, callee.name + ".")),
-            "options": "{}",
-            "backend": engine.backend.name,
-            "root": root,
-            "outputs": None,
-            "failures": None,
-            "submitted": now,
-            "started": now,
-            "ended": None,
-        }
-    )
-    engine.store.add_call(
-        {
-            "workflow_id": parent.id,
-            "fqn": cr.key,
-            "shard": cr.shard,
-            "attempt": 1,
-            "status": "Running",
-            "backend": engine.backend.name,
-            "call_root": cr.call_root,
-            "job_id": None,
-            "return_code": None,
-            "inputs": dumps({k: v.json for k, v in cr.provided.items()}),
-            "outputs": None,
-            "runtime": None,
-            "command": None,
-            "failures": None,
-            "sub_workflow_id": child_id,
-            "cached": False,
-            "started": now,
-            "ended": None,
-        }
-    )
-    if parent.resume is not None:
+        child.resume = resume_index(store, child_id)
+        _index_children(store, child)
+    elif parent.resume is not None:
         child.resume = {}
-    return child
+    return child, resuming

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from dataclasses import replace
 from typing import Any
 
-from ironside.errors import BadConfig, UserError
+from ironside.config import Settings, load_settings
+from ironside.errors import UserError
 from ironside.server.settings import ServerSettings, settings_from_config
 
 log = logging.getLogger(__name__)
@@ -27,32 +27,19 @@ def add_server_command(subparsers: Any) -> None:
     server.add_argument("--port", type=int, help="port to listen on (default 8000)")
 
 
-def _config_block(path: str | None, key: str) -> dict[str, Any]:
-    if not path:
-        return {}
-    from pyhocon import ConfigFactory, ConfigTree  # type: ignore[import-untyped]
-
-    try:
-        tree = ConfigFactory.parse_file(path)
-    except Exception as exc:
-        raise BadConfig(f"config {path}: cannot parse: {str(exc).splitlines()[0]}") from None
-    block = tree.get(key, None)
-    if isinstance(block, ConfigTree):
-        return dict(block.as_plain_ordered_dict())
-    return {}
-
-
-def load_server_settings(args: argparse.Namespace) -> ServerSettings:
-    """Server settings from the config file, the environment and the command line."""
-    path = args.config or os.environ.get("IRONSIDE_CONFIG") or None
-    settings = settings_from_config(
-        _config_block(path, "ironside.server"), _config_block(path, "webservice")
+def load_server_settings(
+    args: argparse.Namespace, settings: Settings | None = None
+) -> ServerSettings:
+    """Server settings from the engine's config (read once), the environment, the command line."""
+    settings = settings or load_settings(args.config)
+    server = settings_from_config(
+        settings.section("ironside.server"), settings.section("webservice")
     )
     if args.host:
-        settings = replace(settings, host=args.host)
+        server = replace(server, host=args.host)
     if args.port is not None:
-        settings = replace(settings, port=args.port)
-    return settings
+        server = replace(server, port=args.port)
+    return server
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -60,11 +47,12 @@ def run_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ironside.server.app import create_app
-    from ironside.server.engine_adapter import build_engine_port
+    from ironside.server.engine_adapter import engine_port
 
     try:
-        settings = load_server_settings(args)
-        engine = build_engine_port(args.config, settings.max_workflows)
+        config = load_settings(args.config)
+        settings = load_server_settings(args, config)
+        engine = engine_port(config, settings.max_workflows or None)
     except UserError as exc:
         print(f"ironside: error: {exc}", file=sys.stderr)
         return 2

@@ -1,221 +1,77 @@
-"""``EnginePort`` over Ironside's engine: the store, the scheduler and a pool of runners.
+"""``EnginePort`` over the engine service: the REST server is a ``WorkflowService`` fed by HTTP.
 
-Each top-level workflow runs to its end on one runner thread, with its own
-``Engine``, backend and ``Store`` queue over the shared database (so each
-workflow's batched writes stay in order). A dispatcher hands queued workflow
-ids to at most ``max_workflows`` runners. At start, every top-level workflow
-left ``Running``/``Aborting`` is resumed through the engine's resume path (its
+Submissions go through the service's one pipeline (``WorkflowService.prepare``)
+and are admitted to its single scheduler at once; reads go to the store. At
+start, every top-level workflow left ``Running``/``Aborting`` is resumed (its
 finished calls are not rerun, running jobs are re-attached) and every
-``Submitted`` one is queued again.
+``Submitted`` one is started again.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import queue
-import threading
-import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from ironside.backends.selection import (
-    engine_job_limit,
-    is_aws_batch,
-    make_backend,
-    validate_options,
-)
 from ironside.callcache.diff import CallSpec
-from ironside.config import ProviderSettings, Settings, load_settings
-from ironside.errors import BadWorkflow, UserError, WorkflowStateConflict
-from ironside.server.engine_port import TERMINAL, BackendsInfo, WorkflowIdTaken, WorkflowSummary
+from ironside.config import Settings, load_settings
+from ironside.engine.service import WorkflowService
+from ironside.engine.submit import SubmissionWhere
+from ironside.server.engine_port import BackendsInfo, WorkflowIdTaken, WorkflowSummary
 from ironside.server.submission import Submission
-from ironside.store.db import Store, open_store
-from ironside.store.models import Call, Label, Workflow
+from ironside.store.models import Call, Label
 
-log = logging.getLogger("ironside.server.runner")
-STOP = ""
+_WHERE = SubmissionWhere()
 
 
 class StoreEngine:
     """The engine service the REST server drives (see ``EnginePort``)."""
 
-    def __init__(self, settings: Settings, store: Store, max_workflows: int = 4) -> None:
+    def __init__(self, settings: Settings, service: WorkflowService) -> None:
         self.settings = settings
-        self.provider: ProviderSettings = settings.provider()
-        self.store = store
-        # the backend ``ironside run`` would pick; one instance checks options at submission
-        # (``BadConfig`` here stops start-up); each workflow runs on a backend of its own
-        self.options_backend: Any = None
-        if is_aws_batch(self.provider):
-            self.options_backend = make_backend(self.provider)
-        # one call cache for all runners; each engine gets it with its own metadata sink
-        self.cache_step: Any = None
-        if settings.call_caching_enabled:  # the call-cache package loads botocore: only when on
-            from ironside.callcache.engine_setup import cache_step_from_settings
-            from ironside.filesystems import registry
-
-            s3 = registry.s3().client  # the engine's S3 client (AWS Batch: the backend's)
-            self.cache_step = cache_step_from_settings(
-                settings, self.provider, store.engine, s3_client=s3
-            )
-        self.max_workflows = max(1, max_workflows)
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._engines: dict[str, Any] = {}  # workflow id -> its Engine (None while starting)
-        self._abort_pending: set[str] = set()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
+        self.service = service
+        self.store = service.store
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        """Queue the stored workflows left unfinished, then start the runner threads."""
-        for row in self.store.workflows(status=["Running", "Aborting", "Submitted"]):
-            self._queue.put(row["id"])
-        for i in range(self.max_workflows):
-            t = threading.Thread(target=self._runner, name=f"ironside-runner-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        """Resume what was left unfinished, then run the scheduler."""
+        self.service.start()
 
     def stop(self) -> None:
         """Stop taking work; running workflows are left to resume at the next start."""
-        self._stopping.set()
-        for _ in self._threads:
-            self._queue.put(STOP)
-        self.store.flush()
-        if self.options_backend is not None:
-            self.options_backend.close()
+        self.service.stop()
 
     # ---- submission ------------------------------------------------------------------------
     def submit(self, submission: Submission) -> tuple[str, str]:
-        """Validate with the engine's own rules, store, queue; return (id, status)."""
+        """Validate with the engine's own rules, store, admit; return (id, status)."""
         from sqlalchemy.exc import IntegrityError
 
-        from ironside.engine import submit as S
-        from ironside.engine.options import parse_options
-        from ironside.wdl.loader import load_document
-
-        path = self._source_path(submission)
-        doc = load_document(path, submission.dependencies, source_text=submission.source)
-        if doc.workflow is None:
-            raise BadWorkflow("workflowSource: no workflow to run (only tasks)")
-        options = parse_options(submission.options, "workflowOptions")
-        if self.options_backend is not None:  # AWS Batch: job role, script prefix
-            validate_options(self.options_backend, options.raw)
-        sub = S.Submission(
-            doc=doc,
-            workflow=doc.workflow,
-            inputs=S.bind_inputs(doc.workflow, submission.inputs, "workflowInputs"),
-            options=options,
-            labels=submission.labels,
-            source=submission.source,
-            url=path,
-            imports_zip=submission.dependencies,
+        sub = self.service.prepare(
+            submission.source,
+            self._source_path(submission),
+            submission.inputs,
+            submission.options,
+            submission.labels,
+            submission.dependencies,
+            _WHERE,
         )
-        status = "On Hold" if submission.on_hold else "Submitted"
         try:
-            wf_id = S.store_submission(
-                self.store,
-                sub,
-                self.provider.name,
-                self.provider.root,
-                wf_id=submission.requested_id,
-                status=status,
+            wf_id = self.service.submit(
+                sub, wf_id=submission.requested_id, on_hold=submission.on_hold
             )
         except IntegrityError:
             raise WorkflowIdTaken(
                 f"Workflow ID {submission.requested_id} is already in use"
             ) from None
-        if status == "Submitted":
-            self._queue.put(wf_id)
-        return wf_id, status
+        return wf_id, "On Hold" if submission.on_hold else "Submitted"
 
     def _source_path(self, submission: Submission) -> str:
         if submission.workflow_url.startswith("file://"):
             from urllib.parse import unquote, urlsplit
 
             return unquote(urlsplit(submission.workflow_url).path)
-        return os.path.join(os.path.abspath(self.provider.root), "submitted.wdl")
-
-    # ---- running ---------------------------------------------------------------------------
-    def _runner(self) -> None:
-        while True:
-            wf_id = self._queue.get()
-            if wf_id == STOP or self._stopping.is_set():
-                return
-            try:
-                self._run_one(wf_id)
-            except Exception:  # a broken workflow must not take the runner down
-                log.exception("workflow %s: runner error", wf_id)
-                with self._lock:
-                    self._engines.pop(wf_id, None)
-                self._fail(wf_id, "internal error while running the workflow (see server log)")
-
-    def _run_one(self, wf_id: str) -> None:
-        from ironside.engine import submit as S
-        from ironside.engine.finalize import copy_call_logs, copy_outputs
-        from ironside.engine.scheduler import Engine
-
-        with self._lock:  # claim it: an abort from now on reaches this runner
-            row = self.store.workflow(wf_id)
-            if row["status"] not in ("Submitted", "Running", "Aborting"):
-                return
-            self._engines[wf_id] = None
-        resuming = row["status"] in ("Running", "Aborting")
-        try:
-            sub, row = S.load_stored(self.store, wf_id)
-        except UserError as exc:
-            with self._lock:
-                self._engines.pop(wf_id, None)
-            self._fail(wf_id, str(exc))
-            return
-        store = Store(self.store.engine)
-        backend = make_backend(self.provider)
-        engine = Engine(
-            store,
-            backend,
-            engine_job_limit(self.provider),
-            default_runtime=self.provider.default_runtime_attributes,
-            cache=self._cache_for(store),
-        )
-        with self._lock:
-            engine.abort_requested = row["status"] == "Aborting" or wf_id in self._abort_pending
-            self._abort_pending.discard(wf_id)
-            self._engines[wf_id] = engine
-        try:
-            run = S.top_run(sub, wf_id, row["root"], resume=store if resuming else None)
-            engine.run(run)
-            if run.status == "Succeeded":
-                outputs = json.loads(store.workflow(wf_id)["outputs"] or "{}")
-                copy_outputs(outputs, row["root"], sub.options)
-                copy_call_logs(store.calls(wf_id), row["root"], sub.options)
-        finally:
-            with self._lock:
-                self._engines.pop(wf_id, None)
-            store.flush()
-            backend.close()
-
-    def _cache_for(self, store: Store) -> Any:
-        """The shared cache step writing its metadata into ``store`` (None: caching off)."""
-        if self.cache_step is None:
-            return None
-        from ironside.callcache.engine_setup import for_store
-
-        return for_store(self.cache_step, store)
-
-    def _fail(self, wf_id: str, message: str) -> None:
-        failures = json.dumps([{"message": message, "causedBy": []}])
-        self._set_status(wf_id, "Failed", ended=time.time(), failures=failures)
-
-    def _set_status(self, wf_id: str, status: str, **values: Any) -> None:
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                update(Workflow).where(Workflow.c.id == wf_id).values(status=status, **values)
-            )
-        self.store.add_event(wf_id, "status", status)
-        self.store.flush()
+        return os.path.join(os.path.abspath(self.service.root), "submitted.wdl")
 
     # ---- reads and changes -------------------------------------------------------------------
     def status(self, workflow_id: str) -> str:
@@ -243,37 +99,11 @@ class StoreEngine:
 
     def abort(self, workflow_id: str) -> str:
         """Aborted at once when not started, Aborting while running; 403 when finished."""
-        with self._lock:
-            status = self.status(workflow_id)
-            if status in TERMINAL:
-                raise WorkflowStateConflict(
-                    f"Couldn't abort {workflow_id} because workflow is in terminal state {status}"
-                )
-            if workflow_id in self._engines:  # claimed by a runner
-                engine = self._engines[workflow_id]
-                if engine is None:
-                    self._abort_pending.add(workflow_id)
-                else:
-                    engine.abort_requested = True
-                self._set_status(workflow_id, "Aborting")
-                return "Aborting"
-            if status in ("Submitted", "On Hold"):  # the runner skips it when it comes
-                self._set_status(workflow_id, "Aborted", ended=time.time())
-                return "Aborted"
-            self._set_status(workflow_id, "Aborting")  # resumed and aborted by a runner
-            return "Aborting"
+        return str(self.service.abort(workflow_id))
 
     def release_hold(self, workflow_id: str) -> str:
-        """On Hold -> Submitted (queued); 403 otherwise."""
-        status = self.status(workflow_id)
-        if status != "On Hold":
-            raise WorkflowStateConflict(
-                f"Couldn't change status of workflow {workflow_id} to 'Submitted' because the "
-                f"workflow is not in 'On Hold' state (it is {status})"
-            )
-        self._set_status(workflow_id, "Submitted")
-        self._queue.put(workflow_id)
-        return "Submitted"
+        """On Hold -> Submitted (admitted); 403 otherwise."""
+        return str(self.service.release_hold(workflow_id))
 
     def workflows(self) -> list[WorkflowSummary]:
         """Every workflow and sub-workflow, with labels (two queries)."""
@@ -328,10 +158,13 @@ def _summary(
     )
 
 
+def engine_port(settings: Settings, max_workflows: int | None = None) -> StoreEngine:
+    """The engine service for ``ironside server``, built by the composition root."""
+    from ironside.assembly import build_service
+
+    return StoreEngine(settings, build_service(settings, max_workflows=max_workflows))
+
+
 def build_engine_port(config_path: str | None, max_workflows: int | None = None) -> StoreEngine:
-    """The engine service for ``ironside server``: config, store (migrated), runners."""
-    settings = load_settings(config_path)
-    store = open_store(settings.database_url)  # BadConfig when it cannot be opened
-    env = os.environ.get("IRONSIDE_SERVER_WORKFLOWS", "")
-    workers = int(env) if env.isdigit() else (max_workflows or 4)
-    return StoreEngine(settings, store, workers)
+    """``engine_port`` of the config at ``config_path`` (``$IRONSIDE_CONFIG``, else embedded)."""
+    return engine_port(load_settings(config_path), max_workflows)

@@ -32,7 +32,7 @@ class ServerSettings:
     workflow_url_timeout: float = 30.0
     zip_max_bytes: int = 100 * MB  # total uncompressed size of a dependencies zip
     zip_max_files: int = 1000
-    max_workflows: int = 4  # top-level workflows run at once (each on its own runner)
+    max_workflows: int = 0  # top-level workflows run at once; 0: system.max-concurrent-workflows
     metadata_cache_bytes: int = 64 * MB  # finished workflows' metadata responses
     auth_token: str | None = field(default=None, repr=False)  # never printed
 
@@ -88,7 +88,7 @@ def settings_from_config(
         workflow_url_max_bytes=_int(server, "workflow-url-max-size", 10 * MB),
         zip_max_bytes=_int(server, "dependencies-zip-max-size", 100 * MB),
         zip_max_files=_int(server, "dependencies-zip-max-files", 1000),
-        max_workflows=max(1, _int(server, "max-concurrent-workflows", 4)),
+        max_workflows=_int(server, "max-concurrent-workflows", 0),
         metadata_cache_bytes=_int(server, "metadata-cache-size", 64 * MB),
         auth_token=token,
     )

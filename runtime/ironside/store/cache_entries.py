@@ -10,6 +10,7 @@ indexed query on ``(aggregate_hash, allow_result_reuse, id)``.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,8 +31,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import DBAPIError
 
 from ironside.callcache.service import CacheEntry, entry_from_row, entry_to_row
+from ironside.store.db import is_transient
 from ironside.store.models import metadata
 
 LONG_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
@@ -148,7 +151,24 @@ class SqlMd5Memo:
         return str(found) if found is not None else None
 
     def put(self, key: tuple[str, int, int], md5: str) -> None:
-        """Remember (or replace) the MD5 of a path."""
+        """Remember (or replace) the MD5 of a path.
+
+        Only a memo: a write that keeps losing to concurrent writers (MySQL deadlock
+        1213, lock wait timeout, SQLite ``database is locked``) is retried, then
+        dropped; the MD5 is computed again next time.
+        """
+        for attempt in range(4):
+            try:
+                self._put(key, md5)
+                return
+            except DBAPIError as exc:
+                if not is_transient(exc) or attempt == 3:
+                    if is_transient(exc):
+                        return
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
+    def _put(self, key: tuple[str, int, int], md5: str) -> None:
         path, size, mtime_ns = key
         t = MD5_MEMO
         values = {"size": size, "mtime_ns": mtime_ns, "md5": md5}

@@ -49,6 +49,22 @@ _CallIfAbsent = "call-if-absent"
 CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
 
 
+#: MySQL/MariaDB errors a retry of the same transaction can get past.
+_TRANSIENT_MYSQL = {1205, 1213, 2006, 2013}  # lock wait timeout, deadlock, gone away, lost
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is a fault a retry can get past (deadlock, lock, lost connection)."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _TRANSIENT_MYSQL:
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "deadlock" in text
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -307,6 +323,39 @@ class Store:
                     insert(Label),
                     [{"workflow_id": row["id"], "key": k, "value": v} for k, v in labels.items()],
                 )
+
+    def set_workflow_status(
+        self,
+        workflow_id: str,
+        status: str,
+        unless: Iterable[str] = ("Succeeded", "Failed", "Aborted"),
+        **values: Any,
+    ) -> bool:
+        """Set a workflow's status now (not batched), unless it is in one of ``unless``.
+
+        The guard keeps a status asked for through the API from overwriting the final
+        status the engine wrote meanwhile. True when the row changed.
+        """
+        table = TABLES[Workflow]
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(table)
+                .where(table.c.id == workflow_id, table.c.status.not_in(list(unless)))
+                .values(status=status, **values)
+            ).rowcount
+            if changed:
+                conn.execute(
+                    insert(TABLES[MetadataEvent]),
+                    [
+                        {
+                            "workflow_id": workflow_id,
+                            "key": "status",
+                            "value": status,
+                            "ts": time.time(),
+                        }
+                    ],
+                )
+        return bool(changed)
 
     def set_labels(self, workflow_id: str, labels: Mapping[str, str]) -> None:
         """Add or replace labels of a workflow."""

@@ -1,8 +1,10 @@
 """Standard libraries bound to where files live, one instance reused for many evaluations.
 
 miniwdl's ``StdLib.Base`` builds dozens of function objects when constructed,
-so the engine keeps one per (WDL version, role) and points it at the current
-call's directories before each evaluation (the scheduler is single-threaded).
+so each engine keeps one per (WDL version, role) and points it at the current
+call's directories before each evaluation (an engine's scheduler is one thread;
+two engines never share an instance). ``s3://`` paths go through the
+``FileSystems`` handed in.
 """
 
 from __future__ import annotations
@@ -13,17 +15,22 @@ import os
 
 from WDL import StdLib, Type, Value
 
+from ironside.filesystems.dispatch import FileSystems
+
 
 class WorkflowStdLib(StdLib.Base):
     """Stdlib for workflow-level expressions: paths are local host paths."""
 
-    def __init__(self, wdl_version: str, write_dir: str, source_dir: str = "") -> None:
+    def __init__(
+        self, wdl_version: str, write_dir: str, files: FileSystems, source_dir: str = ""
+    ) -> None:
         super().__init__(wdl_version, write_dir=write_dir)
+        self.files = files
         self.source_dir = source_dir
 
     def _devirtualize_filename(self, filename: str) -> str:
         if filename.startswith("s3://"):
-            return _s3_local_copy(filename)
+            return self.files.local_copy(filename)
         if not os.path.isabs(filename) and self.source_dir:
             return os.path.join(self.source_dir, filename)
         return filename
@@ -45,8 +52,9 @@ class TaskStdLib(StdLib.TaskOutputs):
     relative paths resolve against the working directory.
     """
 
-    def __init__(self, wdl_version: str, outputs: bool) -> None:
+    def __init__(self, wdl_version: str, outputs: bool, files: FileSystems) -> None:
         super().__init__(wdl_version, write_dir="/tmp")
+        self.files = files
         self.execution_dir = "/tmp"
         self.is_output = outputs
         self._override_static("stdout", self._stdout)
@@ -71,7 +79,8 @@ class TaskStdLib(StdLib.TaskOutputs):
             raise ValueError(f"glob pattern must be relative to the working directory: {pat}")
         if self.execution_dir.startswith("s3://"):
             return Value.Array(
-                Type.File(), [Value.File(p) for p in _s3_glob(self.execution_dir, pat)]
+                Type.File(),
+                [Value.File(p) for p in _s3_glob(self.files, self.execution_dir, pat)],
             )
         hits = sorted(
             p for p in globmod.glob(os.path.join(self.execution_dir, pat)) if os.path.isfile(p)
@@ -82,7 +91,7 @@ class TaskStdLib(StdLib.TaskOutputs):
         if not os.path.isabs(filename) and "://" not in filename:
             filename = os.path.join(self.execution_dir, filename)
         if filename.startswith("s3://"):
-            return _s3_local_copy(filename)
+            return self.files.local_copy(filename)
         return filename
 
     def _virtualize_filename(self, filename: str) -> str:
@@ -95,22 +104,13 @@ class TaskStdLib(StdLib.TaskOutputs):
         return self.execution_dir
 
 
-def _s3_local_copy(uri: str) -> str:
-    """A local copy of an ``s3://`` file, for ``read_*`` and ``size``."""
-    from ironside.filesystems import registry
-
-    return registry.local_copy(uri)
-
-
-def _s3_glob(execution_dir: str, pattern: str) -> list[str]:
+def _s3_glob(files: FileSystems, execution_dir: str, pattern: str) -> list[str]:
     """Objects under ``execution_dir`` whose relative key matches ``pattern`` (``*`` stays in
     one path segment, as in the shell)."""
-    from ironside.filesystems import registry
-
     prefix = execution_dir.rstrip("/") + "/"
     depth = pattern.count("/")
     hits = []
-    for uri in registry.s3().list(prefix):
+    for uri in files.list(prefix):
         rel = uri[len(prefix) :]
         if rel.count("/") == depth and fnmatch.fnmatchcase(rel, pattern):
             hits.append(uri)

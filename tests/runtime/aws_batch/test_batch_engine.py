@@ -21,7 +21,7 @@ from ironside.backends.aws_batch.backend import AwsBatchBackend
 from ironside.backends.aws_batch.wiring import make_backend
 from ironside.engine import submit as S
 from ironside.engine.scheduler import Engine
-from ironside.filesystems import registry
+from ironside.filesystems.dispatch import FileSystems
 from ironside.metadata import workflow_metadata
 from ironside.server.metadata_view import logs_of
 from ironside.store import open_store
@@ -64,6 +64,7 @@ class Harness:
         self.backend: AwsBatchBackend = make_backend(
             config, batch=batch, s3=s3, clock=self.clock, sleep=self.clock.sleep
         )
+        self.files = FileSystems(s3_client=s3)
         self.store = open_store(f"sqlite:///{tmp}/ironside.sqlite")
         self.counter = CallCounter(batch)
         self.rewrite: Callable[[dict[str, Any]], None] = lambda job: None
@@ -93,20 +94,26 @@ class Harness:
         (self.tmp / "options.json").write_text(json.dumps(options or {}))
         sub = S.prepare(str(self.tmp / "wf.wdl"), None, str(self.tmp / "options.json"))
         wf_id = S.store_submission(self.store, sub, self.backend.name, self.backend.settings.root)
-        run = S.top_run(sub, wf_id, self.store.workflow(wf_id)["root"])
-        engine = Engine(self.store, self.backend, 50, poll_interval=0.0, flush_interval=0.0)
+        run = S.top_run(sub, wf_id, self.store.workflow(wf_id)["root"], files=self.files)
+        engine = self.engine(self.store)
         engine.on_tick = kw.get("on_tick")
         engine.run(run)
         self.store.flush()
         return wf_id, run.status
 
+    def engine(self, store: Any) -> Engine:
+        """An engine on this harness's backend and file systems."""
+        return Engine(
+            store, self.backend, 50, poll_interval=0.0, flush_interval=0.0, files=self.files
+        )
+
 
 @pytest.fixture
 def harness(config: dict[str, Any], batch: Any, s3: Any, tmp_path: Path) -> Iterator[Harness]:
-    """The harness on moto; the shared S3 client is forgotten afterwards."""
+    """The harness on moto."""
     h = Harness(config, batch, s3, tmp_path)
     yield h
-    registry.set_s3_client(None)
+    h.files.close()
 
 
 def _submits(h: Harness) -> list[dict[str, Any]]:
@@ -208,7 +215,7 @@ def test_abort_terminates_every_running_job(harness: Harness) -> None:
 
     def abort_once_running(engine: Engine) -> None:
         if len(engine.running) == 3:
-            engine.abort_requested = True
+            engine.abort_all()
 
     _, status = harness.run(on_tick=abort_once_running)
     assert status == "Aborted"
@@ -235,8 +242,8 @@ def test_restart_adopts_jobs_submitted_but_not_recorded(harness: Harness, tmp_pa
     (wf_id,) = [w["id"] for w in store.workflows()]
     assert store.calls(wf_id) == []  # nothing recorded
     sub, row = S.load_stored(store, wf_id)
-    run = S.top_run(sub, wf_id, row["root"], resume=store)
-    Engine(store, harness.backend, 50, poll_interval=0.0, flush_interval=0.0).run(run)
+    run = S.top_run(sub, wf_id, row["root"], resume=store, files=harness.files)
+    harness.engine(store).run(run)
     assert run.status == "Succeeded"
     assert harness.counter.calls["SubmitJob"] == 3
     assert harness.counter.calls["ListJobs"] >= 3  # adopted by name

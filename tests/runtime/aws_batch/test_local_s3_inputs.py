@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from ironside import cli
-from ironside.filesystems import registry
 
 WDL = """version 1.0
 task cat {
@@ -34,11 +33,7 @@ def test_local_backend_reads_and_fetches_s3_inputs(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "w.wdl").write_text(WDL)
     (tmp_path / "in.json").write_text(json.dumps({"w.f": "s3://local-data/dir/in.txt"}))
-    registry.set_s3_client(None)  # the default client (moto in process)
-    try:
-        rc = cli.main(["run", "w.wdl", "-i", "in.json"])
-    finally:
-        registry.clear_cache()
+    rc = cli.main(["run", "w.wdl", "-i", "in.json"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     out = json.loads(captured.out)["outputs"]

@@ -17,7 +17,6 @@ import pytest
 
 import ironside.backends.aws_batch.wiring as wiring
 import ironside.cli as cli
-import ironside.filesystems.registry as registry
 from tests.e2e.batch_harness import (
     DATA_BUCKET,
     NEEDS_AGENT,
@@ -118,10 +117,7 @@ def _world(
         mp.setenv(key, value)
     world = World(endpoint, tmp, strategy, extra)
     mp.setattr(wiring, "make_clients", world.make_clients(wiring.make_clients))
-    registry.clear_cache()
     yield world
-    registry.set_s3_client(None)
-    registry.clear_cache()
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ironside.backends.base import Backend, JobRequest, JobState
-from ironside.tasks.s3_localizer import BatchLocalizer
+from ironside.backends.base import Backend, InputEnv, JobRequest, JobState
+from ironside.tasks import FileTransfer
+from ironside.tasks.s3_localizer import BatchLocalizer, map_inputs
 
 from .images import pulled_image
 from .job_definitions import DefinitionSpec, JobDefinitions
@@ -138,6 +139,7 @@ class AwsBatchBackend(Backend):
     ) -> None:
         self.settings = config if isinstance(config, AwsBatchSettings) else parse_settings(config)
         self._batch = batch
+        self.s3_client = s3  # also the engine's client for every s3:// path
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.submit_limiter = AdaptiveRateLimiter(
@@ -166,9 +168,17 @@ class AwsBatchBackend(Backend):
         """Raise ``BadRuntimeAttribute`` naming the attribute and its allowed values."""
         self.runtime_of(runtime)
 
-    def validate_options(self, options: Mapping[str, Any]) -> BatchOptions:
-        """Raise ``BadOptions`` for a bad job role or script prefix; else the parsed options."""
+    def validate_options(self, options: Mapping[str, Any]) -> None:
+        """Raise ``BadOptions`` for a bad job role or script prefix."""
+        self.options_of(options)
+
+    def options_of(self, options: Mapping[str, Any]) -> BatchOptions:
+        """The parsed Batch options of a workflow (``BadOptions`` when bad)."""
         return parse_options(options, self.settings)
+
+    def stage_inputs(self, env: InputEnv, call_root: str) -> tuple[InputEnv, list[FileTransfer]]:
+        """Every ``s3://`` File mapped to its path in the container; the script copies them."""
+        return map_inputs(env)
 
     def runtime_of(self, runtime: Mapping[str, Any]) -> BatchRuntime:
         """The validated runtime attributes, config defaults applied."""
@@ -186,7 +196,7 @@ class AwsBatchBackend(Backend):
     def submit(self, request: JobRequest) -> str:
         """Stage the script, resolve the definition, SubmitJob; return the Batch job id."""
         runtime = self.runtime_of(request.runtime)
-        options = self.validate_options(request.options)
+        options = self.options_of(request.options)
         if self.available_slots() == 0:
             limit = self.settings.concurrent_job_limit
             raise JobLimitReached(f"concurrent-job-limit {limit} reached")

@@ -3,7 +3,8 @@
 ``backend.providers.<name>`` is AWS Batch when its ``actor-factory`` names
 Cromwell's AWS Batch factory (``...aws.AwsBatchBackendLifecycleActorFactory``)
 or, without a factory, when its name is ``AWSBatch``/``AwsBatch``. The backend's
-S3 client also serves the engine's ``s3://`` reads (``filesystems.registry``).
+composition root hands the backend's S3 client to the engine's ``FileSystems`` too,
+so every ``s3://`` read goes to the same endpoint with the same credentials.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ironside.errors import BadConfig
-from ironside.filesystems import registry
 
 from .backend import AwsBatchBackend
 from .clients import make_clients
@@ -48,5 +48,4 @@ def make_backend(
             raise BadConfig(f"AWS Batch: cannot create AWS clients: {exc}") from None
         batch = batch or made_batch
         s3 = s3 or made_s3
-    registry.set_s3_client(s3)
     return AwsBatchBackend(settings, batch=batch, s3=s3, **kwargs)
