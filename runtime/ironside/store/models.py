@@ -39,6 +39,12 @@ def _optional(name: str, kind: Any) -> Column[Any]:
     return Column(name, kind, nullable=True)
 
 
+def _attempt_key() -> list[Column[Any]]:
+    """The natural key of a call attempt: workflow, fqn, shard, attempt."""
+    kinds = (("workflow_id", String(36)), ("fqn", String(255)))
+    return [*(_key(n, k) for n, k in kinds), _key("shard", Integer), _key("attempt", Integer)]
+
+
 #: One workflow (or sub-workflow) run.
 Workflow = Table(
     "ironside_workflow",
@@ -67,10 +73,7 @@ Workflow = Table(
 Call = Table(
     "ironside_call",
     metadata,
-    _key("workflow_id", String(36)),
-    _key("fqn", String(255)),
-    _key("shard", Integer),
-    _key("attempt", Integer),
+    *_attempt_key(),
     _required("status", String(32)),
     _required("backend", String(64), default=""),
     _required("call_root", String(2048), default=""),
@@ -92,10 +95,7 @@ Call = Table(
 Job = Table(
     "ironside_job",
     metadata,
-    _key("workflow_id", String(36)),
-    _key("fqn", String(255)),
-    _key("shard", Integer),
-    _key("attempt", Integer),
+    *_attempt_key(),
     _required("backend", String(64)),
     _required("job_id", String(2048)),
     _optional("pid", Integer),

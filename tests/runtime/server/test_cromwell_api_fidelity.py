@@ -14,16 +14,18 @@ from .conftest import HELLO, Live
 DESCRIBE = "/api/womtool/v1/describe"
 
 
-def test_any_version_segment_is_served(live: Live) -> None:
-    r = live.client.post(
-        "/api/workflows/v2",
-        files={
-            "workflowSource": ("w", HELLO.encode()),
-            "workflowInputs": ("i", b'{"hello.name": "x"}'),
-        },
-    )
+def _submit(live: Live, version: str = "v1") -> str:
+    files = {
+        "workflowSource": ("w", HELLO.encode()),
+        "workflowInputs": ("i", b'{"hello.name": "x"}'),
+    }
+    r = live.client.post(f"/api/workflows/{version}", files=files)
     assert r.status_code == 201, r.text
-    wf = r.json()["id"]
+    return str(r.json()["id"])
+
+
+def test_any_version_segment_is_served(live: Live) -> None:
+    wf = _submit(live, "v2")
     for version in ("v1", "v2", "85"):
         status = live.client.get(f"/api/workflows/{version}/{wf}/status")
         assert status.status_code == 200 and status.json()["id"] == wf
@@ -48,14 +50,7 @@ def test_wdl_source_and_many_input_parts_are_accepted(live: Live) -> None:
 
 
 def test_metadata_is_gzipped_when_the_client_accepts_it(live: Live) -> None:
-    r = live.client.post(
-        "/api/workflows/v1",
-        files={
-            "workflowSource": ("w", HELLO.encode()),
-            "workflowInputs": ("i", b'{"hello.name": "x"}'),
-        },
-    )
-    wf = r.json()["id"]
+    wf = _submit(live)
     url = f"{live.url}/api/workflows/v1/{wf}/metadata"
     with httpx.Client() as raw:
         zipped = raw.get(url, headers={"Accept-Encoding": "gzip"})
