@@ -6,6 +6,7 @@ import os
 import shutil
 from typing import Any
 
+from ironside import failpoints
 from ironside.engine.options import Options
 from ironside.filesystems.local import LocalFileSystem
 from ironside.wdl.values import files_in
@@ -73,6 +74,7 @@ def copy_outputs(outputs_json: dict[str, Any], root: str, options: Options) -> d
             shutil.copytree(path, target, dirs_exist_ok=True)
         else:
             _fs.copy(path, target)
+        failpoints.hit("output-copy")
         return target
 
     return {k: _rewrite(v, place) for k, v in outputs_json.items()}

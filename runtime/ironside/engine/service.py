@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ironside import failpoints
 from ironside.backends.base import Backend
 from ironside.engine import submit as S
 from ironside.engine.cache_step import CacheStep
@@ -115,9 +116,11 @@ class WorkflowService:
         status: WorkflowStatus = WorkflowStatus.SUBMITTED,
     ) -> str:
         """Store a validated submission without running it."""
+        failpoints.hit("validated")
         backend = self.backend.name
         wf_id = S.store_submission(self.store, sub, backend, self.root, wf_id=wf_id, status=status)
         self.store.flush()  # its warning events
+        failpoints.hit("stored")
         return wf_id
 
     def _admit(self, wf_id: str, sub: S.Submission, resume: bool) -> None:
@@ -236,6 +239,22 @@ class WorkflowService:
         self.store.set_workflow_status(wf_id, status, **values)
 
     # ---- what the service holds -----------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Cromwell's status shape: the database as the API and the scheduler see it."""
+        messages: list[str] = []
+        try:
+            self.store.ping()
+        except Exception as exc:
+            messages.append(f"cannot reach the database: {type(exc).__name__}")
+        scheduler = self.engine.store_health
+        if not scheduler.healthy:
+            messages.append(f"the scheduler cannot write: {scheduler.last_error}")
+        systems = {
+            "Engine Database": {"ok": not messages, "messages": messages},
+            self.backend.name: {"ok": True, "messages": []},
+        }
+        return {"ok": all(v["ok"] for v in systems.values()), "systems": systems}
+
     def running_workflows(self) -> int:
         """Top-level workflows admitted to the scheduler and not yet ended."""
         with self._lock:

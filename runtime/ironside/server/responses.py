@@ -8,6 +8,7 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ironside.errors import UnknownWorkflow, UserError
@@ -52,6 +53,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return fail(400, "; ".join(parts) or "invalid request")
 
 
+async def _store_down(_request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, locked or full: nothing was half-stored; the client may retry."""
+    log.warning("store unavailable while serving a request: %s", type(exc).__name__)
+    return fail(503, "the engine's database is unavailable; try again shortly")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error serving a request", exc_info=exc)
     return JSONResponse(
@@ -64,4 +71,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _store_down)
     app.add_exception_handler(Exception, _unexpected)
