@@ -38,7 +38,7 @@ def _setup(live: Live) -> tuple[str, str]:
 
 
 def _get(live: Live, wf: str, params: list[tuple[str, str]]) -> dict[str, Any]:
-    r = live.client.get(f"/api/workflows/v1/{wf}/metadata", params=params)
+    r = live.client.get(f"/api/workflows/v1/{wf}/metadata", params=tuple(params))
     assert r.status_code == 200, r.text
     return dict(r.json())
 
