@@ -97,6 +97,7 @@ bench: setup
 	$(PY) bench/callcache_lookup.py
 	$(PY) bench/batch_api_economy.py --shards 1000
 	$(PY) bench/metadata_api.py --shards 10000
+	$(PY) bench/api_fuzz.py --seconds 300
 
 # Re-resolve the full dependency set after changing a pin.
 lock:

@@ -16,6 +16,7 @@ from ironside.config import Settings
 from ironside.engine.cache_step import CacheStep
 from ironside.engine.service import WorkflowService
 from ironside.store.db import Store, open_store
+from ironside.wdl.reach import Confinement
 
 
 def build_service(
@@ -26,11 +27,14 @@ def build_service(
     max_workflows: int | None = None,
     poll_interval: float = 1.0,
     flush_interval: float = 0.2,
+    confinement: Confinement | None = None,
 ) -> WorkflowService:
     """The engine service for ``settings``' default provider (``BadConfig`` when it cannot be).
 
     ``batch``/``s3``: AWS clients to use instead of making them (tests hand in moto's).
     ``max_workflows``: overrides ``system.max-concurrent-workflows``.
+    ``confinement``: what a submission may reach (default: ``ironside run``'s, the limits of
+    ``settings``; the server passes ``Confinement.for_server``).
     """
     provider = settings.provider()
     backend, files = make_backend(provider, batch=batch, s3=s3)
@@ -50,9 +54,11 @@ def build_service(
         default_runtime=provider.default_runtime_attributes,
         cache=_cache_step(settings, engine_store, files),
         max_workflows=max_workflows or settings.max_concurrent_workflows,
+        max_system_retries=settings.max_system_retries,
         poll_interval=poll_interval,
         flush_interval=flush_interval,
         on_close=store.close,
+        confinement=confinement or Confinement(settings.limits),
     )
 
 

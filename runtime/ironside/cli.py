@@ -32,6 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--options", help="workflow options JSON")
     run.add_argument("-l", "--labels", help="labels JSON")
     run.add_argument("-p", "--imports", help="zip of WDL files to import from")
+    run.add_argument(
+        "--allow-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also allow imports from DIR (besides the WDL's directory and -p); repeatable",
+    )
     run.add_argument("-m", "--metadata-output", help="write the workflow's metadata JSON here")
     run.add_argument("--config", help="HOCON config (default: $IRONSIDE_CONFIG, else embedded)")
     run.add_argument("--resume", metavar="WORKFLOW_ID", help="finish a workflow after a crash")
@@ -73,6 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
     from ironside.assembly import build_service
     from ironside.config import load_settings
     from ironside.engine import submit as S
+    from ironside.wdl.reach import Confinement
 
     settings = load_settings(args.config)
     if args.resume:
@@ -82,7 +90,8 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         if not args.workflow:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
-        sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports)
+        reach = Confinement(settings.limits, allow_paths=tuple(args.allow_path))
+        sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports, reach)
         service = build_service(settings)
         try:
             service.validate(sub)  # AWS Batch: job role, script prefix

@@ -18,6 +18,7 @@ from pyhocon import ConfigFactory, ConfigTree  # type: ignore[import-untyped]
 from pyhocon.exceptions import ConfigException  # type: ignore[import-untyped]
 
 from ironside.errors import BadConfig
+from ironside.limits import Limits, limits_from_config
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,20 @@ class Settings:
     docker_hash_lookup_block: dict[str, Any] = field(default_factory=dict)
     #: ``system.max-concurrent-workflows``: top-level workflows running at once (Cromwell's 5000)
     max_concurrent_workflows: int = 5000
+    #: ``system.max-retries``: new attempts after lost ones (process or host gone), per call
+    max_system_retries: int = 3
     #: the whole merged config, for sections other modules read (``section``)
     tree: Any = field(default=None, compare=False, repr=False)
+    limits: Limits = field(default_factory=Limits)  # ironside.limits
+    #: ironside.server.allowed-input-roots (empty: the execution root and s3://)
+    allowed_input_roots: tuple[str, ...] = ()
+
+    def input_roots(self) -> tuple[str, ...]:
+        """Where a submitted workflow's files may live: the configured roots, else the
+        default provider's execution root and ``s3://``; the execution root always."""
+        root = self.provider().root
+        local = root if "://" in root else os.path.abspath(root)
+        return (local, *(self.allowed_input_roots or ("s3://",)))
 
     def section(self, key: str) -> dict[str, Any]:
         """A config block as plain values (``{}`` when absent), e.g. ``ironside.server``."""
@@ -197,11 +210,21 @@ def _settings_from_tree(tree: ConfigTree, where: str) -> Settings:
         warnings=tuple(warnings),
         call_caching_block=_get(tree, "call-caching", dict, where, {}),
         docker_hash_lookup_block=_get(tree, "docker.hash-lookup", dict, where, {}),
+        limits=limits_from_config(_get(tree, "ironside.limits", dict, where, {})),
+        allowed_input_roots=_roots(tree, where),
         max_concurrent_workflows=max(
             1, _get(tree, "system.max-concurrent-workflows", int, where, 5000)
         ),
+        max_system_retries=max(0, _get(tree, "system.max-retries", int, where, 3)),
         tree=tree,
     )
+
+
+def _roots(tree: ConfigTree, where: str) -> tuple[str, ...]:
+    value = _get(tree, "ironside.server.allowed-input-roots", list, where, [])
+    if not all(isinstance(v, str) for v in value):
+        raise BadConfig(f"config {where}: ironside.server.allowed-input-roots: a list of strings")
+    return tuple(v if "://" in v else os.path.abspath(v) for v in value)
 
 
 def _provider(name: str, block: Any, where: str, warnings: list[str]) -> ProviderSettings:

@@ -41,3 +41,11 @@ class WorkflowStateConflict(UserError):
     """The workflow is in a state that does not allow the request (e.g. abort when finished)."""
 
     http_status = 403
+
+
+class LimitExceeded(UserError):
+    """A submission is over one of the configured bounds (``ironside.limits``)."""
+
+
+class PathRefused(UserError, ValueError):
+    """A workflow reached for a file outside what it may read (imports, read_*, outputs)."""

@@ -9,7 +9,7 @@ import pytest
 
 from tests.runtime.conftest import Runner
 
-LEAD = pytest.mark.xfail(reason="lead: scheduler", strict=False)
+LEAD = pytest.mark.xfail(reason="lead: scheduler", strict=False)  # fixed on main: may XPASS
 
 
 @LEAD

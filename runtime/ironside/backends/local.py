@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 
 from ironside.backends.base import Backend, InputEnv, JobRequest, JobState, JobStatus
+from ironside.backends.task_env import task_environment
 from ironside.errors import BadConfig
 from ironside.filesystems.dispatch import FileSystems
 from ironside.tasks import FileTransfer
@@ -216,6 +217,7 @@ class LocalBackend(Backend):
             stdout=_DEVNULL,
             stderr=_DEVNULL,
             process_group=0,
+            env=task_environment(docker_cli=container is not None),  # never the server's secrets
         )
         with self._lock:
             proc.popen, proc.container, proc.pid = popen, container, popen.pid

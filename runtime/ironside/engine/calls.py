@@ -7,18 +7,19 @@ import math
 import os
 import shlex
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import WDL
 from WDL import Env, Type, Value
 
 from ironside.engine.plan import TaskPlan
+from ironside.errors import UserError
 from ironside.filesystems.dispatch import FileSystems
 from ironside.wdl.grammar import task_hints
 from ironside.wdl.requirements import engine_key, engine_value
-from ironside.wdl.stdlib import TaskStdLib
-from ironside.wdl.values import files_in, meta_json
+from ironside.wdl.stdlib import TaskStdLib, WorkflowStdLib
+from ironside.wdl.values import files_in, has_files, meta_json
 
 #: What evaluating WDL can raise on bad values (not bugs of the engine).
 EVAL_ERRORS = (
@@ -47,13 +48,55 @@ class TaskStdLibs:
         self.files = files
         self._libs: dict[tuple[str, bool], TaskStdLib] = {}
 
-    def at(self, version: str, outputs: bool, execution_dir: str) -> TaskStdLib:
-        """The stdlib for ``version`` (``outputs``: with stdout/stderr/glob) at this directory."""
+    def at(
+        self, version: str, outputs: bool, execution_dir: str, values: Iterable[Value.Base] = ()
+    ) -> TaskStdLib:
+        """The stdlib for ``version`` (``outputs``: with stdout/stderr/glob) at this directory;
+        it reads only files under the call's directory and the files inside ``values``."""
         key = (version, outputs)
         lib = self._libs.get(key)
         if lib is None:
             lib = self._libs[key] = TaskStdLib(version, outputs, self.files)
-        return lib.point_at(execution_dir)
+        return lib.point_at(execution_dir, [f for v in values for f in files_in(v)])
+
+
+def _values(env: Env.Bindings[Value.Base]) -> list[Value.Base]:
+    return [b.value for b in env]
+
+
+def admit_call(
+    stdlib: WorkflowStdLib, call: WDL.Tree.Call, provided: Mapping[str, Value.Base]
+) -> None:
+    """Count the call against the workflow's budget; its input files must be readable by the
+    workflow (the server's path policy): ``CallFailure`` naming the limit or the file."""
+    try:
+        stdlib.budget.call(where(call))
+        if stdlib.policy is not None:
+            for name, value in provided.items():
+                for path in files_in(_as_declared(call, name, value)):
+                    stdlib.policy.check(path, f"{where(call)}: call {call.name} input {name}")
+    except UserError as exc:
+        raise CallFailure(str(exc)) from None
+
+
+def _as_declared(call: WDL.Tree.Call, name: str, value: Value.Base) -> Value.Base:
+    """``value`` coerced to the callee's input type when that type holds files (a String
+    given for a File input is a path)."""
+    inputs = call.callee.available_inputs if call.callee is not None else None
+    if inputs is None or not inputs.has_binding(name) or not has_files(inputs[name].type):
+        return value
+    try:
+        return value.coerce(inputs[name].type)
+    except EVAL_ERRORS:
+        return value  # the call's own evaluation reports the type error
+
+
+def admit_shards(stdlib: WorkflowStdLib, count: int, node: Any) -> None:
+    """``CallFailure`` when a scatter of ``count`` shards is over the limit (nothing built)."""
+    try:
+        stdlib.budget.shards(count, f"{where(node)}: scatter shards")
+    except UserError as exc:
+        raise CallFailure(str(exc)) from None
 
 
 def where(node: Any) -> str:
@@ -66,12 +109,15 @@ def task_env(
     libs: TaskStdLibs, plan: TaskPlan, provided: Mapping[str, Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Bind every task input and private declaration (provided values win)."""
-    lib = libs.at(plan.version, False, execution_dir)
+    lib = libs.at(plan.version, False, execution_dir, provided.values())
     env: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.decls:
         given = provided.get(decl.name)
         try:
-            if given is not None and not (isinstance(given, Value.Null) and decl.expr):
+            explicit_null = plan.version not in ("draft-2", "1.0")  # WDL 1.1 on
+            if given is not None and not (
+                isinstance(given, Value.Null) and decl.expr and not explicit_null
+            ):
                 value = given.coerce(decl.type)
             elif decl.expr is not None:
                 value = decl.expr.eval(env, lib).coerce(decl.type)
@@ -110,7 +156,7 @@ def render_command(
 
     WDL 1.2 ``env`` declarations become exported variables ahead of the command.
     """
-    lib = libs.at(plan.version, False, execution_dir)
+    lib = libs.at(plan.version, False, execution_dir, _values(env))
     try:
         text = plan.task.command.eval(env, lib).value
     except EVAL_ERRORS as exc:
@@ -181,7 +227,7 @@ def eval_runtime(
     defaults: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Runtime attributes as JSON values: defaults overlaid by the task's own."""
-    lib = libs.at(plan.version, False, execution_dir)
+    lib = libs.at(plan.version, False, execution_dir, _values(env))
     out = dict(defaults)
     for key, value in task_hints(plan.task).items():  # WDL 1.2: under the requirements
         name = engine_key(key, plan.version)
@@ -195,8 +241,11 @@ def eval_runtime(
     return out
 
 
-def _check_file(files: FileSystems, path: str, execution_dir: str, optional: bool) -> str | None:
+def _check_file(lib: TaskStdLib, path: str, execution_dir: str, optional: bool) -> str | None:
     full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
+    if not lib.policy.allows(full):
+        raise CallFailure(f"{path} is outside the call's directory (and not one of its inputs)")
+    files = lib.files
     if full.startswith("s3://"):
         if files.exists(full):
             return full
@@ -208,21 +257,21 @@ def _check_file(files: FileSystems, path: str, execution_dir: str, optional: boo
 
 
 def _files_absolute(
-    files: FileSystems, value: Value.Base, ty: Type.Base, execution_dir: str
+    lib: TaskStdLib, value: Value.Base, ty: Type.Base, execution_dir: str
 ) -> Value.Base:
     if isinstance(value, Value.File | Value.Directory):
-        full = _check_file(files, value.value, execution_dir, ty.optional)
+        full = _check_file(lib, value.value, execution_dir, ty.optional)
         if full is None:
             return Value.Null()
         return type(value)(full)
     if isinstance(value, Value.Array):
         item = ty.item_type if isinstance(ty, Type.Array) else Type.Any()
-        value.value[:] = [_files_absolute(files, v, item, execution_dir) for v in value.value]
+        value.value[:] = [_files_absolute(lib, v, item, execution_dir) for v in value.value]
         return value
     if value.children and not isinstance(value, Value.Null):
 
         def fix(v: Value.Base) -> str:
-            full = _check_file(files, v.value, execution_dir, False)
+            full = _check_file(lib, v.value, execution_dir, False)
             assert full is not None
             return full
 
@@ -234,15 +283,17 @@ def eval_outputs(
     libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
 ) -> Env.Bindings[Value.Base]:
     """Evaluate the output section; File outputs become absolute and must exist."""
-    lib = libs.at(plan.version, True, execution_dir)
+    lib = libs.at(plan.version, True, execution_dir, _values(env))
     outs: Env.Bindings[Value.Base] = Env.Bindings()
     for decl in plan.task.outputs:
         assert decl.expr is not None
         try:
             value = decl.expr.eval(env, lib).coerce(decl.type)
+            value = _files_absolute(lib, value, decl.type, execution_dir)
         except EVAL_ERRORS as exc:
             raise CallFailure(f"{where(decl)}: output {decl.name}: {exc}") from None
-        value = _files_absolute(libs.files, value, decl.type, execution_dir)
+        except CallFailure as exc:
+            raise CallFailure(f"{where(decl)}: output {decl.name}: {exc}") from None
         env = env.bind(decl.name, value)
         outs = outs.bind(decl.name, value)
     return outs

@@ -11,7 +11,7 @@ hold 10,000 blocks, and a workflow submitted after it still gets its turn.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import WDL
 from WDL import Env, Tree, Value
@@ -33,27 +33,19 @@ class WorkflowGraph:
 
     # ---- workflows ------------------------------------------------------------------------
     def start(self, run: WorkflowRun, on_done: Callable[[BlockRun], None]) -> None:
-        """Bind the workflow's inputs and start its body (a bad input fails the workflow)."""
-        try:
-            run.input_env = self._bind_inputs(run)
-        except C.CallFailure as exc:
-            run.fail(str(exc))
-            self.maybe_done.add(run)
-            return
-        wf = run.workflow
-        run.top = BlockRun(block_plan(wf, wf.body), run.input_env, run, (), on_done)
-        self.start_block(run.top)
+        """Start the workflow's body, its input declarations among its nodes.
 
-    def _bind_inputs(self, run: WorkflowRun) -> Env.Bindings[Value.Base]:
-        env: Env.Bindings[Value.Base] = Env.Bindings()
-        given = {b.name: b.value for b in run.inputs}
+        An input's default is an expression of the graph: it is evaluated when what it
+        refers to is ready (another input, or a call of the body), unless a value was given.
+        """
         for b in run.inputs:
             if "." in b.name:  # draft-2 style inputs of calls: "<call>.<input>"
                 call, name = b.name.split(".", 1)
                 run.call_overrides.setdefault(call, {})[name] = b.value
-        for decl in order_decls(list(run.workflow.inputs or [])):
-            env = env.bind(decl.name, decl_value(run, decl, env, given))
-        return env
+        wf = run.workflow
+        nodes = [*order_decls(list(wf.inputs or [])), *wf.body]
+        run.top = BlockRun(block_plan(wf, nodes), Env.Bindings(), run, (), on_done)
+        self.start_block(run.top)
 
     def outputs(self, run: WorkflowRun) -> Env.Bindings[Value.Base]:
         """The workflow's output values (``CallFailure`` when one cannot be evaluated)."""
@@ -145,13 +137,14 @@ class WorkflowGraph:
     def _start_scatter(self, block: BlockRun, node: Tree.Scatter) -> None:
         array = self._eval(block, node.expr)
         items = array.value if isinstance(array, Value.Array) else []
+        C.admit_shards(block.wf.stdlib, len(items), node)  # ironside.limits, before building
         plan = block_plan(node, node.body)
         if not items:
             self._gather(Expansion(self, block, node, plan, []))
             return
         # the unexpanded rest keeps the workflow active
         block.wf.active += 1
-        self.expansions.append(Expansion(self, block, node, plan, list(items)))
+        self.expansions.append(Expansion(self, block, node, plan, items))  # range(): lazy
 
     def expand(self, want: int) -> None:
         """Start up to ``want`` more scatter shards, one scatter after another in turn."""
@@ -212,7 +205,7 @@ class Expansion:
         block: BlockRun,
         node: Tree.Scatter,
         plan: BlockPlan,
-        items: list[Value.Base],
+        items: Sequence[Value.Base],
     ) -> None:
         self.graph = graph
         self.block = block
@@ -233,6 +226,11 @@ class Expansion:
             self.graph._gather(self)
 
 
+def null_overrides(stdlib: WDL.StdLib.Base) -> bool:
+    """WDL 1.1 on: an explicit ``null`` is the value, not a request for the default."""
+    return stdlib.wdl_version not in ("draft-2", "1.0")
+
+
 def decl_value(
     run: WorkflowRun,
     decl: Tree.Decl,
@@ -242,7 +240,9 @@ def decl_value(
     """A workflow declaration's value: the given one, else its expression, else null."""
     value = given.get(decl.name)
     try:
-        if value is not None and not (isinstance(value, Value.Null) and decl.expr):
+        if value is not None and not (
+            isinstance(value, Value.Null) and decl.expr and not null_overrides(run.stdlib)
+        ):
             return value.coerce(decl.type)
         if decl.expr is not None:
             return C.anchor_default(decl.expr.eval(env, run.stdlib).coerce(decl.type), decl)

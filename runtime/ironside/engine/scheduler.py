@@ -40,8 +40,8 @@ from ironside.wdl.values import env_to_json
 
 log = logging.getLogger("ironside.engine")
 
-#: Least time between two forced intent commits while jobs run (at most 50 commits a second).
-INTENT_GAP = 0.02
+#: Least time between two forced intent commits while jobs run (at most 100 commits a second).
+INTENT_GAP = 0.01
 
 #: Turns a succeeded top-level workflow's outputs into their final form (output copies).
 Finalizer = Callable[[WorkflowRun, dict[str, Any]], dict[str, Any]]
@@ -91,7 +91,7 @@ class FairQueue:
 class StoreHealth:
     """The scheduler's view of the store: backoff while it fails, one log line a minute."""
 
-    def __init__(self, max_delay: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_delay: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.max_delay = max_delay
         self.clock = clock
         self.failures = 0
@@ -253,6 +253,7 @@ class Engine:
             graph = self.graph
             if self.queue or graph.ready or graph.maybe_done or graph.expansions:
                 return
+            self.recorder.flush(self.backend.pid)  # e.g. a run of cache hits reaches the store
             if self.prepared:  # throttled with nothing running: wait, then submit again
                 time.sleep(min(self.poll_interval, 0.5))
                 return
@@ -367,21 +368,27 @@ class Engine:
     def _start_top(self, run: WorkflowRun) -> None:
         self.tops[run.id] = run
         self.recorder.workflow_started(run)
+        self.recorder.flush(self.backend.pid, force=True)  # Running before any cache copy
         self.start_workflow(run)
 
     def start_workflow(self, run: WorkflowRun) -> None:
         """Bind inputs, start the top block."""
         self.open.add(run)
+        self.recorder.workflow_inputs(run, {b.name: b.value.json for b in run.inputs})
         self.graph.start(run, lambda _b: self._top_done(run))
-        if run.top is None:
-            return  # bad inputs: failed
-        shown = {b.name: b.value.json for b in run.inputs}
-        shown.update({b.name: b.value.json for b in run.input_env})
-        self.recorder.workflow_inputs(run, shown)
 
     def _top_done(self, run: WorkflowRun) -> None:
         run.top_done = True
         self.graph.maybe_done.add(run)
+
+    def _record_inputs(self, run: WorkflowRun) -> None:
+        """The inputs as given, with the defaults that were evaluated."""
+        shown = {b.name: b.value.json for b in run.inputs}
+        env = run.top.env if run.top is not None else None
+        for decl in run.workflow.inputs or []:
+            if env is not None and env.has_binding(decl.name):
+                shown[decl.name] = env[decl.name].json
+        self.recorder.workflow_inputs(run, shown)
 
     def _abort(self, workflow_id: str | None) -> None:
         targets = list(self.tops.values()) if workflow_id is None else [self.tops.get(workflow_id)]
@@ -405,6 +412,7 @@ class Engine:
                 self.graph.maybe_done.add(run)  # a store fault: finish it at a later tick
                 raise
         self.open.discard(run)
+        self._record_inputs(run)
         self.recorder.workflow_finished(run, outputs)
         run.ended = True
         log.info("workflow %s %s %s", run.name, run.id, run.status)
@@ -450,6 +458,7 @@ class Engine:
                 provided[name] = expr.eval(block.env, run.stdlib)
             except C.EVAL_ERRORS as exc:
                 raise C.CallFailure(f"{C.where(expr)}: {exc}") from None
+        C.admit_call(run.stdlib, call, provided)  # ironside.limits and the path policy
         callee = call.callee
         if isinstance(callee, Tree.Workflow):
             cr = CallRun(run, block, call, None, provided)

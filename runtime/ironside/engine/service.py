@@ -26,13 +26,14 @@ from ironside import failpoints
 from ironside.backends.base import Backend
 from ironside.engine import submit as S
 from ironside.engine.cache_step import CacheStep
-from ironside.engine.finalize import copy_call_logs, copy_outputs
+from ironside.engine.finalize import copy_call_logs, copy_outputs, write_workflow_log
 from ironside.engine.runs import WorkflowRun
 from ironside.engine.scheduler import Engine
 from ironside.errors import UserError, WorkflowStateConflict
 from ironside.filesystems.dispatch import FileSystems
 from ironside.store.db import Store
 from ironside.store.status import TERMINAL, UNFINISHED, WorkflowStatus
+from ironside.wdl.reach import Confinement
 
 log = logging.getLogger("ironside.service")
 
@@ -52,12 +53,17 @@ class WorkflowService:
         default_runtime: dict[str, Any] | None = None,
         cache: CacheStep | None = None,
         max_workflows: int = 5000,
+        max_system_retries: int = 3,
         poll_interval: float = 1.0,
         flush_interval: float = 0.2,
         on_close: Callable[[], None] | None = None,
+        confinement: Confinement | None = None,
     ) -> None:
-        """``store`` serves API threads; ``engine_store`` (same database) the scheduler's writes."""
+        """``store`` serves API threads; ``engine_store`` (same database) the scheduler's writes.
+
+        ``confinement``: what a submission may reach and cost (default: ``ironside run``'s)."""
         self.store = store
+        self.confinement = confinement or Confinement()
         self.backend = backend
         self.files = files
         self.root = root
@@ -72,6 +78,7 @@ class WorkflowService:
             flush_interval=flush_interval,
             files=files,
         )
+        self.engine.attempts.max_system_retries = max_system_retries
         self.engine.finalizer = self._finalize
         self.engine.on_finished = self._finished
         self._on_close = on_close
@@ -93,7 +100,9 @@ class WorkflowService:
         where: S.SubmissionWhere | None = None,
     ) -> S.Submission:
         """Validate a submission with every subsystem's rules; nothing is stored."""
-        sub = S.build_submission(source, url, inputs, options, labels, imports_zip, where)
+        sub = S.build_submission(
+            source, url, inputs, options, labels, imports_zip, where, self.confinement
+        )
         self.validate(sub)
         return sub
 
@@ -133,7 +142,9 @@ class WorkflowService:
 
     def _run_of(self, wf_id: str, sub: S.Submission, resume: bool) -> WorkflowRun:
         root = self.store.workflow(wf_id)["root"]
-        return S.top_run(sub, wf_id, root, resume=self.store if resume else None, files=self.files)
+        run = S.top_run(sub, wf_id, root, resume=self.store if resume else None, files=self.files)
+        self.confinement.apply(run.stdlib)  # its path policy and a fresh budget
+        return run
 
     def _finished(self, run: WorkflowRun) -> None:
         with self._lock:
@@ -147,6 +158,7 @@ class WorkflowService:
     def _finalize(self, run: WorkflowRun, outputs: dict[str, Any]) -> dict[str, Any]:
         outputs = copy_outputs(outputs, run.root, run.options)
         copy_call_logs(self.engine.store.calls(run.id), run.root, run.options)
+        write_workflow_log(run.id, self.engine.store.events(run.id), run.options)
         return outputs
 
     # ---- running ----------------------------------------------------------------------------

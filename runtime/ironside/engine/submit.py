@@ -16,10 +16,12 @@ from ironside.engine.options import Options, parse_options
 from ironside.engine.runs import CallRun, WorkflowRun
 from ironside.errors import BadInputs, BadOptions, BadWorkflow, UserError
 from ironside.filesystems.dispatch import FileSystems
+from ironside.labels import validate_labels
 from ironside.store.db import Store
 from ironside.store.status import WorkflowStatus
 from ironside.wdl import lenient
 from ironside.wdl.loader import load_document
+from ironside.wdl.reach import Confinement
 from ironside.wdl.stdlib import WorkflowStdLib
 from ironside.wdl.values import dumps, env_to_json, map_files
 
@@ -117,6 +119,7 @@ def prepare(
     options_path: str | None = None,
     labels_path: str | None = None,
     imports_path: str | None = None,
+    confinement: Confinement | None = None,
 ) -> Submission:
     """Read and validate the five files of a submission (``ironside run``); store nothing."""
     inputs_raw = read_json(inputs_path, "inputs", BadInputs)
@@ -149,6 +152,7 @@ def prepare(
             f"options {options_path}",
             f"labels {labels_path}",
         ),
+        confinement=confinement,
     )
 
 
@@ -170,25 +174,26 @@ def build_submission(
     labels: Any,
     imports_zip: bytes | None,
     where: SubmissionWhere | None = None,
+    confinement: Confinement | None = None,
 ) -> Submission:
     """The one submission pipeline: parse and typecheck the WDL, bind inputs, parse options.
 
     ``url`` is where the source came from (a local path for ``run``); every problem is a
     ``UserError`` naming the part. Backend-specific option checks follow (``WorkflowService``).
+    ``confinement``: what the submission may reach and cost (default: ``ironside run``'s).
     """
     where = where or SubmissionWhere()
+    reach = confinement or Confinement()
     parsed_options = parse_options(options, where.options)
-    if labels is not None and (
-        not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
-    ):
-        raise BadInputs(f"{where.labels}: must be an object of string values")
-    doc = load_document(url, imports_zip, source_text=source)
+    if labels is not None:  # Cromwell's rules, for run as on the server
+        labels = validate_labels(labels, where.labels)
+    doc = reach.load(url, imports_zip, source)
     if doc.workflow is None:
         raise BadWorkflow(f"{where.source}: no workflow to run")
     return Submission(
         doc=doc,
         workflow=doc.workflow,
-        inputs=bind_inputs(doc.workflow, inputs, where.inputs),
+        inputs=reach.inputs(bind_inputs(doc.workflow, inputs, where.inputs)),
         options=parsed_options,
         labels=labels or {},
         source=source,
@@ -304,7 +309,7 @@ def child_run(cr: CallRun, files: FileSystems, store: Store) -> tuple[WorkflowRu
         inputs = inputs.bind(name, value)
     version = getattr(getattr(callee, "parent", None), "wdl_version", None) or "draft-2"
     write_dir = os.path.join(root, "write_")
-    stdlib = WorkflowStdLib(version, write_dir, files, parent.stdlib.source_dir)
+    stdlib = parent.stdlib.for_child(version, write_dir)  # same budget and path policy
     child = WorkflowRun(child_id, callee, inputs, parent.options, root, stdlib, parent=cr)
     if resuming:
         child.resume = resume_index(store, child_id)

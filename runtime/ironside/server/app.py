@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from ironside import __version__
-from ironside.server import openapi_docs
 from ironside.server.engine_port import EnginePort
 from ironside.server.metadata_cache import MetadataCache
-from ironside.server.middleware import BearerAuth, BodyLimit
+from ironside.server.middleware import BearerAuth, BodyLimit, HostOriginGuard
+from ironside.server.openapi_docs import install_error_responses
 from ironside.server.responses import install_error_handlers
 from ironside.server.routes import callcaching, engine_info, womtool, workflows
 from ironside.server.routes.docs import install_docs
@@ -51,9 +51,19 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
         app.include_router(womtool.router, prefix=prefix, include_in_schema=documented)
     app.include_router(engine_info.router)
     install_docs(app)
-    openapi_docs.install(app)
+    install_error_responses(app)
     if settings.max_request_bytes:
         app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     if settings.auth_token:
-        app.add_middleware(BearerAuth, token=settings.auth_token)  # outermost: runs first
+        app.add_middleware(BearerAuth, token=settings.auth_token)
+    if settings.allowed_origins:  # CORS stays closed unless configured
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(HostOriginGuard, settings=settings)  # outermost: runs first
     return app

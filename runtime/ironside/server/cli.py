@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ironside.errors import UserError
+from ironside.redact import install_log_redaction, secret_values, url_password
 from ironside.server.settings import ServerSettings, settings_from_config
 
 if TYPE_CHECKING:  # the config (pyhocon) loads only when it is read: ironside --version
@@ -37,7 +38,9 @@ def load_server_settings(
 
     settings = settings or load_settings(args.config)
     server = settings_from_config(
-        settings.section("ironside.server"), settings.section("webservice")
+        settings.section("ironside.server"),
+        settings.section("webservice"),
+        limits=settings.section("ironside.limits"),
     )
     if args.host:
         server = replace(server, host=args.host)
@@ -67,5 +70,26 @@ def run_server(args: argparse.Namespace) -> int:
             settings.host,
         )
     app = create_app(settings, engine)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    )  # its logging is configured now: filter it from here on
+    db_password = url_password(config.database_url)
+    install_log_redaction(secret_values(extra=[settings.auth_token, db_password]))
+    hide_environment()
+    server.run()
     return 0
+
+
+def hide_environment() -> None:
+    """Make this process non-dumpable (Linux): ``/proc/<pid>/environ`` and friends become
+    unreadable to other processes of the same user, such as local tasks (a task's own
+    ``execve`` makes it dumpable again, so the engine still reads its tasks' ``/proc``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_dumpable = 4
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.warning("could not make the server non-dumpable; local tasks may read its /proc")

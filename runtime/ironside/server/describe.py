@@ -94,6 +94,7 @@ def describe(
     inputs: dict[str, Any] | None,
     dependencies: bytes | None = None,
     limits: wdl_check.Limits | None = None,
+    quote: bool = True,
     version: str = "",
 ) -> dict[str, Any]:
     """WorkflowDescription of ``source`` (and of ``inputs`` against it, when given).
@@ -103,7 +104,7 @@ def describe(
     if not _has_content(source):
         return _empty([f"{wdl_check.MAIN_NAME}:1:1: the workflow source is empty"])
     try:
-        return _describe(source, inputs, dependencies, limits, version)
+        return _describe(source, inputs, dependencies, limits, version, quote)
     except UserError as exc:
         return _empty([str(exc)])
     except Exception as exc:  # a document miniwdl cannot describe must not be a 500
@@ -122,8 +123,9 @@ def _describe(
     dependencies: bytes | None,
     limits: wdl_check.Limits | None,
     version: str,
+    quote: bool,
 ) -> dict[str, Any]:
-    doc = wdl_check.load(source, dependencies, None, limits)
+    doc = wdl_check.load(source, dependencies, None, limits, quote)
     found = wdl_check.document_version(doc)
     if version and version != found:
         return _empty([f"workflowTypeVersion: {version!r} but the document is WDL {found}"], found)

@@ -165,8 +165,11 @@ def _summary(
 def engine_port(settings: Settings, max_workflows: int | None = None) -> StoreEngine:
     """The engine service for ``ironside server``, built by the composition root."""
     from ironside.assembly import build_service
+    from ironside.wdl.reach import Confinement
 
-    return StoreEngine(settings, build_service(settings, max_workflows=max_workflows))
+    confinement = Confinement.for_server(settings)  # zip-only imports, files under input roots
+    service = build_service(settings, max_workflows=max_workflows, confinement=confinement)
+    return StoreEngine(settings, service)
 
 
 def build_engine_port(config_path: str | None, max_workflows: int | None = None) -> StoreEngine:

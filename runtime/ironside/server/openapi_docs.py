@@ -1,12 +1,10 @@
-"""The OpenAPI document as the server really answers: request bodies and query parameters
-the routes read themselves, and Cromwell's error shape (400, never FastAPI's 422)."""
+"""Request-body schemas for the OpenAPI page (the routes read the raw form themselves)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from ironside.server.query import MULTI_KEYS, SINGLE_KEYS
 
@@ -23,7 +21,7 @@ SUBMIT_FIELDS = {
     "workflowSource": "the WDL document (or give workflowUrl)",
     "workflowUrl": "URL of the WDL document; only schemes/hosts the server allows",
     "workflowInputs": "inputs JSON object (for /batch: a JSON array of objects)",
-    **{f"workflowInputs_{i}": "more inputs, overriding earlier ones (any N)" for i in range(2, 6)},
+    **{f"workflowInputs_{i}": "more inputs, overriding earlier ones" for i in range(2, 6)},
     "workflowOptions": "workflow options JSON object",
     "labels": "labels JSON object (keys 1-255 characters, string values up to 255)",
     "workflowDependencies": "zip of WDL files the workflow imports",
@@ -96,41 +94,45 @@ DIFF_PARAMS = {
         )
     ]
 }
-_ERROR = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"status": {"type": "string"}, "message": {"type": "string"}},
-            }
-        }
-    }
+
+
+#: Cromwell's error body, which every error of this server has (never FastAPI's 422 shape)
+FAIL_SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["status", "message"],
+}
+ERRORS = {
+    "400": "bad request: what is wrong, and where (also: a Host the server is not named by)",
+    "401": "missing or wrong bearer token (when the server has one)",
+    "403": "not allowed in the workflow's state, or a cross-origin request",
+    "404": "unknown workflow or call",
+    "409": "the requested workflow id is taken",
+    "413": "request body larger than the server accepts",
+    "503": "the engine's database is unavailable; try again shortly",
 }
 
 
-def install(app: FastAPI) -> None:
-    """Make ``app.openapi()`` declare Cromwell's 400 (and 404 for a workflow id) instead of 422."""
+def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every operation of ``schema`` documents Cromwell's error responses, not FastAPI's 422
+    (the middleware and the error handlers can answer any route with them)."""
+    fail = {"application/json": {"schema": FAIL_SCHEMA}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for code, text in ERRORS.items():
+                responses.setdefault(code, {"description": text, "content": fail})
+    return schema
 
-    def build() -> dict[str, Any]:
+
+def install_error_responses(app: FastAPI) -> None:
+    """``app.openapi()`` with ``declare_errors`` applied (computed once, as FastAPI does)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, description=app.description,
-                routes=app.routes,
-            )  # fmt: skip
-            for path, operations in schema.get("paths", {}).items():
-                for operation in operations.values():
-                    _errors(operation, "{workflow_id}" in path)
-            for name in ("HTTPValidationError", "ValidationError"):
-                schema.get("components", {}).get("schemas", {}).pop(name, None)
-            app.openapi_schema = schema
+            app.openapi_schema = declare_errors(original())
         return app.openapi_schema
 
-    setattr(app, "openapi", build)  # noqa: B010 - FastAPI's documented override
-
-
-def _errors(operation: dict[str, Any], has_id: bool) -> None:
-    responses = operation.setdefault("responses", {})
-    responses.pop("422", None)
-    responses.setdefault("400", {"description": "Bad request", **_ERROR})
-    if has_id:
-        responses.setdefault("404", {"description": "Unknown workflow id", **_ERROR})
+    app.openapi = openapi  # type: ignore[method-assign]

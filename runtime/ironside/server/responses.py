@@ -12,13 +12,14 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ironside.errors import UnknownWorkflow, UserError
+from ironside.redact import redact
 
 log = logging.getLogger(__name__)
 
 
 def fail(status_code: int, message: str) -> JSONResponse:
-    """``{"status": "fail", "message": ...}`` with ``status_code``."""
-    return JSONResponse({"status": "fail", "message": message}, status_code=status_code)
+    """``{"status": "fail", "message": ...}`` with ``status_code`` (credentials redacted)."""
+    return JSONResponse({"status": "fail", "message": redact(message)}, status_code=status_code)
 
 
 def check_workflow_id(workflow_id: str) -> str:

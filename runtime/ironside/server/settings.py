@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ironside.errors import BadConfig
+from ironside.limits import Limits, limits_from_config
+from ironside.wdl.imports import ImportPolicy
 
 TOKEN_ENV = "IRONSIDE_SERVER_TOKEN"
+WILDCARDS = ("0.0.0.0", "::", "")
 MB = 1024 * 1024
 
 
@@ -35,6 +38,11 @@ class ServerSettings:
     max_workflows: int = 0  # top-level workflows run at once; 0: system.max-concurrent-workflows
     metadata_cache_bytes: int = 64 * MB  # finished workflows' metadata responses
     auth_token: str | None = field(default=None, repr=False)  # never printed
+    limits: Limits = field(default_factory=Limits)  # ironside.limits
+    #: Host header values accepted besides the listen address, localhost and 127.0.0.1
+    allowed_hosts: tuple[str, ...] = ()
+    #: Origins allowed to make state-changing requests (and CORS); empty: same origin only
+    allowed_origins: tuple[str, ...] = ()
 
     def url_allowed(self, scheme: str, host: str) -> bool:
         """Whether ``workflowUrl`` may be fetched from ``scheme://host``."""
@@ -42,6 +50,20 @@ class ServerSettings:
             return False
         hosts = {h.lower() for h in self.workflow_url_hosts}
         return "*" in hosts or host.lower() in hosts
+
+    def import_policy(self) -> ImportPolicy:
+        """Imports of a submission: its zip, and URLs of the allowed schemes and hosts."""
+        return ImportPolicy(url_allowed=self.url_allowed, limits=self.limits)
+
+    def host_names(self) -> frozenset[str]:
+        """Host names the server answers to (the Host header, without the port)."""
+        names = {self.host, "localhost", "127.0.0.1", "::1", *self.allowed_hosts}
+        return frozenset(n.lower().strip("[]") for n in names if n not in WILDCARDS)
+
+    def accepts_any_host(self) -> bool:
+        """Listening on every address with a bearer token and no ``allowed-hosts``: the
+        token already stops a rebound page, and the server's names are not known."""
+        return self.host in WILDCARDS and bool(self.auth_token) and not self.allowed_hosts
 
 
 def _int(block: Mapping[str, Any], key: str, default: int) -> int:
@@ -72,6 +94,7 @@ def settings_from_config(
     server: Mapping[str, Any],
     webservice: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    limits: Mapping[str, Any] | None = None,
 ) -> ServerSettings:
     """Build settings from the ``ironside.server`` and ``webservice`` config blocks and env."""
     env = os.environ if env is None else env
@@ -91,4 +114,7 @@ def settings_from_config(
         max_workflows=_int(server, "max-concurrent-workflows", 0),
         metadata_cache_bytes=_int(server, "metadata-cache-size", 64 * MB),
         auth_token=token,
+        limits=limits_from_config(limits),
+        allowed_hosts=_strings(server, "allowed-hosts"),
+        allowed_origins=_strings(server, "allowed-origins"),
     )

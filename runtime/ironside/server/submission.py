@@ -18,8 +18,10 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from ironside.errors import BadOptions, BadWorkflow, UserError
+from ironside.labels import parse_labels
+from ironside.limits import Limits
+from ironside.redact import redact
 from ironside.server import wdl_check
-from ironside.server.labels import parse_labels
 from ironside.server.settings import ServerSettings
 from ironside.server.urlfetch import fetch_workflow_url
 from ironside.server.zipsafe import check_zip
@@ -191,7 +193,7 @@ async def workflow_source(fields: Fields, settings: ServerSettings) -> tuple[str
     if not url:
         raise UserError("workflowSource or workflowUrl needs to be supplied")
     fetched = await fetch_workflow_url(url, settings)
-    return fetched.text, url, fetched.base_dir
+    return fetched.text, redact(url), fetched.base_dir  # stored and shown: no credentials
 
 
 def _validate_wdl(
@@ -201,8 +203,9 @@ def _validate_wdl(
     version: str,
     inputs_list: list[dict[str, Any]],
     limits: wdl_check.Limits,
+    quote: bool,
 ) -> str:
-    doc = wdl_check.load(source, dependencies, base_dir, limits)
+    doc = wdl_check.load(source, dependencies, base_dir, limits, quote)
     target = wdl_check.executable(doc)
     if target is None:
         raise BadWorkflow(f"{wdl_check.MAIN_NAME}:1:1: no workflow (and not exactly one task)")
@@ -214,23 +217,34 @@ def _validate_wdl(
     return str(target.name)
 
 
+def check_sizes(fields: Fields, limits: Limits) -> None:
+    """The source and inputs parts within ``ironside.limits``, before anything is parsed."""
+    limits.check("max_wdl_bytes", len(fields.get("workflowSource", b"")), "workflowSource: bytes")
+    inputs = sum(len(fields.get(name, b"")) for name in INPUT_PARTS)
+    limits.check("max_inputs_bytes", inputs, "workflowInputs: bytes")
+
+
 async def parse_submissions(
     fields: Fields, settings: ServerSettings, batch: bool = False
 ) -> list[Submission]:
     """Validated submissions from the form fields (one, or one per batch input object)."""
     kind, version = workflow_type(fields)
+    check_sizes(fields, settings.limits)
     inputs_list = batch_inputs(fields) if batch else [merged_inputs(fields)]
     options = _json_object(fields, "workflowOptions", BadOptions)
     labels = parse_labels(_text(fields, "labels"))
+    settings.limits.check("max_labels", len(labels), "labels: count")
     hold = on_hold(fields)
     ids = requested_ids(fields, len(inputs_list))
     dependencies = fields.get("workflowDependencies") or None
     if dependencies:
         check_zip(dependencies, settings.zip_max_bytes, settings.zip_max_files)
     source, url, base_dir = await workflow_source(fields, settings)
-    limits = wdl_check.Limits(settings.zip_max_bytes, settings.zip_max_files)
+    limits = wdl_check.Limits(
+        settings.zip_max_bytes, settings.zip_max_files, settings.import_policy()
+    )
     name = await run_in_threadpool(
-        _validate_wdl, source, dependencies, base_dir, version, inputs_list, limits
+        _validate_wdl, source, dependencies, base_dir, version, inputs_list, limits, not url
     )
     return [
         Submission(

@@ -70,6 +70,12 @@ async def _fetch_http(url: str, settings: ServerSettings) -> Fetched:
 
 async def fetch_workflow_url(url: str, settings: ServerSettings) -> Fetched:
     """The text behind ``url``, or ``UrlRefused`` when config does not allow it."""
+    if "\\" in url or any(ord(c) < 33 or ord(c) == 127 for c in url):
+        # parsers disagree on these (WHATWG reads "\\" as "/"): the host checked must be the
+        # host fetched
+        raise UrlRefused(
+            f"workflowUrl {url!r}: backslashes, spaces and control characters are not allowed"
+        )
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()

@@ -19,8 +19,11 @@ import WDL
 from WDL import Error as WdlError
 
 from ironside import wdl as _wdl  # noqa: F401  (WDL's keywords by version, cached parsers)
-from ironside.errors import BadInputs, BadWorkflow
+from ironside.errors import BadInputs
+from ironside.limits import Limits as CostLimits
 from ironside.server.zipsafe import safe_extract
+from ironside.wdl.imports import ImportPolicy, ImportResolver
+from ironside.wdl.loader import parse_bounded
 
 MAIN_NAME = "workflow.wdl"
 WDL_VERSIONS = ("draft-2", "1.0", "1.1", "1.2", "development")
@@ -28,10 +31,11 @@ WDL_VERSIONS = ("draft-2", "1.0", "1.1", "1.2", "development")
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on a dependencies zip."""
+    """Bounds on a dependencies zip, the cost limits, and where imports may come from."""
 
     zip_max_bytes: int = 100 * 1024 * 1024
     zip_max_files: int = 1000
+    imports: ImportPolicy = ImportPolicy()
 
 
 def _where(pos: Any) -> str:
@@ -40,20 +44,33 @@ def _where(pos: Any) -> str:
     return f"{name}:{pos.line}:{pos.column}"
 
 
-def describe_error(exc: BaseException) -> list[str]:
-    """Each problem of a miniwdl error as ``file:line:col: message``."""
+def _one_line(text: object, limit: int = 300) -> str:
+    """The first line of ``text`` (also of a token the parser quotes with ``\\n``), bounded."""
+    first = str(text).split("\n")[0].split("\\n")[0]
+    line = " ".join(first.split())
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def describe_error(exc: BaseException, quote: bool = True) -> list[str]:
+    """Each problem of a miniwdl error as ``file:line:col: message``. A syntax error in a
+    document fetched from a URL (``quote=False``: the main one) leaves out what the parser
+    saw, keeping only where: the URL may answer with anything."""
     if isinstance(exc, WdlError.MultipleValidationErrors):
         errs = sorted(exc.exceptions, key=lambda e: (e.pos.line, e.pos.column))
-        return [m for e in errs for m in describe_error(e)]
+        return [m for e in errs for m in describe_error(e, quote)]
     if isinstance(exc, WdlError.ImportError):
         cause = exc.__cause__
         if cause is not None and not isinstance(cause, FileNotFoundError | OSError):
-            return describe_error(cause)
-        return [f"{_where(exc.pos)}: {' '.join(str(exc).split())}"]
-    if isinstance(exc, WdlError.SyntaxError | WdlError.ValidationError):
-        message = " ".join(str(getattr(exc, "message", "") or exc).split())
+            return describe_error(cause, quote)
+        return [f"{_where(exc.pos)}: {_one_line(str(exc))}"]
+    if isinstance(exc, WdlError.SyntaxError):
+        fetched = "://" in (getattr(exc.pos, "abspath", "") or "")  # an import from a URL
+        text = getattr(exc, "message", "") or exc
+        message = _one_line(text) if quote and not fetched else "syntax error"
         return [f"{_where(exc.pos)}: {message}"]
-    return [" ".join(str(exc).split()) or type(exc).__name__]
+    if isinstance(exc, WdlError.ValidationError):
+        return [f"{_where(exc.pos)}: {_one_line(getattr(exc, 'message', '') or exc)}"]
+    return [_one_line(str(exc)) or type(exc).__name__]
 
 
 @contextmanager
@@ -73,26 +90,26 @@ def load(
     dependencies: bytes | None = None,
     base_dir: str | None = None,
     limits: Limits | None = None,
+    quote: bool = True,
 ) -> WDL.Tree.Document:
-    """The typechecked document of ``source``, or ``BadWorkflow`` with the error position."""
-    with _workspace(dependencies, limits or Limits()) as search:
+    """The typechecked document of ``source``, or ``BadWorkflow`` with the error position.
+
+    Imports resolve inside the dependencies zip (and ``base_dir``, a directory the operator
+    allowed with a ``file://`` workflowUrl), URLs as ``limits.imports`` allows; never
+    elsewhere on the host. ``quote=False``: ``source`` came from a URL, errors do not quote it.
+    """
+    limits = limits or Limits()
+    cost: CostLimits = limits.imports.limits
+    cost.check("max_wdl_bytes", len(source.encode()), "workflowSource: bytes")
+    with _workspace(dependencies, limits) as search:
         if base_dir:
             search.insert(0, base_dir)
         main = os.path.join(search[0], MAIN_NAME)
-
-        async def read_source(uri: str, paths: list[str], importer: Any) -> WDL.ReadSourceResult:
-            if importer is None:
-                return WDL.ReadSourceResult(source_text=source, abspath=main)
-            return await WDL.read_source_default(uri, paths, importer)
-
-        try:
-            return WDL.load(main, path=search, read_source=read_source)
-        except (WdlError.SyntaxError, WdlError.ValidationError) as exc:
-            raise BadWorkflow("; ".join(describe_error(exc))) from None
-        except (WdlError.MultipleValidationErrors, WdlError.ImportError) as exc:
-            raise BadWorkflow("; ".join(describe_error(exc))) from None
-        except RecursionError:
-            raise BadWorkflow(f"{MAIN_NAME}: nested too deeply to parse") from None
+        policy = limits.imports.with_roots(search[:2])
+        resolver = ImportResolver(policy, main, source, search)
+        return parse_bounded(
+            main, search, resolver, lambda e: "; ".join(describe_error(e, quote)), MAIN_NAME
+        )
 
 
 def executable(doc: WDL.Tree.Document) -> WDL.Tree.Workflow | WDL.Tree.Task | None:

@@ -84,7 +84,11 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise BadConfig(f"config: database url {url!r} is not a valid URL: {exc}") from None
+        scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
+        raise BadConfig(  # neither the URL nor the parser's message: both hold the password
+            f"config: database url ({scheme}://...) is not a valid URL ({type(exc).__name__});"
+            " percent-encode special characters in the user name and password"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:":

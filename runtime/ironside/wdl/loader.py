@@ -8,12 +8,16 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import WDL
 from WDL import Error as WdlError
 
-from ironside.errors import BadWorkflow
+from ironside.errors import BadWorkflow, UserError
+from ironside.limits import Limits
+from ironside.wdl.bounds import check_nesting
+from ironside.wdl.imports import ImportPolicy, ImportResolver, any_url
 
 
 def _where(pos: Any) -> str:
@@ -21,8 +25,10 @@ def _where(pos: Any) -> str:
     return f"{uri}:{pos.line}:{pos.column}"
 
 
-def _first_line(text: str) -> str:
-    return " ".join(str(text).split("\n")[0].split()) or "error"
+def _first_line(text: str, limit: int = 300) -> str:
+    """The first line of ``text`` (also of a token the parser quotes with ``\\n``), bounded."""
+    line = " ".join(str(text).split("\n")[0].split("\\n")[0].split()) or "error"
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 def describe_wdl_error(exc: BaseException) -> str:
@@ -43,8 +49,9 @@ def describe_wdl_error(exc: BaseException) -> str:
     return _first_line(str(exc))
 
 
-def extract_imports(imports_zip: bytes) -> str:
+def extract_imports(imports_zip: bytes, limits: Limits | None = None) -> str:
     """Unpack an imports zip into a temporary directory removed at exit; return the directory."""
+    (limits or Limits()).check("max_imports_zip_bytes", len(imports_zip), "imports zip: bytes")
     tmp = tempfile.mkdtemp(prefix="ironside-imports-")
     atexit.register(shutil.rmtree, tmp, True)
     try:
@@ -59,36 +66,76 @@ def extract_imports(imports_zip: bytes) -> str:
     return tmp
 
 
+WDL_ERRORS = (
+    WdlError.SyntaxError,
+    WdlError.ValidationError,
+    WdlError.MultipleValidationErrors,
+    WdlError.ImportError,
+)
+
+
+def parse_bounded(
+    main: str,
+    search: list[str],
+    resolver: ImportResolver,
+    describe: Callable[[BaseException], str],
+    where: str,
+) -> WDL.Tree.Document:
+    """``WDL.load`` through ``resolver``; any failure is one ``BadWorkflow`` line (``describe``
+    for miniwdl's errors), never a traceback; nesting checked against the resolver's limits."""
+    limits = resolver.policy.limits
+    depth = limits.max_import_depth + 2  # the resolver's check, naming the limit, fires first
+    try:
+        doc = WDL.load(main, path=search, read_source=resolver, import_max_depth=depth)
+    except WDL_ERRORS as exc:
+        raise BadWorkflow(describe(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise BadWorkflow(f"{where}: not UTF-8 text ({exc.reason})") from None
+    except RecursionError:
+        raise BadWorkflow(f"{where}: nested too deeply to parse") from None
+    except UserError:
+        raise
+    except Exception as exc:  # the parser's own failures on pathological text
+        raise BadWorkflow(f"{where}: cannot parse ({type(exc).__name__})") from None
+    check_nesting(doc, limits)
+    return doc
+
+
+def local_policy(
+    path: str, allow_paths: tuple[str, ...] = (), limits: Limits | None = None
+) -> ImportPolicy:
+    """``ironside run``: imports under the workflow's directory and ``allow_paths``, any URL."""
+    roots = (os.path.dirname(os.path.abspath(path)), *allow_paths)
+    return ImportPolicy(url_allowed=any_url, limits=limits or Limits()).with_roots(roots)
+
+
 def load_document(
-    path: str, imports_zip: bytes | None = None, source_text: str | None = None
+    path: str,
+    imports_zip: bytes | None = None,
+    source_text: str | None = None,
+    imports: ImportPolicy | None = None,
+    allow_paths: tuple[str, ...] = (),
+    limits: Limits | None = None,
 ) -> WDL.Tree.Document:
     """Parse and typecheck ``path`` (its imports relative to it, then inside the zip).
 
     ``source_text`` replaces the file's contents (a stored workflow being resumed).
+    ``imports``: where imports may come from besides the zip (default: ``local_policy``
+    with ``allow_paths`` and ``limits``; a server submission passes one without local roots).
     """
-    search = [os.path.dirname(os.path.abspath(path))]
+    policy = imports if imports is not None else local_policy(path, allow_paths, limits)
+    search = [os.path.dirname(os.path.abspath(path))] if imports is None else []
     if imports_zip:
-        zdir = extract_imports(imports_zip)
+        zdir = extract_imports(imports_zip, policy.limits)
+        policy = policy.with_roots([zdir])
         search += [zdir] + [os.path.join(dp, d) for dp, dirs, _ in os.walk(zdir) for d in dirs]
     main_abspath = os.path.abspath(path)
     if imports_zip and source_text is not None and not os.path.isfile(path):  # server bundle
         main_abspath = os.path.join(search[1], os.path.basename(path))
-
-    async def read_source(uri: str, paths: list[str], importer: Any) -> WDL.ReadSourceResult:
-        if importer is None and source_text is not None:
-            return WDL.ReadSourceResult(source_text=source_text, abspath=main_abspath)
-        return await WDL.read_source_default(uri, paths, importer)
-
+    read_source = ImportResolver(policy, main_abspath, source_text, search)
     if source_text is None and not os.path.isfile(path):
         raise BadWorkflow(f"{path}: workflow file not found")
-    try:
-        doc = WDL.load(main_abspath, path=search, read_source=read_source)
-    except (WdlError.SyntaxError, WdlError.ValidationError) as exc:
-        raise BadWorkflow(describe_wdl_error(exc)) from None
-    except (WdlError.MultipleValidationErrors, WdlError.ImportError) as exc:
-        raise BadWorkflow(describe_wdl_error(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise BadWorkflow(f"{path}: not UTF-8 text ({exc.reason})") from None
+    doc = parse_bounded(main_abspath, search, read_source, describe_wdl_error, path)
     if doc.workflow is None:
         if len(doc.tasks) == 1:
             return doc

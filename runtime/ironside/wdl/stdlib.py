@@ -12,26 +12,125 @@ from __future__ import annotations
 import fnmatch
 import glob as globmod
 import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
 
-from WDL import StdLib, Type, Value
+from WDL import Error, StdLib, Type, Value
 
+from ironside.errors import LimitExceeded
 from ironside.filesystems.dispatch import FileSystems
+from ironside.limits import Budget
+from ironside.wdl.confine import PathPolicy
+
+
+class _BoundedRange(StdLib.EagerFunction):
+    """``range(n)`` that refuses ``n`` over the shard limit before building anything."""
+
+    def __init__(self, inner: Any, budget: Budget) -> None:
+        self.inner = inner
+        self.budget = budget
+
+    def infer_type(self, expr: Any) -> Type.Base:
+        return self.inner.infer_type(expr)  # type: ignore[no-any-return]
+
+    def _call_eager(self, expr: Any, arguments: list[Value.Base]) -> Value.Base:
+        count = arguments[0].coerce(Type.Int()).value
+        try:
+            self.budget.shards(int(count), "range(): elements")
+        except LimitExceeded as exc:
+            raise Error.EvalError(expr, str(exc)) from None
+        if count < 0:
+            return self.inner._call_eager(expr, arguments)  # type: ignore[no-any-return]
+        return RangeArray(Type.Int(), IntRange(int(count)))  # type: ignore[arg-type]
+
+
+class RangeArray(Value.Array):
+    """The value of ``range(n)``: its items are made on access (``IntRange``). It has no
+    children to walk: integers hold no files, and miniwdl's ``expr`` setter would otherwise
+    build every item."""
+
+    @property
+    def children(self) -> Iterable[Value.Base]:
+        return ()
+
+
+class IntRange(Sequence[Value.Int]):
+    """``0 .. n-1`` as ``Value.Int`` made on access: a scatter over ``range(n)`` holds only the
+    shards it has started, not ``n`` values (a million ``Value.Int`` are ~230 MB)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, index: int) -> Value.Int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Value.Int]: ...
+
+    def __getitem__(self, index: int | slice) -> Value.Int | list[Value.Int]:
+        if isinstance(index, slice):
+            return [Value.Int(i) for i in range(*index.indices(self.n))]
+        i = index + self.n if index < 0 else index
+        if not 0 <= i < self.n:
+            raise IndexError(index)
+        return Value.Int(i)
+
+    def __iter__(self) -> Iterator[Value.Int]:
+        return (Value.Int(i) for i in range(self.n))
+
+
+def _bound_range(lib: StdLib.Base, budget: Budget) -> None:
+    inner = lib.range.inner if isinstance(lib.range, _BoundedRange) else lib.range
+    lib.range = _BoundedRange(inner, budget)  # type: ignore[assignment]
 
 
 class WorkflowStdLib(StdLib.Base):
     """Stdlib for workflow-level expressions: paths are local host paths."""
 
     def __init__(
-        self, wdl_version: str, write_dir: str, files: FileSystems, source_dir: str = ""
+        self,
+        wdl_version: str,
+        write_dir: str,
+        files: FileSystems,
+        source_dir: str = "",
+        budget: Budget | None = None,
+        policy: PathPolicy | None = None,
     ) -> None:
+        """``budget``: the limits of the top-level workflow (shared with its sub-workflows);
+        ``policy``: the files it may read (None: any, as for ``ironside run``)."""
         super().__init__(wdl_version, write_dir=write_dir)
         self.files = files
         self.source_dir = source_dir
+        self.budget = budget or Budget()
+        self.policy = policy
+        _bound_range(self, self.budget)
+
+    def for_child(self, wdl_version: str, write_dir: str) -> WorkflowStdLib:
+        """The stdlib of a sub-workflow: same source directory, budget and policy."""
+        return WorkflowStdLib(
+            wdl_version, write_dir, self.files, self.source_dir, self.budget, self.policy
+        )
+
+    def confine(self, policy: PathPolicy | None, budget: Budget | None = None) -> None:
+        """Read only what ``policy`` allows (the server); count against ``budget``."""
+        self.policy = policy
+        if budget is not None:
+            self.budget = budget
+            _bound_range(self, budget)
 
     def _devirtualize_filename(self, filename: str) -> str:
+        if self.policy is not None:
+            self.policy.check(filename, "workflow expression")
         if filename.startswith("s3://"):
             return self.files.local_copy(filename)
         if not os.path.isabs(filename) and self.source_dir:
+            if self.policy is not None:  # relative to the engine's directory: not a submission's
+                raise ValueError(f"workflow expression: relative path {filename} not allowed")
             return os.path.join(self.source_dir, filename)
         return filename
 
@@ -57,14 +156,18 @@ class TaskStdLib(StdLib.TaskOutputs):
         self.files = files
         self.execution_dir = "/tmp"
         self.is_output = outputs
+        self.policy = PathPolicy()  # nothing until point_at
         self._override_static("stdout", self._stdout)
         self._override_static("stderr", self._stderr)
         self._override_static("glob", self._glob)
+        _bound_range(self, Budget())
 
-    def point_at(self, execution_dir: str) -> TaskStdLib:
-        """Use this attempt's directory for relative paths and ``write_*`` files."""
+    def point_at(self, execution_dir: str, inputs: Iterable[str] = ()) -> TaskStdLib:
+        """Use this attempt's directory for relative paths and ``write_*`` files; read only
+        files under the call's directory, the call's ``inputs`` and ``s3://`` objects."""
         self.execution_dir = execution_dir
         self._write_dir = os.path.join(execution_dir, "write_")
+        self.policy = call_policy(execution_dir, inputs)
         return self
 
     def _stdout(self) -> Value.File:
@@ -90,6 +193,7 @@ class TaskStdLib(StdLib.TaskOutputs):
     def _devirtualize_filename(self, filename: str) -> str:
         if not os.path.isabs(filename) and "://" not in filename:
             filename = os.path.join(self.execution_dir, filename)
+        self.policy.check(filename, "task expression")
         if filename.startswith("s3://"):
             return self.files.local_copy(filename)
         return filename
@@ -102,6 +206,11 @@ class TaskStdLib(StdLib.TaskOutputs):
 
     def _join_paths_default_directory(self) -> str:
         return self.execution_dir
+
+
+def call_policy(execution_dir: str, inputs: Iterable[str]) -> PathPolicy:
+    """What a call's own expressions may read: its directory, its input files, ``s3://``."""
+    return PathPolicy.of((os.path.dirname(execution_dir.rstrip("/")), "s3://"), inputs)
 
 
 def _s3_glob(files: FileSystems, execution_dir: str, pattern: str) -> list[str]:

@@ -11,7 +11,12 @@ from ironside.errors import UserError
 from ironside.server import openapi_docs
 from ironside.server.describe import describe
 from ironside.server.routes.deps import blocking, settings_of
-from ironside.server.submission import read_fields, workflow_source, workflow_type
+from ironside.server.submission import (
+    check_sizes,
+    read_fields,
+    workflow_source,
+    workflow_type,
+)
 from ironside.server.wdl_check import Limits
 
 router = APIRouter(tags=["Womtool"])  # mounted under WOMTOOL_PREFIXES
@@ -23,7 +28,8 @@ async def describe_workflow(request: Request) -> dict[str, Any]:
     settings = settings_of(request)
     fields = await read_fields(request, settings)
     _kind, version = workflow_type(fields)
-    source, _url, _base = await workflow_source(fields, settings)
+    check_sizes(fields, settings.limits)
+    source, url, _base = await workflow_source(fields, settings)
     inputs: dict[str, Any] | None = None
     raw = fields.get("workflowInputs")
     if raw is not None and raw.strip():
@@ -34,6 +40,6 @@ async def describe_workflow(request: Request) -> dict[str, Any]:
         if not isinstance(parsed, dict):
             raise UserError("workflowInputs: must be a JSON object")
         inputs = parsed
-    limits = Limits(settings.zip_max_bytes, settings.zip_max_files)
+    limits = Limits(settings.zip_max_bytes, settings.zip_max_files, settings.import_policy())
     deps = fields.get("workflowDependencies") or None
-    return await blocking(describe, source, inputs, deps, limits, version)
+    return await blocking(describe, source, inputs, deps, limits, not url, version)

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ironside.errors import UserError
+from ironside.labels import validate_labels
 from ironside.server import openapi_docs
 from ironside.server.engine_port import TERMINAL
-from ironside.server.labels import validate_labels
 from ironside.server.metadata_cache import MetadataCache
 from ironside.server.metadata_view import (
     MetadataView,
