@@ -131,7 +131,7 @@ def load_document(
         search += [zdir] + [os.path.join(dp, d) for dp, dirs, _ in os.walk(zdir) for d in dirs]
     main_abspath = os.path.abspath(path)
     if imports_zip and source_text is not None and not os.path.isfile(path):  # server bundle
-        main_abspath = os.path.join(search[1], os.path.basename(path))
+        main_abspath = os.path.join(zdir, os.path.basename(path))
     read_source = ImportResolver(policy, main_abspath, source_text, search)
     if source_text is None and not os.path.isfile(path):
         raise BadWorkflow(f"{path}: workflow file not found")
