@@ -52,7 +52,7 @@ def _timed(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float
     return wall, 0.0, out.decode()
 
 
-def _run_measured(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, str]:
+def run_measured(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, str]:
     """Run ``argv`` through this script's --measure mode so that its RSS is its own."""
     wrapper = [sys.executable, os.path.abspath(__file__), "--measure", "--"] + argv
     wall, _, out = _timed(wrapper, cwd, env)
@@ -122,7 +122,7 @@ def main() -> None:
         conf = os.path.join(work, "ironside.conf")
         with open(conf, "w") as fh:  # like miniwdl's below: no call cache
             fh.write("call-caching.enabled = false\n")
-        wall, rss, out = _run_measured(
+        wall, rss, out = run_measured(
             [ironside, "run", wdl, "-i", inputs, "--config", conf],
             os.path.join(work, "ironside"),
             env,
@@ -131,7 +131,7 @@ def main() -> None:
         results["ironside"] = (wall, rss)
 
         fl = os.path.join(work, "floor")
-        wall, rss, out = _run_measured(
+        wall, rss, out = run_measured(
             [sys.executable, os.path.abspath(__file__), "--floor", str(n), str(workers), fl],
             work,
             env,
@@ -146,7 +146,7 @@ def main() -> None:
             mw_env["MINIWDL__CALL_CACHE__GET"] = "false"
             mw_env["MINIWDL__CALL_CACHE__PUT"] = "false"
             miniwdl = os.path.join(bindir, "miniwdl")
-            wall, rss, out = _run_measured(
+            wall, rss, out = run_measured(
                 [miniwdl, "run", wdl, "-i", inputs, "--dir", os.path.join(work, "miniwdl")],
                 work,
                 mw_env,

@@ -40,7 +40,7 @@ class RecordingCache:
 
     def lookup(self, fp: CallFingerprint) -> CacheHit | None:
         self.looked.append(fp)
-        if fp.inputs["x"] == 2:
+        if fp.inputs["Int x"] == 2:  # keyed by Cromwell's hash names: "<type> <name>"
             return CacheHit(outputs={"n": 99, "out": self.hit_file}, source="old:c.t:1")
         return None
 
@@ -70,14 +70,14 @@ def test_cache_step_lookup_hit_and_record(tmp_path: Path) -> None:
     assert run.status == "Succeeded", run.failures
     assert run.outputs is not None and run.outputs["ns"].json == [2, 99]
     assert len(cache.looked) == 2
-    fp = next(f for f in cache.looked if f.inputs["x"] == 1)
+    fp = next(f for f in cache.looked if f.inputs["Int x"] == 1)
     assert fp.call_fqn == "c.t" and fp.shard == 0 and fp.backend == "Local"
     assert fp.command == f"echo $(( 1 + 1 )) > n.txt; cat {data} > copy.txt"
     assert "~{x}" in fp.command_template
     assert fp.runtime["docker"] == "ubuntu:22.04"
     assert fp.input_files == [str(data)]
-    assert fp.output_expressions["n"] == 'Int n = read_int("n.txt")'
-    assert [f.inputs["x"] for f, _ in cache.recorded] == [1]
+    assert fp.output_expressions["Int n"] == 'Int n = read_int("n.txt")'
+    assert [f.inputs["Int x"] for f, _ in cache.recorded] == [1]
     assert cache.recorded[0][1]["n"] == 2
     assert not (Path(root) / "call-t" / "shard-1" / "execution" / "script").exists()
     md = workflow_metadata(store, wf_id)

@@ -57,7 +57,7 @@ workflow c {
     assert md["calls"]["c.five"][0]["executionStatus"] == "Done"
     assert md["calls"]["c.five"][0]["returnCode"] == 5
     assert md["calls"]["c.noisy"][0]["executionStatus"] == "Failed"
-    assert "failOnStderr" in md["failures"][0]["message"]
+    assert "failOnStderr" in md["failures"][0]["causedBy"][0]["message"]
     assert "failOnStderr" in res.stderr
     assert res.stdout == ""
 

@@ -104,7 +104,8 @@ def normalise_runtime_attributes(attributes: Mapping[str, Any]) -> dict[str, str
     ``returnCodes`` (WDL 1.1) and ``continueOnReturnCode`` are the same
     attribute; ``returnCodes`` wins when both are given. An absent
     ``continueOnReturnCode`` hashes as ``0`` and an absent ``failOnStderr`` as
-    ``false``, so spelling out a default does not change the hash.
+    ``false``, so spelling out a default does not change the hash; ``false``
+    hashes as itself, as in Cromwell.
     """
     codes = attributes.get("returnCodes", attributes.get("continueOnReturnCode", 0))
     fail_on_stderr = attributes.get("failOnStderr", False)
@@ -122,8 +123,6 @@ def _normalise_return_codes(codes: Any) -> Any:
     """``"*"``/``true`` mean any code; lists are order-free; numeric strings become ints."""
     if codes == "*" or codes is True:
         return True
-    if codes is False:
-        return 0
     if isinstance(codes, str) and codes.strip().lstrip("-").isdigit():
         return int(codes)
     if isinstance(codes, list | tuple):

@@ -92,6 +92,7 @@ class CallAttempts:
         if self.cache.enabled and self._cache_hit(cr, ex):
             return None
         cmd_env, transfers = self._stage_inputs(cr, env)
+        cmd_env = C.with_task_info(plan, cmd_env, cr.runtime, cr.attempt, cr.key)
         cr.command = C.render_command(self.libs, plan, cmd_env, ex)
         localizer = self.backend.localizer
         upload = C.upload_plan(self.libs, plan, env) if localizer is not None else None
@@ -148,7 +149,8 @@ class CallAttempts:
 
     def _cache_hit(self, cr: CallRun, ex: str) -> bool:
         assert cr.plan is not None and cr.env is not None
-        cr.command = C.render_command(self.libs, cr.plan, cr.env, ex)
+        env = C.with_task_info(cr.plan, cr.env, cr.runtime, cr.attempt, cr.key)
+        cr.command = C.render_command(self.libs, cr.plan, env, ex)
         fp = fingerprint(cr, self.backend.name)
         cr.fingerprint = fp
         hit = self.cache.lookup(fp)
@@ -207,19 +209,27 @@ class CallAttempts:
                 reason = f"{state.reason or 'job lost'} (system retry {cr.system_retries})"
                 self.fail(cr, reason, retry=True, free=True)
                 return
-            self.fail(cr, state.reason or "job failed", retry=True, free=state.retryable)
+            ex = os.path.join(cr.call_root, "execution")
+            self.fail(
+                cr,
+                C.with_stderr(state.reason or "job failed", ex),
+                retry=True,
+                free=state.retryable,
+            )
             return
         rc = state.return_code
         ex = os.path.join(cr.call_root, "execution")
         if not C.return_code_ok(rc, cr.runtime):
-            self.fail(cr, f"{cr.key} failed: return code {rc} (see {ex}/stderr)", rc=rc)
+            failed = f"{cr.key} failed: return code {rc} (see {ex}/stderr)"
+            self.fail(cr, C.with_stderr(failed, ex), rc=rc)
             return
         if C.truthy(cr.runtime.get("failOnStderr")) and self._nonempty(os.path.join(ex, "stderr")):
             self.fail(cr, f"{cr.key} failed: failOnStderr and stderr is not empty", rc=rc)
             return
         assert cr.plan is not None and cr.env is not None
         try:
-            outputs = C.eval_outputs(self.libs, cr.plan, cr.env, ex)
+            env = C.with_task_info(cr.plan, cr.env, cr.runtime, cr.attempt, cr.key, rc)
+            outputs = C.eval_outputs(self.libs, cr.plan, env, ex)
         except C.CallFailure as exc:
             self.fail(cr, f"{cr.key} failed: {exc}", rc=rc, retry=False)
             return

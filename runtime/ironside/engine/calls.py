@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shlex
 import textwrap
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,8 +16,10 @@ from WDL import Env, Type, Value
 from ironside.engine.plan import TaskPlan
 from ironside.errors import UserError
 from ironside.filesystems.dispatch import FileSystems
+from ironside.wdl.grammar import task_hints
+from ironside.wdl.requirements import engine_key, engine_value
 from ironside.wdl.stdlib import TaskStdLib, WorkflowStdLib
-from ironside.wdl.values import files_in, has_files
+from ironside.wdl.values import files_in, has_files, meta_json
 
 #: What evaluating WDL can raise on bad values (not bugs of the engine).
 EVAL_ERRORS = (
@@ -117,6 +121,8 @@ def task_env(
                 value = given.coerce(decl.type)
             elif decl.expr is not None:
                 value = decl.expr.eval(env, lib).coerce(decl.type)
+                if decl.name in plan.input_names:
+                    value = anchor_default(value, decl)
             elif decl.type.optional:
                 value = Value.Null()
             else:
@@ -127,16 +133,90 @@ def task_env(
     return env
 
 
+def anchor_default(value: Value.Base, decl: Any) -> Value.Base:
+    """An input default's relative File/Directory paths, resolved against its WDL's directory.
+
+    (Cromwell's local backend does so; the server's documents live in the submitted bundle.)
+    """
+    base = os.path.dirname(getattr(decl.pos, "abspath", "") or "")
+    if not base or not _has_file(decl.type, (Type.File, Type.Directory)):
+        return value
+
+    def anchor(v: Value.Base) -> str:
+        path = str(v.value)
+        return path if os.path.isabs(path) or "://" in path else os.path.join(base, path)
+
+    return Value.rewrite_paths(value, anchor)
+
+
 def render_command(
     libs: TaskStdLibs, plan: TaskPlan, env: Env.Bindings[Value.Base], execution_dir: str
 ) -> str:
-    """The command with placeholders filled, common indentation removed."""
+    """The command with placeholders filled, common indentation removed.
+
+    WDL 1.2 ``env`` declarations become exported variables ahead of the command.
+    """
     lib = libs.at(plan.version, False, execution_dir, _values(env))
     try:
         text = plan.task.command.eval(env, lib).value
     except EVAL_ERRORS as exc:
         raise CallFailure(f"{where(plan.task.command)}: command: {exc}") from None
-    return textwrap.dedent(text).strip()
+    command = textwrap.dedent(text).strip()
+    exports = "".join(
+        f"export {d.name}={shlex.quote(_env_text(env[d.name]))}\n"
+        for d in plan.decls
+        if d.decor.get("env") and d.name in env
+    )
+    return exports + command
+
+
+def _env_text(value: Value.Base) -> str:
+    """A value as an environment variable holds it (compound values as JSON)."""
+    if isinstance(value, Value.Null):
+        return ""
+    if isinstance(value, Value.Boolean):
+        return "true" if value.value else "false"
+    if isinstance(value, Value.String | Value.Int | Value.Float):
+        return str(value.value)
+    return json.dumps(value.json)
+
+
+def with_task_info(
+    plan: TaskPlan,
+    env: Env.Bindings[Value.Base],
+    runtime: Mapping[str, Any],
+    attempt: int,
+    call_id: str,
+    return_code: int | None = None,
+) -> Env.Bindings[Value.Base]:
+    """``env`` with WDL 1.2's ``task`` runtime variable bound (unchanged before 1.2)."""
+    if plan.version in ("draft-2", "1.0", "1.1"):
+        return env
+    from ironside.backends.aws_batch.values import memory_bytes
+
+    task = plan.task
+    try:
+        memory = memory_bytes(runtime.get("memory") or "2 GiB")
+    except ValueError:
+        memory = 2 * 2**30
+    info: dict[str, Any] = {
+        "name": task.name,
+        "id": call_id,
+        "container": runtime.get("docker") or None,
+        "cpu": float(runtime.get("cpu") or 1),
+        "memory": memory,
+        "gpu": [],
+        "fpga": [],
+        "disks": {},
+        "attempt": attempt - 1,
+        "end_time": None,
+        "meta": meta_json(task.meta or {}),
+        "parameter_meta": meta_json(task.parameter_meta or {}),
+    }
+    if return_code is not None:
+        info["return_code"] = return_code
+    ty = task.task_runtime_info_struct_type(output_section=return_code is not None)
+    return env.bind("task", Value.from_json(ty, info))
 
 
 def eval_runtime(
@@ -149,9 +229,13 @@ def eval_runtime(
     """Runtime attributes as JSON values: defaults overlaid by the task's own."""
     lib = libs.at(plan.version, False, execution_dir, _values(env))
     out = dict(defaults)
+    for key, value in task_hints(plan.task).items():  # WDL 1.2: under the requirements
+        name = engine_key(key, plan.version)
+        out[name] = engine_value(name, value)
     for key, expr in plan.task.runtime.items():
+        name = engine_key(key, plan.version)
         try:
-            out[key] = expr.eval(env, lib).json
+            out[name] = engine_value(name, expr.eval(env, lib).json)
         except EVAL_ERRORS as exc:
             raise CallFailure(f"{where(expr)}: runtime {key}: {exc}") from None
     return out
@@ -224,20 +308,35 @@ def outputs_from_json(plan: TaskPlan, data: Mapping[str, Any]) -> Env.Bindings[V
 
 
 def return_code_ok(rc: int, runtime: Mapping[str, Any]) -> bool:
-    """``continueOnReturnCode`` / ``returnCodes``: is ``rc`` a success?"""
+    """``returnCodes`` / ``continueOnReturnCode``: is ``rc`` a success?
+
+    ``"*"`` or ``true``: any code; ``false`` or absent: 0 only; an int or a list: those.
+    """
     spec = runtime.get("returnCodes", runtime.get("continueOnReturnCode"))
-    if spec is None:
+    if spec is None or spec is False or spec == "false":
         return rc == 0
     if spec is True or spec == "*" or spec == "true":
         return True
-    if spec is False or spec == "false":
-        return rc == 0
-    if isinstance(spec, list):
-        return rc in [int(x) for x in spec]
+    codes = spec if isinstance(spec, list) else [spec]
     try:
-        return rc == int(spec)
+        return rc in {int(x) for x in codes}
     except (TypeError, ValueError):
         return rc == 0
+
+
+def with_stderr(message: str, execution_dir: str, lines: int = 5) -> str:
+    """``message`` followed by the last ``lines`` of the attempt's stderr, when it has any."""
+    path = os.path.join(execution_dir, "stderr")
+    if "://" in path:
+        return message
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+            tail = fh.read().decode(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return message
+    text = "\n".join(line.rstrip() for line in tail).strip()
+    return f"{message}; stderr ends:\n{text}" if text else message
 
 
 def scaled_memory(value: Any, factor: float) -> str:
@@ -285,10 +384,10 @@ class _PlanStdLib(TaskStdLib):
         raise _Unknowable(filename)
 
 
-def _has_file(ty: Type.Base) -> bool:
-    if isinstance(ty, Type.File):
+def _has_file(ty: Type.Base, kinds: tuple[type, ...] = (Type.File,)) -> bool:
+    if isinstance(ty, kinds):
         return True
-    return any(_has_file(p) for p in ty.parameters)
+    return any(_has_file(p, kinds) for p in ty.parameters)
 
 
 def _relative(path: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 from ironside import failpoints
@@ -13,31 +14,81 @@ from ironside.wdl.values import files_in
 _fs = LocalFileSystem()
 
 
+class OutputCollision(FileExistsError):
+    """Two workflow outputs would be copied to the same final path (fails the workflow)."""
+
+
+def _targets(
+    outputs_json: dict[str, Any], root: str, options: Options
+) -> tuple[str, dict[str, tuple[str, str]]] | None:
+    """(destination, {source path: (target path, output name)}); None: nothing to copy."""
+    dest = options.get("final_workflow_outputs_dir")
+    if not dest:
+        return None
+    relative = str(options.get("use_relative_output_paths", False)).lower() == "true"
+    base = os.path.dirname(os.path.dirname(root))  # <backend root>
+    targets: dict[str, tuple[str, str]] = {}
+    for name, value in outputs_json.items():
+        for path in files_in_json(value):
+            if "://" in path or not os.path.exists(path):
+                continue
+            if relative and "/execution/" in path:
+                rel = path.split("/execution/", 1)[1]
+            else:
+                rel = os.path.relpath(path, base) if path.startswith(base) else path.lstrip("/")
+            targets[path] = (os.path.join(os.path.abspath(dest), rel), name)
+    return dest, targets
+
+
+def check_output_paths(outputs_json: dict[str, Any], root: str, options: Options) -> None:
+    """Raise ``OutputCollision`` naming both outputs when two files land on one final path."""
+    planned = _targets(outputs_json, root, options)
+    seen: dict[str, tuple[str, str]] = {}
+    for source, (target, name) in (planned[1] if planned else {}).items():
+        other = seen.setdefault(target, (source, name))
+        if other[0] != source:
+            raise OutputCollision(
+                f"final_workflow_outputs_dir: outputs {other[1]} ({other[0]}) and {name} "
+                f"({source}) would both be copied to {target}"
+            )
+
+
 def copy_outputs(outputs_json: dict[str, Any], root: str, options: Options) -> dict[str, Any]:
     """Copy output files under ``final_workflow_outputs_dir``; return the outputs pointing there.
 
     Paths keep their layout below the workflow root, or (``use_relative_output_paths``)
-    their path relative to the call's execution directory.
+    their path relative to the call's execution directory; two files on one path raise
+    ``OutputCollision`` before anything is copied.
     """
-    dest = options.get("final_workflow_outputs_dir")
-    if not dest:
+    planned = _targets(outputs_json, root, options)
+    if planned is None:
         return outputs_json
-    relative = str(options.get("use_relative_output_paths", False)).lower() == "true"
-    base = os.path.dirname(os.path.dirname(root))  # <backend root>
+    check_output_paths(outputs_json, root, options)
+    targets = planned[1]
 
     def place(path: str) -> str:
-        if "://" in path or not os.path.isfile(path):
+        if path not in targets:
             return path
-        if relative and "/execution/" in path:
-            rel = path.split("/execution/", 1)[1]
+        target = targets[path][0]
+        if os.path.isdir(path):  # a WDL 1.2 Directory output
+            shutil.copytree(path, target, dirs_exist_ok=True)
         else:
-            rel = os.path.relpath(path, base) if path.startswith(base) else path.lstrip("/")
-        target = os.path.join(os.path.abspath(dest), rel)
-        _fs.copy(path, target)
+            _fs.copy(path, target)
         failpoints.hit("output-copy")
         return target
 
     return {k: _rewrite(v, place) for k, v in outputs_json.items()}
+
+
+def files_in_json(value: Any) -> list[str]:
+    """The absolute paths in an output's JSON value."""
+    if isinstance(value, str):
+        return [value] if os.path.isabs(value) else []
+    if isinstance(value, list):
+        return [p for v in value for p in files_in_json(v)]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in files_in_json(v)]
+    return []
 
 
 def _rewrite(value: Any, place: Any) -> Any:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import WDL
-
 from ironside.engine.cache_step import CallFingerprint
 from ironside.engine.runs import CallRun
-from ironside.wdl.values import files_in
+from ironside.wdl.values import files_in, meta_json
 
 
 def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
@@ -17,7 +13,9 @@ def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
     env = cr.env
     assert plan is not None and env is not None
     names = plan.input_names or frozenset(d.name for d in plan.decls)  # draft-2: all
-    inputs = {d.name: env[d.name].json for d in plan.decls if d.name in names}
+    # Cromwell's hash key names: "input: File f", "output expression: String s"
+    inputs = {f"{d.type} {d.name}": env[d.name].json for d in plan.decls if d.name in names}
+    outputs = {f"{plan.output_types[n]} {n}": e for n, e in plan.output_expressions.items()}
     files: list[str] = []
     for d in plan.decls:
         if d.name in names:
@@ -34,20 +32,8 @@ def fingerprint(cr: CallRun, backend: str) -> CallFingerprint:
         runtime=cr.runtime,
         inputs=inputs,
         input_files=files,
-        output_expressions=plan.output_expressions,
+        output_expressions=outputs,
         call_root=cr.call_root,
         options=cr.wf.options.raw,
         task_meta=meta_json(plan.task.meta or {}),
     )
-
-
-def meta_json(value: Any) -> Any:
-    """A task's ``meta`` section as JSON values (miniwdl keeps literals as expressions)."""
-    if isinstance(value, dict):
-        return {str(k): meta_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [meta_json(v) for v in value]
-    if isinstance(value, WDL.Expr.Base):
-        literal = value.literal
-        return literal.json if literal is not None else str(value)
-    return value

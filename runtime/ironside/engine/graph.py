@@ -245,7 +245,7 @@ def decl_value(
         ):
             return value.coerce(decl.type)
         if decl.expr is not None:
-            return decl.expr.eval(env, run.stdlib).coerce(decl.type)
+            return C.anchor_default(decl.expr.eval(env, run.stdlib).coerce(decl.type), decl)
     except C.EVAL_ERRORS as exc:
         raise C.CallFailure(f"{C.where(decl)}: {decl.name}: {exc}") from None
     if decl.type.optional:

@@ -19,6 +19,7 @@ from ironside.filesystems.dispatch import FileSystems
 from ironside.labels import validate_labels
 from ironside.store.db import Store
 from ironside.store.status import WorkflowStatus
+from ironside.wdl import lenient
 from ironside.wdl.loader import load_document
 from ironside.wdl.reach import Confinement
 from ironside.wdl.stdlib import WorkflowStdLib
@@ -237,7 +238,7 @@ def store_submission(
         },
         sub.labels,
     )
-    for warning in sub.options.warnings:
+    for warning in [*sub.options.warnings, *lenient.warnings(sub.doc)]:
         store.add_event(wf_id, "warning", warning)
     return wf_id
 

@@ -42,9 +42,13 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
     app.state.settings = settings
     app.state.metadata_cache = MetadataCache(settings.metadata_cache_bytes)
     install_error_handlers(app)
-    app.include_router(callcaching.router)
-    app.include_router(workflows.router)
-    app.include_router(womtool.router)
+    # Cromwell answers /api/workflows/{version}/... for any version: v1 is documented,
+    # every other value is served by the same routes
+    for prefix, documented in (("/api/workflows/v1", True), ("/api/workflows/{version}", False)):
+        app.include_router(callcaching.router, prefix=prefix, include_in_schema=documented)
+        app.include_router(workflows.router, prefix=prefix, include_in_schema=documented)
+    for prefix, documented in (("/api/womtool/v1", True), ("/api/womtool/{version}", False)):
+        app.include_router(womtool.router, prefix=prefix, include_in_schema=documented)
     app.include_router(engine_info.router)
     install_docs(app)
     install_error_responses(app)

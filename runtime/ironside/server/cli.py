@@ -10,12 +10,14 @@ import argparse
 import logging
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ironside.config import Settings, load_settings
 from ironside.errors import UserError
 from ironside.redact import install_log_redaction, secret_values, url_password
 from ironside.server.settings import ServerSettings, settings_from_config
+
+if TYPE_CHECKING:  # the config (pyhocon) loads only when it is read: ironside --version
+    from ironside.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ def load_server_settings(
     args: argparse.Namespace, settings: Settings | None = None
 ) -> ServerSettings:
     """Server settings from the engine's config (read once), the environment, the command line."""
+    from ironside.config import load_settings
+
     settings = settings or load_settings(args.config)
     server = settings_from_config(
         settings.section("ironside.server"),
@@ -49,6 +53,7 @@ def run_server(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 on bad config."""
     import uvicorn
 
+    from ironside.config import load_settings
     from ironside.server.app import create_app
     from ironside.server.engine_adapter import engine_port
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import WDL
 
 from ironside.errors import UserError
 from ironside.server import wdl_check
+from ironside.wdl.values import meta_json
+
+log = logging.getLogger("ironside.server")
 
 
 def value_type(ty: WDL.Type.Base) -> dict[str, Any]:
@@ -91,15 +95,45 @@ def describe(
     dependencies: bytes | None = None,
     limits: wdl_check.Limits | None = None,
     quote: bool = True,
+    version: str = "",
 ) -> dict[str, Any]:
-    """WorkflowDescription of ``source`` (and of ``inputs`` against it, when given)."""
+    """WorkflowDescription of ``source`` (and of ``inputs`` against it, when given).
+
+    Never raises: what cannot be described is an invalid description saying why.
+    """
+    if not _has_content(source):
+        return _empty([f"{wdl_check.MAIN_NAME}:1:1: the workflow source is empty"])
     try:
-        doc = wdl_check.load(source, dependencies, None, limits, quote)
+        return _describe(source, inputs, dependencies, limits, version, quote)
     except UserError as exc:
         return _empty([str(exc)])
+    except Exception as exc:  # a document miniwdl cannot describe must not be a 500
+        log.exception("describe failed")
+        return _empty([f"{wdl_check.MAIN_NAME}: cannot describe the workflow: {exc}"])
+
+
+def _has_content(source: str) -> bool:
+    """Whether anything but blank lines and comments is in ``source``."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in source.splitlines())
+
+
+def _describe(
+    source: str,
+    inputs: dict[str, Any] | None,
+    dependencies: bytes | None,
+    limits: wdl_check.Limits | None,
+    version: str,
+    quote: bool,
+) -> dict[str, Any]:
+    doc = wdl_check.load(source, dependencies, None, limits, quote)
+    found = wdl_check.document_version(doc)
+    if version and version != found:
+        return _empty([f"workflowTypeVersion: {version!r} but the document is WDL {found}"], found)
     target = wdl_check.executable(doc)
-    result = _empty([], wdl_check.document_version(doc))
+    result = _empty([], found)
     if target is None:  # a library of tasks: valid, but nothing to run
+        if not doc.tasks:
+            return _empty([f"{wdl_check.MAIN_NAME}:1:1: no workflow and no task"], found)
         result.update(valid=True, validWorkflow=True, images=_images(doc))
         return result
     input_errors: list[str] = []
@@ -108,16 +142,22 @@ def describe(
             wdl_check.check_inputs(target, inputs)
         except UserError as exc:
             input_errors.append(str(exc))
+    shown = [b for b in target.available_inputs if not _internal(b.name)]
     result.update(
         valid=not input_errors,
         errors=input_errors,
         validWorkflow=True,
         name=target.name,
-        inputs=[_input(b.name, b.value) for b in target.available_inputs],
+        inputs=[_input(b.name, b.value) for b in shown],
         outputs=[_output(b.name, b.value) for b in (target.effective_outputs or [])],
         images=_images(doc),
-        meta=dict(target.meta or {}),
-        parameterMeta=dict(target.parameter_meta or {}),
+        meta=meta_json(dict(target.meta or {})),
+        parameterMeta=meta_json(dict(target.parameter_meta or {})),
         isRunnableWorkflow=doc.workflow is not None or len(doc.tasks) == 1,
     )
     return result
+
+
+def _internal(name: str) -> bool:
+    """An input the engine adds itself (miniwdl's ``_requirements`` of WDL 1.2 tasks)."""
+    return any(part.startswith("_") for part in name.split("."))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ironside.callcache.diff import CallSpec
 from ironside.config import Settings, load_settings
@@ -20,7 +20,7 @@ from ironside.engine.service import WorkflowService
 from ironside.engine.submit import SubmissionWhere
 from ironside.server.engine_port import BackendsInfo, WorkflowIdTaken, WorkflowSummary
 from ironside.server.submission import Submission
-from ironside.store.models import Label
+from ironside.store.models import Call, Label
 
 _WHERE = SubmissionWhere()
 
@@ -111,7 +111,7 @@ class StoreEngine:
         labels: dict[str, dict[str, str]] = {}
         with self.store.engine.connect() as conn:
             for wf_id, key, value in conn.execute(
-                select(Label.workflow_id, Label.key, Label.value)
+                select(Label.c.workflow_id, Label.c.key, Label.c.value)
             ):
                 labels.setdefault(wf_id, {})[key] = value
         parents = {r["id"]: r["parent_id"] for r in rows}
@@ -124,6 +124,12 @@ class StoreEngine:
     def backends(self) -> BackendsInfo:
         """Configured providers."""
         return BackendsInfo(sorted(self.settings.providers), self.settings.default_backend)
+
+    def running_jobs(self) -> int:
+        """Call attempts in state Running (one count query)."""
+        with self.store.engine.connect() as conn:
+            query = select(func.count()).select_from(Call).where(Call.c.status == "Running")
+            return int(conn.execute(query).scalar() or 0)
 
     def call_cache_diff(self, a: CallSpec, b: CallSpec) -> dict[str, Any]:
         """``/callcaching/diff`` of two stored calls (404 when a workflow or call is unknown)."""

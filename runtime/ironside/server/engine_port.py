@@ -88,3 +88,6 @@ class EnginePort(Protocol):
 
     def backends(self) -> BackendsInfo:
         """The configured backends."""
+
+    def running_jobs(self) -> int:
+        """How many call attempts are running now (``/engine/v1/stats``)."""

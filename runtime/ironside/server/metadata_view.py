@@ -24,25 +24,63 @@ REDACTED = "[redacted]"
 
 @dataclass(frozen=True)
 class MetadataView:
-    """What a ``/metadata`` request asks for."""
+    """What a ``/metadata`` request asks for.
+
+    Keys match as Cromwell's do: by prefix (``exec`` selects ``executionStatus`` and
+    ``executionEvents``), and ``a:b`` names ``b`` inside ``a`` (``runtimeAttributes:docker``).
+    Call-level keys are named from the call (``executionStatus``, not ``calls:...``).
+    """
 
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
     expand: bool = False
 
-    def keep(self, key: str, always: tuple[str, ...]) -> bool:
-        """Whether ``key`` survives the include/exclude filters."""
-        if key in self.exclude:
-            return False
-        return not self.include or key in self.include or key in always
+    def decide(self, path: str, included: bool = False) -> str:
+        """``drop``, ``keep`` (the whole value) or ``descend`` (filter inside) for ``path``."""
+        if any(path.startswith(e) for e in self.exclude):
+            return DROP
+        inside = path + ":"
+        if included or not self.include or any(path.startswith(i) for i in self.include):
+            return DESCEND_ALL if any(e.startswith(inside) for e in self.exclude) else KEEP
+        return DESCEND if any(i.startswith(inside) for i in self.include) else DROP
 
-    def wants_subworkflows(self) -> bool:
-        """Whether sub-workflow metadata is to be inlined."""
-        return self.expand and self.keep("subWorkflowMetadata", ())
+    def keep(self, key: str, always: tuple[str, ...]) -> bool:
+        """Whether a top-level ``key`` survives the filters at all."""
+        return key in always or self.decide(key) != DROP
+
+    def wants_subworkflows(self, kept: dict[str, Any]) -> bool:
+        """Whether a call entry's sub-workflow is to be inlined (its id survived, or asked)."""
+        if not self.expand:
+            return False
+        return "subWorkflowId" in kept or self.decide("subWorkflowMetadata") != DROP
+
+
+DROP, KEEP, DESCEND, DESCEND_ALL = "drop", "keep", "descend", "descend-all"
+
+
+def _filtered(value: Any, path: str, view: MetadataView, included: bool) -> Any:
+    """``value`` at ``path`` with what the view drops removed inside it."""
+    if not isinstance(value, dict):
+        if isinstance(value, list):
+            return [_filtered(v, path, view, included) for v in value]
+        return value
+    out = {}
+    for key, inner in value.items():
+        sub = f"{path}:{key}" if path else key
+        decision = view.decide(sub, included)
+        if decision == KEEP:
+            out[key] = inner
+        elif decision != DROP:
+            out[key] = _filtered(inner, sub, view, included or decision == DESCEND_ALL)
+    return out
 
 
 def _filter_call(entry: dict[str, Any], view: MetadataView) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if view.keep(k, ALWAYS_CALL)}
+    kept = _filtered(entry, "", view, False)
+    for key in ALWAYS_CALL:
+        if key in entry:
+            kept[key] = entry[key]
+    return dict(kept)
 
 
 def apply_view(
@@ -55,10 +93,12 @@ def apply_view(
     out: Metadata = {}
     for key, value in metadata.items():
         if key == "calls" and isinstance(value, dict):
-            if "calls" in view.exclude:
+            if any("calls".startswith(e) for e in view.exclude):
                 continue
             # no filter at all (the common request): entries as they are, not copied key by key
-            keep_all = "calls" in view.include or not (view.include or view.exclude)
+            keep_all = not view.exclude and (
+                not view.include or any("calls".startswith(i) for i in view.include)
+            )
             out["calls"] = {
                 fqn: [
                     _expand(e if keep_all else _filter_call(e, view), e, view, fetch, depth)
@@ -66,8 +106,14 @@ def apply_view(
                 ]
                 for fqn, entries in value.items()
             }
-        elif view.keep(key, ALWAYS_TOP):
+        elif key in ALWAYS_TOP:
             out[key] = value
+        else:
+            decision = view.decide(key)
+            if decision == KEEP:
+                out[key] = value
+            elif decision != DROP:
+                out[key] = _filtered(value, key, view, decision == DESCEND_ALL)
     return redact_secrets(out)
 
 
@@ -79,7 +125,7 @@ def _expand(
     depth: int,
 ) -> dict[str, Any]:
     sub_id = entry.get("subWorkflowId")
-    if not sub_id or not view.wants_subworkflows() or depth >= MAX_DEPTH:
+    if not sub_id or not view.wants_subworkflows(kept) or depth >= MAX_DEPTH:
         return kept
     kept = dict(kept)
     kept["subWorkflowMetadata"] = apply_view(fetch(str(sub_id)), view, fetch, depth + 1)

@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ironside.server.query import MULTI_KEYS, SINGLE_KEYS
+
 _TEXT = {"type": "string", "format": "binary"}
 
 
@@ -63,6 +65,34 @@ LABELS_BODY = {
             }
         }
     }
+}
+
+
+def _query_param(name: str, description: str, many: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if many:
+        schema = {"type": "array", "items": schema}
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+QUERY_PARAMS = {
+    "parameters": [
+        *(_query_param(k, f"{k} (may repeat)", many=True) for k in MULTI_KEYS),
+        *(_query_param(k, k) for k in SINGLE_KEYS),
+        _query_param("additionalQueryResultFields", "labels, parentWorkflowId", many=True),
+    ]
+}
+DIFF_PARAMS = {
+    "parameters": [
+        {**_query_param(f"{k}{side}", text), "required": k != "index"}
+        for side in ("A", "B")
+        for k, text in (
+            ("workflow", f"workflow id of call {side}"),
+            ("call", f"fully qualified name of call {side}"),
+            ("index", f"shard index of call {side} (default -1)"),
+        )
+    ]
 }
 
 

@@ -8,6 +8,7 @@ nothing reaches the store unless it parses, typechecks and its inputs fit.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +27,16 @@ from ironside.server.urlfetch import fetch_workflow_url
 from ironside.server.zipsafe import check_zip
 
 INPUT_PARTS = ("workflowInputs",) + tuple(f"workflowInputs_{i}" for i in range(2, 6))
+#: ``workflowInputs_N`` for any N (Cromwell takes as many as are sent)
+_MORE_INPUTS = re.compile(r"^workflowInputs_([1-9][0-9]{0,3})$")
+#: the names of Cromwell's first API, still accepted by Cromwell
+ALIASES = {"wdlSource": "workflowSource", "wdlDependencies": "workflowDependencies"}
 KNOWN_PARTS = frozenset(
     {
         "workflowSource",
         "workflowUrl",
         *INPUT_PARTS,
+        *ALIASES,
         "workflowOptions",
         "labels",
         "workflowDependencies",
@@ -74,8 +80,9 @@ async def read_fields(request: Request, settings: ServerSettings) -> Fields:
         raise UserError(f"cannot read the form: {exc}") from None
     fields: Fields = {}
     for name, value in form.multi_items():
-        if name not in KNOWN_PARTS:
+        if name not in KNOWN_PARTS and not _MORE_INPUTS.match(name):
             raise UserError(f"Unexpected body part name: {name}")
+        name = ALIASES.get(name, name)
         if isinstance(value, UploadFile):
             fields[name] = await value.read()
         else:
@@ -108,9 +115,10 @@ def _json_object(fields: Fields, name: str, error: type[UserError] = UserError) 
 
 
 def merged_inputs(fields: Fields) -> dict[str, Any]:
-    """``workflowInputs`` then ``_2`` ... ``_5``, later keys overriding earlier ones."""
-    merged: dict[str, Any] = {}
-    for name in INPUT_PARTS:
+    """``workflowInputs`` then ``_2``, ``_3`` ..., later keys overriding earlier ones."""
+    merged: dict[str, Any] = _json_object(fields, "workflowInputs")
+    numbered = [(int(m.group(1)), n) for n in fields if (m := _MORE_INPUTS.match(n))]
+    for _, name in sorted(numbered):
         merged.update(_json_object(fields, name))
     return merged
 

@@ -18,6 +18,7 @@ from typing import Any
 import WDL
 from WDL import Error as WdlError
 
+from ironside import wdl as _wdl  # noqa: F401  (WDL's keywords by version, cached parsers)
 from ironside.errors import BadInputs
 from ironside.limits import Limits as CostLimits
 from ironside.server.zipsafe import safe_extract

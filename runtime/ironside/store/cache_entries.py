@@ -35,13 +35,13 @@ from sqlalchemy.exc import DBAPIError
 
 from ironside.callcache.service import CacheEntry, entry_from_row, entry_to_row
 from ironside.store.db import is_transient
-from ironside.store.models import Base
+from ironside.store.models import metadata
 
 LONG_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 
 CACHE_ENTRIES = Table(
     "ironside_call_cache_entry",
-    Base.metadata,
+    metadata,
     Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("aggregate_hash", String(32), nullable=False),
     Column("base_hash", String(32), nullable=False),
@@ -61,7 +61,7 @@ CACHE_ENTRIES = Table(
 
 MD5_MEMO = Table(
     "ironside_md5_memo",
-    Base.metadata,
+    metadata,
     Column("path_key", String(64), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),

@@ -7,8 +7,11 @@ through ``Store.batch`` and reach the database in one transaction per
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,10 +40,7 @@ from ironside.store.models import Call, Job, Label, MetadataEvent, Workflow
 Row = dict[str, Any]
 
 
-TABLES: dict[type, Table] = {
-    m: m.__table__  # type: ignore[attr-defined,misc]
-    for m in (Workflow, Call, Job, MetadataEvent, Label)
-}
+TABLES: dict[Table, Table] = {t: t for t in (Workflow, Call, Job, MetadataEvent, Label)}
 
 #: Marker key of call rows inserted only when absent (after a restart).
 _CallIfAbsent = "call-if-absent"
@@ -99,6 +99,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The file of an SQLite URL (None: another database, or in memory)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
 #: The newest migration; a database already there skips Alembic (and its imports).
 HEAD_REVISION = "0003"
 
@@ -123,11 +131,62 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def _migrations_digest() -> str:
+    """A digest of the migration scripts: a template made by other scripts is not used."""
+    folder = resources.files("ironside.store") / "migrations" / "versions"
+    digest = hashlib.sha256()
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".py"):
+            digest.update(item.name.encode() + b"\0" + item.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _template_dir() -> str:
+    base = os.environ.get("IRONSIDE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ironside"
+    )
+    return os.path.join(base, "sqlite")
+
+
+def _seed_from_template(db_path: str) -> None:
+    """A new SQLite file starts as a copy of an empty, migrated template (made once per user).
+
+    Migrating a fresh database means importing Alembic and running every migration: most
+    of a small run's start. The template is made by the same migrations, so the copy is the
+    same schema; anything unusual (no cache directory, another user's) just migrates.
+    """
+    folder = _template_dir()
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.stat(folder).st_uid != os.getuid():
+            return
+        template = os.path.join(folder, f"{HEAD_REVISION}-{_migrations_digest()}.sqlite")
+        if not os.path.exists(template):
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            os.close(fd)
+            engine = make_engine(f"sqlite:///{tmp}")
+            try:
+                migrate(engine)
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+            finally:
+                engine.dispose()
+            os.replace(tmp, template)
+        os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+        with open(template, "rb") as src, open(db_path, "xb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (OSError, DBAPIError):
+        return  # the database is migrated in place instead
+
+
 def open_store(url: str) -> Store:
     """Open (and migrate) the store at ``url``; ``BadConfig`` when the database cannot be opened."""
     from sqlalchemy.exc import OperationalError
 
     try:
+        path = _sqlite_file(url)
+        if path is not None and not os.path.exists(path):
+            _seed_from_template(path)
         engine = make_engine(url)
         migrate(engine)
     except OperationalError as exc:
@@ -143,7 +202,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        self._inserts: dict[type | str, list[Row]] = {}
+        self._inserts: dict[Table | str, list[Row]] = {}
         self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
         self._wf_updates: list[tuple[str, Row]] = []
         self._job_updates: list[tuple[tuple[str, str, int, int], Row]] = []
@@ -200,7 +259,7 @@ class Store:
         with self._lock:
             self._wf_updates.append((workflow_id, values))
 
-    def _queue_insert(self, model: type | str, row: Row) -> None:
+    def _queue_insert(self, model: Table | str, row: Row) -> None:
         with self._lock:
             self._inserts.setdefault(model, []).append(row)
 
@@ -234,7 +293,7 @@ class Store:
 
     def _write(
         self,
-        inserts: dict[type | str, list[Row]],
+        inserts: dict[Table | str, list[Row]],
         updates: list[tuple[tuple[str, ...], list[Row]]],
         wf_updates: list[tuple[str, Row]],
         job_updates: list[tuple[tuple[str, str, int, int], Row]],
@@ -261,7 +320,7 @@ class Store:
             if job_updates:
                 self._execute_job_update(conn, job_updates)
             for wf_id, values in wf_updates:
-                conn.execute(update(Workflow).where(Workflow.id == wf_id).values(**values))
+                conn.execute(update(Workflow).where(Workflow.c.id == wf_id).values(**values))
 
     @staticmethod
     def _execute_job_update(
@@ -344,7 +403,9 @@ class Store:
         """Add or replace labels of a workflow."""
         with self.engine.begin() as conn:
             conn.execute(
-                delete(Label).where(Label.workflow_id == workflow_id, Label.key.in_(list(labels)))
+                delete(Label).where(
+                    Label.c.workflow_id == workflow_id, Label.c.key.in_(list(labels))
+                )
             )
             conn.execute(
                 insert(Label),
@@ -355,7 +416,7 @@ class Store:
     def workflow(self, workflow_id: str) -> Row:
         """The workflow row; ``UnknownWorkflow`` when there is none."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(TABLES[Workflow]).where(Workflow.id == workflow_id)).first()
+            row = conn.execute(select(TABLES[Workflow]).where(Workflow.c.id == workflow_id)).first()
         if row is None:
             raise UnknownWorkflow(f"no workflow with id {workflow_id}")
         return dict(row._mapping)

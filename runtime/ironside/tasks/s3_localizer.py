@@ -27,14 +27,13 @@ inputs through ``ironside.filesystems.s3`` before the command is rendered.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 from collections.abc import Callable
 
 from WDL import Env, Value
 
-from ironside.tasks.script import FileTransfer, ScriptSpec
+from ironside.tasks.script import FileTransfer, ScriptSpec, heredoc_tag
 from ironside.wdl.values import files_in, map_files
 
 WORK_DIR_TOKEN = "__IRONSIDE_WORK_DIR__"
@@ -275,9 +274,7 @@ class BatchLocalizer:
 
 def _command_file(command: str) -> str:
     """Bash writing ``command`` to ``meta/command.sh`` with the real working directory."""
-    tag = "IRONSIDE_COMMAND_" + hashlib.sha256(command.encode()).hexdigest()[:12]
-    while tag in command:
-        tag += "_"
+    tag = heredoc_tag(command)
     return (
         f"_cmd=$(cat <<'{tag}'\n{command}\n{tag}\n)\n"
         f'printf \'%s\\n\' "${{_cmd//{WORK_DIR_TOKEN}/$_wd}}" > "$_wd/meta/command.sh"\n'

@@ -8,6 +8,7 @@ Everything else is the same script on every backend.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -135,15 +136,28 @@ def render_script(spec: ScriptSpec, localizer: Localizer | None = None) -> str:
     pre = loc.preamble()
     localize = loc.localize(spec)
     delocalize = loc.delocalize(spec)
+    tag = heredoc_tag(spec.command)
+    # The wrapper's own errors go to the call's stderr; the command runs from its own
+    # file, so a syntax error in it is the command's failure (rc 2, message in stderr)
+    # and an empty or comment-only command succeeds.
     return (
         f"#!/bin/bash\n# ironside task script: {spec.title}\n"
-        f'_ex={ex}\necho $$ > "$_ex/pid"\n{env}{pre}{localize}\n'
+        f'_ex={ex}\nexec 2> "$_ex/stderr"\necho $$ > "$_ex/pid"\n{env}{pre}{localize}\n'
+        f"cat > \"$_ex/command\" <<'{tag}' || exit 1\n{spec.command}\n{tag}\n"
         f"cd {q(spec.work_dir)} || exit 1\n"
-        f'(\n{spec.command}\n) > "$_ex/stdout" 2> "$_ex/stderr" < /dev/null\n'
+        'bash "$_ex/command" > "$_ex/stdout" 2>> "$_ex/stderr" < /dev/null\n'
         "_rc=$?\n"
         'echo $_rc > "$_ex/rc"\n'
         f"{delocalize}\n"
     )
+
+
+def heredoc_tag(text: str) -> str:
+    """A here-document delimiter that does not occur in ``text``."""
+    tag = "IRONSIDE_COMMAND_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    while tag in text:
+        tag += "_"
+    return tag
 
 
 _LOCAL = LocalLocalizer()

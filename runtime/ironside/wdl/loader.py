@@ -130,6 +130,8 @@ def load_document(
         policy = policy.with_roots([zdir])
         search += [zdir] + [os.path.join(dp, d) for dp, dirs, _ in os.walk(zdir) for d in dirs]
     main_abspath = os.path.abspath(path)
+    if imports_zip and source_text is not None and not os.path.isfile(path):  # server bundle
+        main_abspath = os.path.join(zdir, os.path.basename(path))
     read_source = ImportResolver(policy, main_abspath, source_text, search)
     if source_text is None and not os.path.isfile(path):
         raise BadWorkflow(f"{path}: workflow file not found")

@@ -51,3 +51,15 @@ def has_files(ty: WDL.Type.Base) -> bool:
     if isinstance(ty, WDL.Type.StructInstance) and ty.members:
         return any(has_files(t) for t in ty.members.values())
     return any(has_files(p) for p in ty.parameters)
+
+
+def meta_json(value: Any) -> Any:
+    """A task's ``meta`` section as JSON values (miniwdl keeps literals as expressions)."""
+    if isinstance(value, dict):
+        return {str(k): meta_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [meta_json(v) for v in value]
+    if isinstance(value, WDL.Expr.Base):
+        literal = value.literal
+        return literal.json if literal is not None else str(value)
+    return value

@@ -42,7 +42,7 @@ def test_second_run_is_all_hits_and_starts_no_task(tmp_path: Path) -> None:
         assert hit["allowResultReuse"] is True and hit["hashes"] == miss["hashes"]
         assert second.call(name)["executionStatus"] == "Done"
         events = [e["description"] for e in second.call(name)["executionEvents"]]
-        assert events == ["CallCacheReading"]
+        assert events == ["Pending", "PreparingJob", "CallCacheReading", "UpdatingJobStore"]
     assert "command template" in first.caching("join")["hashes"]
 
 

@@ -40,9 +40,9 @@ def test_diff_of_two_runs_and_errors(tmp_path: Path) -> None:
         }
         assert body["callB"]["workflowId"] == second.id
         differing = body["hashDifferential"]
-        assert [d["hashKey"] for d in differing] == ["input: f"]
-        assert differing[0]["callA"] == first.caching("upper")["hashes"]["input"]["f"]
-        assert differing[0]["callB"] == second.caching("upper")["hashes"]["input"]["f"]
+        assert [d["hashKey"] for d in differing] == ["input: File f"]
+        assert differing[0]["callA"] == first.caching("upper")["hashes"]["input"]["File f"]
+        assert differing[0]["callB"] == second.caching("upper")["hashes"]["input"]["File f"]
         same = client.get(DIFF, params=params | {"workflowB": first.id})
         assert same.status_code == 200 and same.json()["hashDifferential"] == []
         # rev did not change: its hit carries the same hashes, no index given (-1)

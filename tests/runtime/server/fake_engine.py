@@ -26,6 +26,7 @@ class FakeEngine:
         self.subs: dict[str, Submission] = {}
         self.rows: dict[str, dict[str, Any]] = {}
         self.custom_metadata: dict[str, dict[str, Any]] = {}
+        self.jobs_running = 0
         self.started = self.stopped = False
 
     def start(self) -> None:
@@ -172,6 +173,9 @@ class FakeEngine:
 
     def backends(self) -> BackendsInfo:
         return BackendsInfo(["Local"], "Local")
+
+    def running_jobs(self) -> int:
+        return self.jobs_running
 
 
 def _json(value: Any) -> str:

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 
 from ironside.callcache.diff import CallSpec
 from ironside.errors import UserError
+from ironside.server import openapi_docs
 from ironside.server.responses import check_workflow_id
 from ironside.server.routes.deps import blocking, engine_of
 
-router = APIRouter(prefix="/api/workflows/v1/callcaching", tags=["Call caching"])
+router = APIRouter(prefix="/callcaching", tags=["Call caching"])  # under WORKFLOWS_PREFIXES
 
 
 @runtime_checkable
@@ -38,7 +39,7 @@ def _side(request: Request, side: str) -> CallSpec:
     return CallSpec(workflow_id, params[f"call{side}"], index)
 
 
-@router.get("/diff")
+@router.get("/diff", openapi_extra=openapi_docs.DIFF_PARAMS)
 async def diff(request: Request) -> dict[str, Any]:
     """Compare the hashes of call A and call B (Cromwell's query parameters)."""
     a, b = _side(request, "A"), _side(request, "B")

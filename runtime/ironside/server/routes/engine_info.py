@@ -1,4 +1,4 @@
-"""``/engine/v1/version`` and ``/engine/v1/status``."""
+"""``/engine/v1/version``, ``/engine/v1/status`` and ``/engine/v1/stats``."""
 
 from __future__ import annotations
 
@@ -24,3 +24,12 @@ async def status(request: Request) -> JSONResponse:
     """Each subsystem's health, Cromwell's shape: ``{"ok", "systems"}``; 500 when not ok."""
     health: dict[str, Any] = await blocking(engine_of(request).health)
     return JSONResponse(health, status_code=200 if health.get("ok") else 500)
+
+
+@router.get("/stats")
+async def stats(request: Request) -> dict[str, int]:
+    """Cromwell's engine stats: running top-level workflows and running jobs."""
+    engine = engine_of(request)
+    summaries = await blocking(engine.workflows)
+    workflows = sum(1 for w in summaries if w.parent_id is None and w.status == "Running")
+    return {"workflows": workflows, "jobs": await blocking(engine.running_jobs)}

@@ -19,7 +19,7 @@ from ironside.server.submission import (
 )
 from ironside.server.wdl_check import Limits
 
-router = APIRouter(prefix="/api/womtool/v1", tags=["Womtool"])
+router = APIRouter(tags=["Womtool"])  # mounted under WOMTOOL_PREFIXES
 
 
 @router.post("/describe", openapi_extra=openapi_docs.DESCRIBE)
@@ -27,7 +27,7 @@ async def describe_workflow(request: Request) -> dict[str, Any]:
     """Womtool's WorkflowDescription: validity, errors, inputs, outputs, runnability."""
     settings = settings_of(request)
     fields = await read_fields(request, settings)
-    workflow_type(fields)
+    _kind, version = workflow_type(fields)
     check_sizes(fields, settings.limits)
     source, url, _base = await workflow_source(fields, settings)
     inputs: dict[str, Any] | None = None
@@ -42,4 +42,4 @@ async def describe_workflow(request: Request) -> dict[str, Any]:
         inputs = parsed
     limits = Limits(settings.zip_max_bytes, settings.zip_max_files, settings.import_policy())
     deps = fields.get("workflowDependencies") or None
-    return await blocking(describe, source, inputs, deps, limits, not url)
+    return await blocking(describe, source, inputs, deps, limits, not url, version)

@@ -3,6 +3,7 @@ releaseHold, query, backends and the timing page."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from typing import Annotated, Any
@@ -28,7 +29,7 @@ from ironside.server.routes.deps import blocking, engine_of, settings_of
 from ironside.server.submission import parse_submissions, read_fields
 from ironside.server.timing import render_timing
 
-router = APIRouter(prefix="/api/workflows/v1", tags=["Workflows"])
+router = APIRouter(tags=["Workflows"])  # mounted under WORKFLOWS_PREFIXES
 Keys = Annotated[list[str] | None, Query()]
 
 
@@ -63,7 +64,7 @@ async def backends(request: Request) -> dict[str, Any]:
     return {"supportedBackends": list(info.supported), "defaultBackend": info.default}
 
 
-@router.get("/query")
+@router.get("/query", openapi_extra=openapi_docs.QUERY_PARAMS)
 async def query_get(request: Request) -> dict[str, Any]:
     """Workflows matching the query string (Cromwell's keys; keys may repeat)."""
     q = parse_query(request.query_params.multi_items())
@@ -121,7 +122,11 @@ async def metadata(
         body = await blocking(_dumps, md)
         if md.get("status") in TERMINAL:
             cache.put(wf_id, view, body)
-    return Response(body, media_type="application/json")
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        gzipped = await blocking(gzip.compress, body, 5)
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(gzipped, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
 
 
 @router.get("/{workflow_id}/metadata/failed-jobs")
