@@ -63,7 +63,7 @@ def test_engine_and_its_tasks_killed_together_mid_scatter(tmp_path: Path) -> Non
     kill_session(proc.pid)
     proc.communicate(timeout=60)
     (wf_id,) = world.workflow_ids()
-    world.check(_resume(world, wf_id))
+    world.check(_resume(world, wf_id), lost_window=True)
 
 
 SERVER_POINTS = ["stored", "intent", "call-done:100", "output-copy:29"]

@@ -1,18 +1,10 @@
-"""Input defaults (WDL 1.1): an explicit null overrides a default; defaults may use the body.
-
-Both need the scheduler, which the lead engineer is rewriting: marked xfail until then.
-"""
+"""Input defaults (WDL 1.1): an explicit null overrides a default; defaults may use the body."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.runtime.conftest import Runner
 
-LEAD = pytest.mark.xfail(reason="lead: scheduler", strict=False)  # fixed on main: may XPASS
 
-
-@LEAD
 def test_an_explicit_null_overrides_a_default(runner: Runner) -> None:
     wdl = """version 1.1
 task t {
@@ -31,7 +23,6 @@ workflow w {
     assert res.outputs == {"w.out": "[none]", "w.shown": "was null"}
 
 
-@LEAD
 def test_input_defaults_may_refer_to_calls_in_the_body(runner: Runner) -> None:
     sub = """version 1.1
 task one { command <<< echo 1 >>> output { Int v = read_int(stdout()) } }
