@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from ironside.backends.aws_batch.backend import AwsBatchBackend
 from ironside.backends.aws_batch.wiring import make_backend
+from ironside.engine import scheduler
 from ironside.engine import submit as S
 from ironside.engine.scheduler import Engine
 from ironside.filesystems.dispatch import FileSystems
@@ -120,6 +121,9 @@ def _submits(h: Harness) -> list[dict[str, Any]]:
     return h.counter.params.get("SubmitJob", [])
 
 
+@pytest.mark.xfail(
+    not hasattr(scheduler, "SubmitLater"), reason="needs engine SubmitLater handling", strict=True
+)
 def test_throttled_submissions_and_polls_still_succeed(harness: Harness) -> None:
     left = {"SubmitJob": 3, "DescribeJobs": 2}
 
@@ -137,7 +141,7 @@ def test_throttled_submissions_and_polls_still_succeed(harness: Harness) -> None
     names = [p["jobName"] for p in _submits(harness)]
     assert len(names) == 6 and len(set(names)) == 3  # 3 throttled calls retried, 3 jobs
     assert harness.backend.submit_limiter.rate < start  # slowed down
-    assert harness.clock.sleeps  # backed off (injected sleep)
+    assert not harness.clock.sleeps  # handed back to the engine, never waited
 
 
 def test_spot_reclaim_is_a_new_attempt_not_a_failure(harness: Harness) -> None:
