@@ -27,7 +27,9 @@ def write_config(root: Path, extra: str = "", job_limit: int = 8) -> Path:
         f"""
 backend {{
   default = "Local"
-  providers {{ Local {{ config {{ root = "{root / "executions"}", concurrent-job-limit = {job_limit} }} }} }}
+  providers {{ Local {{ config {{
+    root = "{root / "executions"}", concurrent-job-limit = {job_limit}
+  }} }} }}
 }}
 database {{ url = "sqlite:///{root / "ironside.sqlite"}" }}
 {extra}

@@ -26,6 +26,7 @@ from ironside.engine.recorder import Recorder
 from ironside.engine.runs import CallRun
 from ironside.errors import BadRuntimeAttribute
 from ironside.filesystems.dispatch import FileSystems
+from ironside.store.db import is_store_fault
 from ironside.store.status import CallStatus
 from ironside.tasks import ScriptSpec, render_script
 from ironside.wdl.values import dumps
@@ -64,13 +65,18 @@ class CallAttempts:
         self.libs = C.TaskStdLibs(files)
         self.default_runtime = dict(default_runtime)
         self.hooks = hooks
+        #: new attempts after lost ones (process or host gone), Cromwell's system.max-retries
+        self.max_system_retries = 3
         self.counts: dict[str, int] = dict(queued=0, running=0, done=0, failed=0, cached=0)
 
     # ---- starting -----------------------------------------------------------------------------
-    def launch(self, cr: CallRun) -> bool:
-        """Start the attempt; True when a job was submitted (False: it ended already)."""
+    def prepare(self, cr: CallRun) -> JobRequest | None:
+        """Evaluate, look up the cache, stage, render; record the intent. None: ended already.
+
+        The intent row is only queued: the scheduler flushes it before ``submit``.
+        """
         if cr.wf.resume is not None and cr.attempt == 1 and self._resume(cr):
-            return False
+            return None
         plan = cr.plan
         assert plan is not None
         cr.call_root = call_root(cr)
@@ -84,7 +90,7 @@ class CallAttempts:
         self._check_runtime(cr)
         cr.inputs_json = dumps({d.name: env[d.name].json for d in plan.decls})
         if self.cache.enabled and self._cache_hit(cr, ex):
-            return False
+            return None
         cmd_env, transfers = self._stage_inputs(cr, env)
         cr.command = C.render_command(self.libs, plan, cmd_env, ex)
         localizer = self.backend.localizer
@@ -108,15 +114,25 @@ class CallAttempts:
             runtime=cr.runtime,
             options=cr.wf.options.raw,
         )
+        cr.started = self.recorder.clock()
+        self._intent(cr)
+        return request
+
+    def _intent(self, cr: CallRun) -> None:
+        self.recorder.attempt_intent(cr)
+        cr.intent_recorded = True
+
+    def submit(self, cr: CallRun, request: JobRequest) -> str:
+        """Adopt (after a restart) or submit the attempt's job; ``SubmitLater`` passes through."""
         job_id = self.backend.recover(request, cr.job_id) if cr.recover else None
         if job_id is None:
             job_id = self.backend.submit(request)
         cr.job_id = job_id
-        cr.started = self.recorder.clock()
+        cr.request = None
         self.counts["running"] += 1
-        self.recorder.attempt_started(cr, None if cr.recover else self.backend.pid(job_id))
+        self.recorder.attempt_submitted(cr, None if cr.recover else self.backend.pid(job_id))
         self._backend_metadata(cr)
-        return True
+        return job_id
 
     def _check_runtime(self, cr: CallRun) -> None:
         try:
@@ -140,7 +156,7 @@ class CallAttempts:
             return False
         outputs = C.outputs_from_json(cr.plan, hit.outputs)
         cr.started = self.recorder.clock()
-        self.recorder.attempt_started(cr, None)
+        self._intent(cr)
         self.counts["cached"] += 1
         self._succeeded(cr, outputs, cached=True)
         return True
@@ -149,8 +165,8 @@ class CallAttempts:
         """Resuming: reuse a finished attempt, or pick up where the last attempt was."""
         assert cr.wf.resume is not None
         rows = cr.wf.resume.get((cr.key, cr.shard))
-        cr.recover = True
         if not rows:
+            # its intent would be stored had it been submitted: it never started
             return False
         last = rows[-1]
         if last["status"] == CallStatus.DONE:
@@ -162,10 +178,11 @@ class CallAttempts:
             self.hooks.succeeded(cr, outputs)
             return True
         if last["status"] in (CallStatus.RUNNING, CallStatus.STARTING):
+            cr.recover = True  # ask the backend whether it started, and how it is
             cr.attempt = last["attempt"]
             cr.job_id = last["job_id"]
         else:
-            cr.attempt = last["attempt"] + 1
+            cr.attempt = last["attempt"] + 1  # the next attempt never started
             cr.job_id = None
         return False
 
@@ -185,6 +202,11 @@ class CallAttempts:
         self._backend_metadata(cr)
         if state.status != JobStatus.SUCCEEDED or state.return_code is None:
             self._more_memory(cr, state)
+            if state.lost and cr.system_retries < self.max_system_retries:
+                cr.system_retries += 1
+                reason = f"{state.reason or 'job lost'} (system retry {cr.system_retries})"
+                self.fail(cr, reason, retry=True, free=True)
+                return
             self.fail(cr, state.reason or "job failed", retry=True, free=state.retryable)
             return
         rc = state.return_code
@@ -210,9 +232,18 @@ class CallAttempts:
         out_json = {b.name: b.value.json for b in outputs}
         self.recorder.attempt_succeeded(cr, out_json, rc, cached)
         if cr.fingerprint is not None and not cached:
-            self.cache.record(cr.fingerprint, out_json)
+            self._record_in_cache(cr, out_json)
         cr.env = None
         self.hooks.succeeded(cr, outputs)
+
+    def _record_in_cache(self, cr: CallRun, outputs: dict[str, Any]) -> None:
+        """Offer the result to the call cache; a store fault loses the entry, not the call."""
+        try:
+            self.cache.record(cr.fingerprint, outputs)
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            log.warning("%s: not recorded in the call cache (store fault: %s)", cr.key, exc)
 
     def fail(
         self,
@@ -233,6 +264,8 @@ class CallAttempts:
             cr.attempt += 1
             cr.job_id = None
             cr.recover = False
+            cr.request = None
+            cr.intent_recorded = False
             self.hooks.retry(cr)
             return
         log.error("%s", message)

@@ -128,19 +128,23 @@ class Recorder:
             "ended": None,
         }
 
-    def attempt_started(self, cr: CallRun, pid: int | None) -> None:
-        """The attempt's row (and job row): Running with its job id.
+    def attempt_intent(self, cr: CallRun) -> None:
+        """The attempt's row, Starting, before its job can start (flushed before submit).
 
-        ``pid`` -1: the process is still being spawned; it is stored at a later flush.
+        After a crash a Starting row means: ask the backend whether the job started
+        (the local backend looks on disk, AWS Batch by the job's unique name).
         """
-        row = self._call_row(cr, cr.started)
+        row = self._call_row(cr, cr.started) | {"status": CallStatus.STARTING, "job_id": None}
         if cr.recover:
             # the row may exist already (stored before the restart)
-            self.store.update_call(cr.store_key, status=CallStatus.RUNNING, job_id=cr.job_id)
             self.store.ensure_call(row)
-            return
-        self.store.add_call(row)
-        if cr.job_id is None:
+        else:
+            self.store.add_call(row)
+
+    def attempt_submitted(self, cr: CallRun, pid: int | None) -> None:
+        """Running with its job id, and the job row (``pid`` -1: still being spawned)."""
+        self.store.update_call(cr.store_key, status=CallStatus.RUNNING, job_id=cr.job_id)
+        if cr.job_id is None or cr.recover:
             return
         if pid is not None and pid <= 0:
             self._pid_pending.append(cr)
@@ -174,9 +178,9 @@ class Recorder:
         self, cr: CallRun, status: CallStatus, message: str, rc: int | None = None
     ) -> None:
         """Failed or RetryableFailure, with the message (a row is made if none was)."""
-        if not cr.job_id:
+        if not cr.job_id and not cr.intent_recorded:
             cr.started = self.clock()
-            self.attempt_started(cr, None)
+            self.attempt_intent(cr)
         self.store.update_call(
             cr.store_key,
             status=status,
@@ -210,6 +214,10 @@ class Recorder:
             self._record_pids(pid_of)
             self.store.flush()
             self._last_flush = now
+
+    def since_flush(self) -> float:
+        """Seconds since the last flush."""
+        return time.monotonic() - self._last_flush
 
     def _record_pids(self, pid_of: Callable[[str], int | None]) -> None:
         waiting = []

@@ -126,6 +126,9 @@ class CallRun:
         "child",
         "recover",
         "memory_factor",
+        "request",
+        "intent_recorded",
+        "system_retries",
     )
 
     def __init__(
@@ -157,6 +160,9 @@ class CallRun:
         self.child: WorkflowRun | None = None
         self.recover = False  # resuming: ask the backend about this attempt before submitting
         self.memory_factor = 1.0  # grown by memory_retry_multiplier after an out-of-memory kill
+        self.request: Any = None  # the prepared JobRequest, kept while submission waits
+        self.intent_recorded = False  # this attempt's Starting row is queued or stored
+        self.system_retries = 0  # new attempts after lost ones (system.max-retries)
 
     @property
     def store_key(self) -> tuple[str, str, int, int]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from WDL import Tree
 
-from ironside.backends.base import Backend
+from ironside.backends.base import Backend, SubmitLater
 from ironside.engine import calls as C
 from ironside.engine.attempts import AttemptHooks, CallAttempts, Outputs
 from ironside.engine.cache_step import CacheStep, NoCache
@@ -32,11 +32,15 @@ from ironside.engine.graph import WorkflowGraph
 from ironside.engine.plan import task_plan
 from ironside.engine.recorder import Recorder
 from ironside.engine.runs import ABORTED, FAILED, RUNNING, SUCCEEDED, BlockRun, CallRun, WorkflowRun
+from ironside.errors import BadRuntimeAttribute
 from ironside.filesystems.dispatch import FileSystems
-from ironside.store.db import Store
+from ironside.store.db import Store, is_store_fault
 from ironside.wdl.values import env_to_json
 
 log = logging.getLogger("ironside.engine")
+
+#: Least time between two forced intent commits while jobs run (at most 50 commits a second).
+INTENT_GAP = 0.02
 
 #: Turns a succeeded top-level workflow's outputs into their final form (output copies).
 Finalizer = Callable[[WorkflowRun, dict[str, Any]], dict[str, Any]]
@@ -83,6 +87,47 @@ class FairQueue:
         return cr
 
 
+class StoreHealth:
+    """The scheduler's view of the store: backoff while it fails, one log line a minute."""
+
+    def __init__(self, max_delay: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.max_delay = max_delay
+        self.clock = clock
+        self.failures = 0
+        self.last_error = ""
+        self.down_since: float | None = None
+        self._last_log = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the last store access of the scheduler worked."""
+        return self.failures == 0
+
+    def failed(self, exc: BaseException) -> float:
+        """Note a failure; the seconds to wait before trying again."""
+        now = self.clock()
+        self.failures += 1
+        self.last_error = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        if self.down_since is None:
+            self.down_since = now
+        if self.failures == 1 or now - self._last_log >= 60:
+            self._last_log = now
+            log.warning(
+                "store unavailable for %.0f s (%s); the engine waits and keeps its state",
+                now - self.down_since,
+                self.last_error,
+            )
+        return min(self.max_delay, 0.25 * 2 ** min(self.failures, 10))
+
+    def ok(self) -> None:
+        """The store answered."""
+        if self.failures:
+            down = self.clock() - (self.down_since or self.clock())
+            log.warning("store available again after %.0f s", down)
+        self.failures = 0
+        self.down_since = None
+
+
 class Engine:
     """Runs workflows to completion on one backend, with state in one store."""
 
@@ -117,6 +162,7 @@ class Engine:
         )
         self.counts = self.attempts.counts
         self.queue = FairQueue()
+        self.prepared: deque[CallRun] = deque()  # intent recorded, not yet submitted
         self.running: dict[str, CallRun] = {}
         self.open: set[WorkflowRun] = set()
         self.tops: dict[str, WorkflowRun] = {}
@@ -124,6 +170,7 @@ class Engine:
         self.on_tick: Callable[[Engine], None] | None = None
         self.on_finished: Callable[[WorkflowRun], None] | None = None
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.store_health = StoreHealth()
 
     # ---- what other threads may call ------------------------------------------------------
     def admit(self, run: WorkflowRun) -> None:
@@ -146,16 +193,38 @@ class Engine:
         return top
 
     def loop(self, until: Callable[[], bool]) -> None:
-        """Tick until ``until()``; idle (no open workflow) it waits for new work."""
+        """Tick until ``until()``; idle (no open workflow) it waits for new work.
+
+        A store fault (database down, locked, disk full) never ends the loop: the
+        tick is tried again after a capped exponential backoff, with what the engine
+        knows kept in memory and the writes kept queued.
+        """
         while not until():
-            self._take_commands(wait=0.0 if self.open else self.poll_interval)
-            if self.open:
-                self._tick()
-            elif self.recorder.pending():
-                self.recorder.flush(self.backend.pid, force=True)
-        self.recorder.flush(self.backend.pid, force=True)
+            try:
+                self._take_commands(wait=0.0 if self.open else self.poll_interval)
+                if self.open:
+                    self._tick()
+                elif self.recorder.pending():
+                    self.recorder.flush(self.backend.pid, force=True)
+                self.store_health.ok()
+            except Exception as exc:
+                if not is_store_fault(exc):
+                    raise
+                time.sleep(self.store_health.failed(exc))
+        self._final_flush(until)
         if self.on_tick is not None:
             self.on_tick(self)
+
+    def _final_flush(self, until: Callable[[], bool]) -> None:
+        while True:
+            try:
+                self.recorder.flush(self.backend.pid, force=True)
+                self.store_health.ok()
+                return
+            except Exception as exc:
+                if not is_store_fault(exc):
+                    raise
+                time.sleep(self.store_health.failed(exc))
 
     def _take_commands(self, wait: float) -> None:
         try:
@@ -180,13 +249,20 @@ class Engine:
         if self.on_tick is not None:
             self.on_tick(self)
         if not self.running:
-            if self.queue or self.graph.ready or self.graph.maybe_done or self.graph.expansions:
+            graph = self.graph
+            if self.queue or graph.ready or graph.maybe_done or graph.expansions:
+                return
+            if self.prepared:  # throttled with nothing running: wait, then submit again
+                time.sleep(min(self.poll_interval, 0.5))
                 return
             self._stalled()
             return
         pending = self.recorder.pending()
         self.recorder.flush(self.backend.pid)
-        changed = self.backend.wait(self.recorder.flush_interval if pending else self.poll_interval)
+        timeout = self.recorder.flush_interval if pending else self.poll_interval
+        if self.prepared:
+            timeout = min(timeout, INTENT_GAP)
+        changed = self.backend.wait(timeout)
         ids = list(self.running) if changed is None else changed
         if ids:
             for job_id, state in self.backend.poll(ids).items():
@@ -210,19 +286,61 @@ class Engine:
                         self._finish_workflow(run)
 
     def _dispatch(self) -> None:
-        """Start queued calls while below the concurrent-job limit."""
-        while self.queue and len(self.running) < self.job_limit and self._backend_has_room():
+        """Prepare queued calls up to the job limit, commit their intent, then submit them.
+
+        Write-ahead: no job starts before its attempt's Starting row is in the store, so
+        after a crash every attempt is either never started or known to the backend by
+        its identity (the local backend's execution directory, Batch's job name). The
+        intent commit is forced at most every ``INTENT_GAP`` s while jobs run; calls
+        prepared meanwhile are submitted at the next tick.
+        """
+        self._prepare_more()
+        if not self.prepared:
+            return
+        if self.running and self.recorder.since_flush() < INTENT_GAP:
+            return
+        self.recorder.flush(self.backend.pid, force=True)
+        self._submit_prepared()
+
+    def _prepare_more(self) -> None:
+        while (
+            self.queue
+            and len(self.running) + len(self.prepared) < self.job_limit
+            and self._backend_has_room()
+        ):
             cr = self.queue.pop()
             self.counts["queued"] -= 1
             if cr.wf.stopping():
                 self.graph.dec_active(cr.wf)
                 continue
             try:
-                if self.attempts.launch(cr):
-                    assert cr.job_id is not None
-                    self.running[cr.job_id] = cr
+                request = cr.request or self.attempts.prepare(cr)
             except C.CallFailure as exc:
                 self.attempts.fail(cr, str(exc), retry=False)
+                continue
+            except Exception:  # e.g. the store is down during a cache lookup: try again
+                self._enqueue(cr, front=True)
+                raise
+            if request is not None:
+                cr.request = request
+                self.prepared.append(cr)
+
+    def _submit_prepared(self) -> None:
+        while self.prepared:
+            cr = self.prepared.popleft()
+            if cr.wf.stopping():
+                self.recorder.attempt_aborted(cr)
+                self.graph.dec_active(cr.wf)
+                continue
+            try:
+                job_id = self.attempts.submit(cr, cr.request)
+            except SubmitLater:
+                self.prepared.appendleft(cr)  # throttled: poll, then try again
+                return
+            except BadRuntimeAttribute as exc:
+                self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
+                continue
+            self.running[job_id] = cr
 
     def _backend_has_room(self) -> bool:
         free = self.backend.available_slots()
@@ -274,12 +392,16 @@ class Engine:
                     self.backend.abort(job_id)
 
     def _finish_workflow(self, run: WorkflowRun) -> None:
-        self.open.discard(run)
         if run.status == RUNNING:
             run.status = self._final_status(run)
         outputs = env_to_json(run.outputs, run.name + ".") if run.outputs is not None else None
         if run.parent is None and run.status == SUCCEEDED and outputs is not None:
-            run.final_outputs = self._finalize(run, outputs)
+            try:
+                run.final_outputs = self._finalize(run, outputs)
+            except Exception:
+                self.graph.maybe_done.add(run)  # a store fault: finish it at a later tick
+                raise
+        self.open.discard(run)
         self.recorder.workflow_finished(run, outputs)
         run.ended = True
         log.info("workflow %s %s %s", run.name, run.id, run.status)

@@ -236,6 +236,22 @@ class WorkflowService:
         self.store.set_workflow_status(wf_id, status, **values)
 
     # ---- what the service holds -----------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Cromwell's status shape: the database as the API and the scheduler see it."""
+        messages: list[str] = []
+        try:
+            self.store.ping()
+        except Exception as exc:
+            messages.append(f"cannot reach the database: {type(exc).__name__}")
+        scheduler = self.engine.store_health
+        if not scheduler.healthy:
+            messages.append(f"the scheduler cannot write: {scheduler.last_error}")
+        systems = {
+            "Engine Database": {"ok": not messages, "messages": messages},
+            self.backend.name: {"ok": True, "messages": []},
+        }
+        return {"ok": all(v["ok"] for v in systems.values()), "systems": systems}
+
     def running_workflows(self) -> int:
         """Top-level workflows admitted to the scheduler and not yet ended."""
         with self._lock:

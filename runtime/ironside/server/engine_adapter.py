@@ -117,6 +117,10 @@ class StoreEngine:
         parents = {r["id"]: r["parent_id"] for r in rows}
         return [_summary(r, parents, labels.get(r["id"], {})) for r in rows]
 
+    def health(self) -> dict[str, Any]:
+        """The store's and the backend's health."""
+        return self.service.health()
+
     def backends(self) -> BackendsInfo:
         """Configured providers."""
         return BackendsInfo(sorted(self.settings.providers), self.settings.default_backend)

@@ -82,5 +82,9 @@ class EnginePort(Protocol):
     def workflows(self) -> list[WorkflowSummary]:
         """A summary of every workflow and sub-workflow."""
 
+    def health(self) -> dict[str, Any]:
+        """``{"ok": bool, "systems": {name: {"ok": bool, "messages": [...]}}}``."""
+        ...
+
     def backends(self) -> BackendsInfo:
         """The configured backends."""

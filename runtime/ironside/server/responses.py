@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ironside.errors import UnknownWorkflow, UserError
+from ironside.store.db import is_store_fault
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if is_store_fault(exc):  # the database is down, locked or full: nothing was half-stored
+        log.warning("store unavailable while serving a request: %s", type(exc).__name__)
+        return fail(503, "the engine's database is unavailable; try again shortly")
     log.exception("unexpected error serving a request", exc_info=exc)
     return JSONResponse(
         {"status": "error", "message": f"internal error: {type(exc).__name__}"}, status_code=500

@@ -53,6 +53,11 @@ CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
 _TRANSIENT_MYSQL = {1205, 1213, 2006, 2013}  # lock wait timeout, deadlock, gone away, lost
 
 
+def is_store_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the database (down, locked, full, ...), not from the engine."""
+    return isinstance(exc, DBAPIError)
+
+
 def is_transient(exc: DBAPIError) -> bool:
     """Whether ``exc`` is a fault a retry can get past (deadlock, lock, lost connection)."""
     if exc.connection_invalidated:
@@ -138,6 +143,7 @@ class Store:
         self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
         self._wf_updates: list[tuple[str, Row]] = []
         self._job_updates: list[tuple[tuple[str, str, int, int], Row]] = []
+        self._replay = False  # the last flush failed: its inserts may have landed
 
     # ---- batched writes -------------------------------------------------------------
     def add_call(self, row: Row) -> None:
@@ -207,11 +213,38 @@ class Store:
             job_updates, self._job_updates = self._job_updates, []
         if not (inserts or updates or wf_updates or job_updates):
             return
+        try:
+            self._write(inserts, updates, wf_updates, job_updates)
+        except Exception:
+            # keep everything for the next flush, before what was queued meanwhile; a
+            # commit whose answer was lost may have landed: replays skip rows present
+            with self._lock:
+                for model, rows in inserts.items():
+                    self._inserts[model] = rows + self._inserts.get(model, [])
+                self._call_updates = updates + self._call_updates
+                self._wf_updates = wf_updates + self._wf_updates
+                self._job_updates = job_updates + self._job_updates
+                self._replay = True
+            raise
+        self._replay = False
+
+    def _write(
+        self,
+        inserts: dict[type | str, list[Row]],
+        updates: list[tuple[tuple[str, ...], list[Row]]],
+        wf_updates: list[tuple[str, Row]],
+        job_updates: list[tuple[tuple[str, str, int, int], Row]],
+    ) -> None:
         with self.engine.begin() as conn:
             for model in (Workflow, Call, Job, MetadataEvent, Label):
                 rows = inserts.get(model)
                 if rows:
-                    conn.execute(insert(TABLES[model]), rows)
+                    stmt = insert(TABLES[model])
+                    if self._replay and model is not MetadataEvent:
+                        stmt = stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with(
+                            "IGNORE", dialect="mysql"
+                        )
+                    conn.execute(stmt, rows)
             if inserts.get(_CallIfAbsent):
                 stmt = (
                     insert(TABLES[Call])
@@ -297,6 +330,11 @@ class Store:
                     ],
                 )
         return bool(changed)
+
+    def ping(self) -> None:
+        """One round trip to the database (raises when it does not answer)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def set_labels(self, workflow_id: str, labels: Mapping[str, str]) -> None:
         """Add or replace labels of a workflow."""

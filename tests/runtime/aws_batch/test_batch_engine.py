@@ -232,8 +232,9 @@ class Crash(Exception):
 
 
 def test_restart_adopts_jobs_submitted_but_not_recorded(harness: Harness, tmp_path: Path) -> None:
-    """Killed right after submitting, before any job id reached the database: the new
-    engine finds each job by its unique name and never submits it again."""
+    """Killed right after submitting, before any job id reached the database (only the
+    attempts' intent had): the new engine finds each job by its unique name and never
+    submits it again."""
 
     def die(engine: Engine) -> None:
         if len(engine.running) == 3:
@@ -244,7 +245,8 @@ def test_restart_adopts_jobs_submitted_but_not_recorded(harness: Harness, tmp_pa
     assert harness.counter.calls["SubmitJob"] == 3
     store = open_store(f"sqlite:///{tmp_path}/ironside.sqlite")  # the dead engine's queue is gone
     (wf_id,) = [w["id"] for w in store.workflows()]
-    assert store.calls(wf_id) == []  # nothing recorded
+    # write-ahead: the intent of each submitted attempt was stored, its job id not yet
+    assert {(c["status"], c["job_id"]) for c in store.calls(wf_id)} == {("Starting", None)}
     sub, row = S.load_stored(store, wf_id)
     run = S.top_run(sub, wf_id, row["root"], resume=store, files=harness.files)
     harness.engine(store).run(run)

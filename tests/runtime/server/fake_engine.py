@@ -167,6 +167,9 @@ class FakeEngine:
             )
         return out
 
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "systems": {"Engine Database": {"ok": True, "messages": []}}}
+
     def backends(self) -> BackendsInfo:
         return BackendsInfo(["Local"], "Local")
 

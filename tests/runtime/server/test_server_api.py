@@ -153,7 +153,7 @@ def test_backends_version_engine_status_and_docs(live: Live) -> None:
     }
     assert live.client.get("/engine/v1/version").json()["cromwell"].startswith("ironside-")
     status = live.client.get("/engine/v1/status")
-    assert status.status_code == 200 and status.json() == {}
+    assert status.status_code == 200 and status.json()["ok"] is True
     assert "swagger" in live.client.get("/docs").text.lower()
     paths = live.client.get("/openapi.json").json()["paths"]
     assert "/api/workflows/v1/{workflow_id}/metadata" in paths
