@@ -448,6 +448,7 @@ def test_spot_reclaims_up_to_preemptible_then_fallback_or_fail(
         queues.append(backend.jobs[job_id].queue_arn)
         spot.reclaimed.add(job_id)
         state = backend.poll([job_id])[job_id]
+        clock.now += 1.0  # the engine's next poll
         assert state.status is JobStatus.FAILED
         retryable.append(state.retryable)
     default = config["default-runtime-attributes"]["queueArn"]

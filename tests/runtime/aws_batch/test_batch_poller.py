@@ -138,7 +138,7 @@ def test_describe_backs_off_on_throttling(s3: Any, clock: FakeClock) -> None:
 
     batch = Batch()
     limiter = AdaptiveRateLimiter(10.0, clock=clock, sleep=clock.sleep)
-    poller = StatusPoller(batch, s3, limiter=limiter, clock=clock, backoff=1.0)
+    poller = StatusPoller(batch, s3, limiter=limiter, clock=clock, min_gap=0.0, backoff=1.0)
     ids = [f"j{i}" for i in range(250)]
     poller.poll(ids[:100])  # described once: RUNNING
     states = poller.poll(ids)  # throttled: nothing raised, no sleep, last known states
@@ -153,3 +153,21 @@ def test_describe_backs_off_on_throttling(s3: Any, clock: FakeClock) -> None:
     poller.poll(ids)  # the jobs never described go first
     assert [len(c) for c in batch.calls] == [100, 100, 100, 100, 50]
     assert set(batch.calls[2]) == set(ids[100:200])
+
+
+def test_an_engine_in_a_hurry_gets_last_known_states(s3: Any, clock: FakeClock) -> None:
+    class Batch:
+        calls = 0
+
+        def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+            Batch.calls += 1
+            return {"jobs": [{**described("RUNNING"), "jobId": j} for j in jobs]}
+
+    limiter = AdaptiveRateLimiter(10.0, clock=clock, sleep=clock.sleep)
+    poller = StatusPoller(Batch(), s3, limiter=limiter, clock=clock, min_gap=0.5)
+    for _ in range(5):
+        assert poller.poll(["j1"])["j1"].status is JobStatus.RUNNING
+    assert Batch.calls == 1
+    clock.now += 0.5
+    poller.poll(["j1"])
+    assert Batch.calls == 2

@@ -162,7 +162,9 @@ class AwsBatchBackend(Backend):
             sleep=sleep,
         )
         self.scripts = ScriptStager(s3, self.settings.script_bucket)
-        self.poller = StatusPoller(batch, s3, limiter=api_limiter, clock=clock, rng=self._rng)
+        self.poller = StatusPoller(
+            batch, s3, limiter=api_limiter, clock=clock, rng=self._rng, min_gap=1.0 / poll_rate
+        )
         self.jobs: dict[str, SubmittedJob] = {}
         self._active: set[str] = set()
         self._reclaims: Counter[tuple[str, str, int]] = Counter()

@@ -109,6 +109,7 @@ class StatusPoller:
         limiter: AdaptiveRateLimiter,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        min_gap: float = 0.2,
         backoff: float = 0.25,
         max_backoff: float = 10.0,
         memory_retry_keys: Sequence[str] = ("OutOfMemory", "Killed"),
@@ -118,6 +119,7 @@ class StatusPoller:
         self._limiter = limiter
         self._clock = clock
         self._rng = rng or random.Random()
+        self._min_gap = min_gap
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._memory_keys = tuple(memory_retry_keys)
@@ -131,13 +133,16 @@ class StatusPoller:
         """``DescribeJobs`` in chunks of 100, least recently described first, until refused.
 
         Returns (the ids asked about, what Batch said); ids asked but absent are
-        unknown to Batch. While backing off nothing is asked.
+        unknown to Batch. Nothing is asked while backing off, nor within ``min_gap``
+        seconds of the last cycle (an engine in a hurry gets the last known states).
         """
         self._cycle += 1
         asked: set[str] = set()
         found: dict[str, JobDetails] = {}
-        if self._clock() < self._not_before:
+        now = self._clock()
+        if now < self._not_before:
             return asked, found
+        self._not_before = now + self._min_gap
         unique = sorted(dict.fromkeys(job_ids), key=lambda j: self._seen.get(j, -1))
         for start in range(0, len(unique), BATCH_SIZE):
             chunk = unique[start : start + BATCH_SIZE]
