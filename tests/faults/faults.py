@@ -20,13 +20,13 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
 
 from ironside.assembly import build_service
 from ironside.backends.aws_batch.clients import batch_client_config, s3_client_config
 from ironside.config import load_settings
 from ironside.engine import submit as S
 from tests.e2e.batch_harness import CREDS, JobAgent, config_text, make_queue
+from tests.runtime.aws_batch.batch_helpers import throttled
 
 WDL = """version 1.0
 task echo {
@@ -41,17 +41,6 @@ workflow wf {
   output { Array[Int] ns = echo.n }
 }
 """
-
-
-def throttled(operation: str) -> ClientError:
-    """What AWS answers a caller over its rate."""
-    return ClientError(
-        {
-            "Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
-            "ResponseMetadata": {"HTTPStatusCode": 429},
-        },
-        operation,
-    )
 
 
 @dataclass

@@ -16,7 +16,7 @@ from ironside.backends.aws_batch.scripts import script_key
 from ironside.backends.base import JobRequest, JobStatus, SubmitLater
 from ironside.errors import BadOptions, BadRuntimeAttribute
 
-from .batch_helpers import CallCounter, FakeClock, make_queue
+from .batch_helpers import CallCounter, FakeClock, aws_error, make_queue, throttled
 from .conftest import REGION, ROOT_BUCKET, SCRIPT_BUCKET
 
 ROLE_A = "arn:aws:iam::123456789012:role/TeamA"
@@ -180,16 +180,6 @@ def test_docker_mirror_pulls_through_cache(
     assert (job.requested_image, job.pulled_image) == (
         "ubuntu:24.04",
         f"{ecr}/library/ubuntu:24.04",
-    )
-
-
-def throttled(op: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
-            "ResponseMetadata": {"HTTPStatusCode": 429},
-        },
-        op,
     )
 
 
@@ -371,13 +361,7 @@ def test_definition_json_is_serialisable(backend: AwsBatchBackend, batch: Any) -
 
 
 def server_error(op: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "ServerException", "Message": "internal"},
-            "ResponseMetadata": {"HTTPStatusCode": 500},
-        },
-        op,
-    )
+    return aws_error("ServerException", 500, op, "internal")
 
 
 def test_submit_after_ambiguous_5xx_adopts_instead_of_duplicating(

@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from ironside.backends.aws_batch.backend import AwsBatchBackend
 from ironside.backends.aws_batch.wiring import make_backend
@@ -28,7 +27,7 @@ from ironside.metadata import workflow_metadata
 from ironside.server.metadata_view import logs_of
 from ironside.store import open_store
 
-from .batch_helpers import CallCounter, FakeClock
+from .batch_helpers import CallCounter, FakeClock, throttled
 from .conftest import REGION
 
 WDL = """version 1.0
@@ -44,16 +43,6 @@ workflow wf {
   output { Array[Int] ns = hello.n }
 }
 """
-
-
-def _throttled(operation: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
-            "ResponseMetadata": {"HTTPStatusCode": 429},
-        },
-        operation,
-    )
 
 
 class Harness:
@@ -132,7 +121,7 @@ def test_throttled_submissions_and_polls_still_succeed(harness: Harness) -> None
     def throttle(model: Any, **_: Any) -> None:
         if left[model.name]:
             left[model.name] -= 1
-            raise _throttled(model.name)
+            raise throttled(model.name)
 
     harness.batch.meta.events.register("before-call.batch.SubmitJob", throttle)
     harness.batch.meta.events.register("before-call.batch.DescribeJobs", throttle)
