@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ironside import failpoints
 from ironside.engine.options import Options
 from ironside.filesystems.local import LocalFileSystem
 from ironside.wdl.values import files_in
@@ -33,6 +34,7 @@ def copy_outputs(outputs_json: dict[str, Any], root: str, options: Options) -> d
             rel = os.path.relpath(path, base) if path.startswith(base) else path.lstrip("/")
         target = os.path.join(os.path.abspath(dest), rel)
         _fs.copy(path, target)
+        failpoints.hit("output-copy")
         return target
 
     return {k: _rewrite(v, place) for k, v in outputs_json.items()}

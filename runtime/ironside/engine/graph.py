@@ -16,6 +16,7 @@ from collections.abc import Callable
 import WDL
 from WDL import Env, Tree, Value
 
+from ironside import failpoints
 from ironside.engine import calls as C
 from ironside.engine.plan import BlockPlan, block_plan, order_decls
 from ironside.engine.runs import BlockRun, CallRun, WorkflowRun
@@ -176,6 +177,7 @@ class WorkflowGraph:
         for k, (name, ty) in enumerate(exp.plan.produced):
             env = env.bind(name, Value.Array(ty, [r[k] for r in exp.results]))
         block.env = env
+        failpoints.hit("gather")
         self.node_done(block, exp.node.workflow_node_id)
 
     def _start_conditional(self, block: BlockRun, node: Tree.Conditional) -> None:

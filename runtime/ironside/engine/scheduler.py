@@ -24,6 +24,7 @@ from typing import Any
 
 from WDL import Tree
 
+from ironside import failpoints
 from ironside.backends.base import Backend, SubmitLater
 from ironside.engine import calls as C
 from ironside.engine.attempts import AttemptHooks, CallAttempts, Outputs
@@ -300,6 +301,7 @@ class Engine:
         if self.running and self.recorder.since_flush() < INTENT_GAP:
             return
         self.recorder.flush(self.backend.pid, force=True)
+        failpoints.hit("intent")
         self._submit_prepared()
 
     def _prepare_more(self) -> None:
@@ -341,6 +343,7 @@ class Engine:
                 self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
                 continue
             self.running[job_id] = cr
+            failpoints.hit("submitted")
 
     def _backend_has_room(self) -> bool:
         free = self.backend.available_slots()
@@ -466,6 +469,7 @@ class Engine:
 
     def _call_succeeded(self, cr: CallRun, outputs: Outputs) -> None:
         self.graph.call_finished(cr, outputs)
+        failpoints.hit("call-done")
 
     def _call_failed(self, cr: CallRun, message: str) -> None:
         cr.block.failed = True

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ironside import failpoints
 from ironside.backends.base import Backend
 from ironside.engine import submit as S
 from ironside.engine.cache_step import CacheStep
@@ -115,9 +116,11 @@ class WorkflowService:
         status: WorkflowStatus = WorkflowStatus.SUBMITTED,
     ) -> str:
         """Store a validated submission without running it."""
+        failpoints.hit("validated")
         backend = self.backend.name
         wf_id = S.store_submission(self.store, sub, backend, self.root, wf_id=wf_id, status=status)
         self.store.flush()  # its warning events
+        failpoints.hit("stored")
         return wf_id
 
     def _admit(self, wf_id: str, sub: S.Submission, resume: bool) -> None:

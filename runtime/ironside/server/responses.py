@@ -8,10 +8,10 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ironside.errors import UnknownWorkflow, UserError
-from ironside.store.db import is_store_fault
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return fail(400, "; ".join(parts) or "invalid request")
 
 
+async def _store_down(_request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, locked or full: nothing was half-stored; the client may retry."""
+    log.warning("store unavailable while serving a request: %s", type(exc).__name__)
+    return fail(503, "the engine's database is unavailable; try again shortly")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    if is_store_fault(exc):  # the database is down, locked or full: nothing was half-stored
-        log.warning("store unavailable while serving a request: %s", type(exc).__name__)
-        return fail(503, "the engine's database is unavailable; try again shortly")
     log.exception("unexpected error serving a request", exc_info=exc)
     return JSONResponse(
         {"status": "error", "message": f"internal error: {type(exc).__name__}"}, status_code=500
@@ -68,4 +71,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _store_down)
     app.add_exception_handler(Exception, _unexpected)

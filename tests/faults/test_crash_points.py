@@ -1,0 +1,105 @@
+"""Real SIGKILLs of ``ironside run`` and ``ironside server`` at each crash point, then a resume.
+
+Each case: nothing lost, no shard run twice, outputs and the final outputs
+directory complete (see ``crash_harness.World.check``).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.server_proc import ServerProcess, wait_status
+
+from .crash_harness import SHARDS, World, kill_session, wait_for
+
+pytestmark = pytest.mark.slow
+
+#: (crash point, what it stands for)
+POINTS = [
+    ("stored", "after the workflow row is committed, before any call"),
+    ("intent", "between the first intents' commit and their submission"),
+    ("submitted:5", "during submission of the shards"),
+    ("call-done:100", "mid-scatter"),
+    ("submitted:201", "while the gather runs"),
+    ("output-copy:29", "during final output copies"),
+]
+
+
+def _resume(world: World, wf_id: str) -> dict[str, object]:
+    proc = world.ironside(["run", "--resume", wf_id, "--config", str(world.config)])
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out)["outputs"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("point", "what"), POINTS, ids=[p for p, _ in POINTS])
+def test_run_killed_then_resumed(tmp_path: Path, point: str, what: str) -> None:
+    world = World(tmp_path)
+    proc = world.ironside(world.run_args(), failpoint=point)
+    proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"not killed {what}"
+    (wf_id,) = world.workflow_ids()
+    world.check(_resume(world, wf_id))
+
+
+def test_run_killed_before_the_workflow_is_stored_leaves_nothing(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    proc = world.ironside(world.run_args(), failpoint="validated")
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert world.workflow_ids() == [] and world.side_lines() == {}
+
+
+def test_engine_and_its_tasks_killed_together_mid_scatter(tmp_path: Path) -> None:
+    """The host reboots: the running attempts are lost and retried, none is failed."""
+    world = World(tmp_path)
+    proc = world.ironside(world.run_args(), start_new_session=True)
+    wait_for(lambda: sum(world.side_lines().values()) >= 50)
+    kill_session(proc.pid)
+    proc.communicate(timeout=60)
+    (wf_id,) = world.workflow_ids()
+    world.check(_resume(world, wf_id))
+
+
+SERVER_POINTS = ["stored", "intent", "call-done:100", "output-copy:29"]
+
+
+@pytest.mark.parametrize("point", SERVER_POINTS)
+def test_server_killed_then_restarted(tmp_path: Path, point: str) -> None:
+    world = World(tmp_path)
+    server = ServerProcess(tmp_path, world.config, {"IRONSIDE_FAILPOINT": point})
+    server.start()
+    files = {
+        "workflowSource": ("crash.wdl", (tmp_path / "crash.wdl").read_bytes()),
+        "workflowInputs": ("i.json", (tmp_path / "inputs.json").read_bytes()),
+        "workflowOptions": ("o.json", (tmp_path / "options.json").read_bytes()),
+    }
+    try:
+        httpx.post(server.url + "/api/workflows/v1", files=files, timeout=60)
+    except httpx.HTTPError:
+        pass  # killed while answering
+    assert server.proc is not None
+    server.proc.wait(300)
+    assert server.proc.returncode == -signal.SIGKILL
+    (wf_id,) = world.workflow_ids()
+    server.env.pop("IRONSIDE_FAILPOINT")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            assert wait_status(client, wf_id, {"Succeeded", "Failed", "Aborted"}, 300) == (
+                "Succeeded"
+            )
+            outputs = client.get(f"/api/workflows/v1/{wf_id}/outputs").json()["outputs"]
+    finally:
+        server.stop()
+    assert outputs["crash.total"] == SHARDS
+    # the stored outputs are the execution paths; the copies are under the final dir
+    finals = sorted(p for p in world.final.rglob("*") if p.is_file())
+    assert len(finals) == SHARDS
+    lines = world.side_lines()
+    assert sorted(lines) == list(range(SHARDS)) and set(lines.values()) == {1}
