@@ -17,19 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from ironside.engine import scheduler
 from tests.e2e.batch_harness import start_moto
 
 from .faults import Faults, S3Faults, engine_clients, run_scatter
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xfail(
-        not hasattr(scheduler, "SubmitLater"),
-        reason="needs engine SubmitLater handling",
-        strict=True,
-    ),
-]
+pytestmark = pytest.mark.slow
 
 #: SubmitJob rate (start, floor, ceiling): a floor a busy account would allow, so that a
 #: 30% throttle rate (which does not depend on our rate here) cannot pin it at 0.1/s.

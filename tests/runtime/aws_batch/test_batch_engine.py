@@ -19,7 +19,6 @@ import pytest
 
 from ironside.backends.aws_batch.backend import AwsBatchBackend
 from ironside.backends.aws_batch.wiring import make_backend
-from ironside.engine import scheduler
 from ironside.engine import submit as S
 from ironside.engine.scheduler import Engine
 from ironside.filesystems.dispatch import FileSystems
@@ -112,9 +111,6 @@ def _submits(h: Harness) -> list[dict[str, Any]]:
     return h.counter.params.get("SubmitJob", [])
 
 
-@pytest.mark.xfail(
-    not hasattr(scheduler, "SubmitLater"), reason="needs engine SubmitLater handling", strict=True
-)
 def test_throttled_submissions_and_polls_still_succeed(harness: Harness) -> None:
     left = {"SubmitJob": 3, "DescribeJobs": 2}
 
