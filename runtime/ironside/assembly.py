@@ -50,6 +50,7 @@ def build_service(
         default_runtime=provider.default_runtime_attributes,
         cache=_cache_step(settings, engine_store, files),
         max_workflows=max_workflows or settings.max_concurrent_workflows,
+        max_system_retries=settings.max_system_retries,
         poll_interval=poll_interval,
         flush_interval=flush_interval,
         on_close=store.close,

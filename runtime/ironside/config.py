@@ -104,6 +104,8 @@ class Settings:
     docker_hash_lookup_block: dict[str, Any] = field(default_factory=dict)
     #: ``system.max-concurrent-workflows``: top-level workflows running at once (Cromwell's 5000)
     max_concurrent_workflows: int = 5000
+    #: ``system.max-retries``: new attempts after lost ones (process or host gone), per call
+    max_system_retries: int = 3
     #: the whole merged config, for sections other modules read (``section``)
     tree: Any = field(default=None, compare=False, repr=False)
 
@@ -202,6 +204,7 @@ def _settings_from_tree(tree: ConfigTree, where: str) -> Settings:
         max_concurrent_workflows=max(
             1, _get(tree, "system.max-concurrent-workflows", int, where, 5000)
         ),
+        max_system_retries=max(0, _get(tree, "system.max-retries", int, where, 3)),
         tree=tree,
     )
 

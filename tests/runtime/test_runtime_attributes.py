@@ -126,6 +126,7 @@ workflow o { call mk output { File f = mk.f } }
         "final_workflow_outputs_dir": str(runner.workdir / "final"),
         "use_relative_output_paths": True,
         "final_call_logs_dir": str(runner.workdir / "logs"),
+        "final_workflow_log_dir": str(runner.workdir / "wflogs"),
         "default_runtime_attributes": {"cpu": 3},
         "totally_unknown": 1,
     }
@@ -135,6 +136,8 @@ workflow o { call mk output { File f = mk.f } }
     assert Path(res.outputs["o.f"]).read_text() == "hi\n"
     logs = list((runner.workdir / "logs").rglob("stdout"))
     assert len(logs) == 1
+    (wflog,) = (runner.workdir / "wflogs").glob("workflow.*.log")
+    assert "status Running" in wflog.read_text()
     md = json.loads((runner.workdir / "md.json").read_text())
     rt = md["calls"]["o.mk"][0]["runtimeAttributes"]
     assert rt["cpu"] == "3" and rt["memory"] == "1 GB"

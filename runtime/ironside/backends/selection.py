@@ -55,9 +55,9 @@ def make_backend(
 
 
 def engine_job_limit(provider: ProviderSettings) -> int:
-    """Jobs the engine keeps started: AWS Batch's concurrent-job-limit, else twice local slots."""
+    """Jobs the engine keeps started: AWS Batch's concurrent-job-limit, else 4x local slots."""
     if is_aws_batch(provider):
         from ironside.backends.aws_batch import wiring
 
         return wiring.job_limit(provider.raw)
-    return 2 * int(provider.job_limit())
+    return 4 * int(provider.job_limit())

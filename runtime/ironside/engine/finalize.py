@@ -66,4 +66,20 @@ def copy_call_logs(calls: list[dict[str, Any]], root: str, options: Options) -> 
                 _fs.copy(src, os.path.join(os.path.abspath(dest), rel, name))
 
 
-__all__ = ["copy_outputs", "copy_call_logs", "files_in"]
+def write_workflow_log(workflow_id: str, events: list[dict[str, Any]], options: Options) -> None:
+    """Write ``workflow.<id>.log`` (its events, one a line) in ``final_workflow_log_dir``."""
+    dest = options.get("final_workflow_log_dir")
+    if not dest:
+        return
+    lines = [f"{_iso(e['ts'])} {e['key']} {e['value']}" for e in events]
+    path = os.path.join(os.path.abspath(dest), f"workflow.{workflow_id}.log")
+    _fs.write_bytes(path, ("\n".join(lines) + "\n").encode())
+
+
+def _iso(ts: float | None) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts or 0, UTC).isoformat(timespec="milliseconds")
+
+
+__all__ = ["copy_outputs", "copy_call_logs", "files_in", "write_workflow_log"]

@@ -40,8 +40,8 @@ from ironside.wdl.values import env_to_json
 
 log = logging.getLogger("ironside.engine")
 
-#: Least time between two forced intent commits while jobs run (at most 50 commits a second).
-INTENT_GAP = 0.02
+#: Least time between two forced intent commits while jobs run (at most 100 commits a second).
+INTENT_GAP = 0.01
 
 #: Turns a succeeded top-level workflow's outputs into their final form (output copies).
 Finalizer = Callable[[WorkflowRun, dict[str, Any]], dict[str, Any]]
@@ -91,7 +91,7 @@ class FairQueue:
 class StoreHealth:
     """The scheduler's view of the store: backoff while it fails, one log line a minute."""
 
-    def __init__(self, max_delay: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_delay: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.max_delay = max_delay
         self.clock = clock
         self.failures = 0
@@ -253,6 +253,7 @@ class Engine:
             graph = self.graph
             if self.queue or graph.ready or graph.maybe_done or graph.expansions:
                 return
+            self.recorder.flush(self.backend.pid)  # e.g. a run of cache hits reaches the store
             if self.prepared:  # throttled with nothing running: wait, then submit again
                 time.sleep(min(self.poll_interval, 0.5))
                 return
@@ -367,6 +368,7 @@ class Engine:
     def _start_top(self, run: WorkflowRun) -> None:
         self.tops[run.id] = run
         self.recorder.workflow_started(run)
+        self.recorder.flush(self.backend.pid, force=True)  # Running before any cache copy
         self.start_workflow(run)
 
     def start_workflow(self, run: WorkflowRun) -> None:

@@ -26,7 +26,7 @@ from ironside import failpoints
 from ironside.backends.base import Backend
 from ironside.engine import submit as S
 from ironside.engine.cache_step import CacheStep
-from ironside.engine.finalize import copy_call_logs, copy_outputs
+from ironside.engine.finalize import copy_call_logs, copy_outputs, write_workflow_log
 from ironside.engine.runs import WorkflowRun
 from ironside.engine.scheduler import Engine
 from ironside.errors import UserError, WorkflowStateConflict
@@ -52,6 +52,7 @@ class WorkflowService:
         default_runtime: dict[str, Any] | None = None,
         cache: CacheStep | None = None,
         max_workflows: int = 5000,
+        max_system_retries: int = 3,
         poll_interval: float = 1.0,
         flush_interval: float = 0.2,
         on_close: Callable[[], None] | None = None,
@@ -72,6 +73,7 @@ class WorkflowService:
             flush_interval=flush_interval,
             files=files,
         )
+        self.engine.attempts.max_system_retries = max_system_retries
         self.engine.finalizer = self._finalize
         self.engine.on_finished = self._finished
         self._on_close = on_close
@@ -147,6 +149,7 @@ class WorkflowService:
     def _finalize(self, run: WorkflowRun, outputs: dict[str, Any]) -> dict[str, Any]:
         outputs = copy_outputs(outputs, run.root, run.options)
         copy_call_logs(self.engine.store.calls(run.id), run.root, run.options)
+        write_workflow_log(run.id, self.engine.store.events(run.id), run.options)
         return outputs
 
     # ---- running ----------------------------------------------------------------------------
