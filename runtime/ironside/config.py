@@ -47,6 +47,8 @@ KNOWN_PROVIDER_CONFIG = {
     "fallbackQueueArn",
     "job-role-arn",
     "submit-rate",
+    "submit-rate-min",
+    "submit-rate-max",
     "root",
     "concurrent-job-limit",
     "numSubmitAttempts",

@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 
 class FakeClock:
     """A clock that only moves when the code under test sleeps."""
@@ -52,3 +54,19 @@ def make_queue(batch: Any, iam: Any, name: str = "default") -> str:
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
         )["jobQueueArn"]
     )
+
+
+def aws_error(code: str, status: int, operation: str, message: str = "x") -> ClientError:
+    """The error AWS answers ``operation`` with (``code``, HTTP ``status``)."""
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        operation,
+    )
+
+
+def throttled(operation: str) -> ClientError:
+    """What AWS answers a caller over its rate."""
+    return aws_error("TooManyRequestsException", 429, operation, "Too Many Requests")

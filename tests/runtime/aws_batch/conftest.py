@@ -56,6 +56,7 @@ def config(queue_arn: str) -> dict[str, Any]:
         "default-runtime-attributes": {"queueArn": queue_arn, "scriptBucketName": SCRIPT_BUCKET},
         "numSubmitAttempts": 4,
         "numCreateDefinitionAttempts": 3,
+        "submit-rate": 10000,  # the injected clock stands still: a bucket for a thousand jobs
     }
 
 

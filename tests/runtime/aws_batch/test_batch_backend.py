@@ -13,10 +13,10 @@ from botocore.exceptions import ClientError
 from ironside.backends.aws_batch import AwsBatchBackend, JobLimitReached, job_name
 from ironside.backends.aws_batch.backend import job_tags
 from ironside.backends.aws_batch.scripts import script_key
-from ironside.backends.base import JobRequest, JobStatus
+from ironside.backends.base import JobRequest, JobStatus, SubmitLater
 from ironside.errors import BadOptions, BadRuntimeAttribute
 
-from .batch_helpers import CallCounter, FakeClock, make_queue
+from .batch_helpers import CallCounter, FakeClock, aws_error, make_queue, throttled
 from .conftest import REGION, ROOT_BUCKET, SCRIPT_BUCKET
 
 ROLE_A = "arn:aws:iam::123456789012:role/TeamA"
@@ -183,26 +183,94 @@ def test_docker_mirror_pulls_through_cache(
     )
 
 
-def test_submit_throttled_is_retried_and_slowed(backend: AwsBatchBackend, batch: Any) -> None:
+def test_submit_throttled_hands_back_without_waiting(
+    backend: AwsBatchBackend, batch: Any, clock: FakeClock
+) -> None:
     left = [3]
 
     def throttle(**_: Any) -> None:
         if left[0]:
             left[0] -= 1
-            raise ClientError(
-                {
-                    "Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
-                    "ResponseMetadata": {"HTTPStatusCode": 429},
-                },
-                "SubmitJob",
-            )
+            raise throttled("SubmitJob")
 
     batch.meta.events.register("before-call.batch.SubmitJob", throttle)
     start_rate = backend.submit_limiter.rate
-    job_id = backend.submit(request())
-    assert left == [0]
+    for _ in range(3):
+        with pytest.raises(SubmitLater, match="throttled"):
+            backend.submit(request())
+        clock.now += 1.0  # the engine's next ticks
     assert backend.submit_limiter.rate == start_rate / 8
+    assert not clock.sleeps  # never waited on the scheduler's thread
+    job_id = backend.submit(request())
     assert batch.describe_jobs(jobs=[job_id])["jobs"][0]["jobId"] == job_id
+    assert list(backend.jobs) == [job_id]
+
+
+def test_no_token_no_slot_and_submit_later(
+    config: dict[str, Any], batch: Any, s3: Any, clock: FakeClock
+) -> None:
+    config = {**config, "submit-rate": 2, "submit-rate-min": 1, "submit-rate-max": 4}
+    backend = AwsBatchBackend(config, batch=batch, s3=s3, clock=clock, sleep=clock.sleep)
+    backend.submit(request(0))
+    backend.submit(request(1))
+    assert backend.available_slots() == 0
+    counter = CallCounter(batch)
+    with pytest.raises(SubmitLater, match="no token"):
+        backend.submit(request(2))
+    assert not counter.calls  # nothing staged, nothing submitted
+    clock.now += 0.5
+    assert backend.available_slots() is None
+    backend.submit(request(2))
+    assert backend.submit_limiter.rate > 2  # additive increase after successes, up to 4
+
+
+def test_throttled_after_an_ambiguous_5xx_still_looks_up_by_name(
+    backend: AwsBatchBackend, batch: Any, clock: FakeClock
+) -> None:
+    answers = ["lost", "throttled"]
+
+    def fault(**_: Any) -> None:
+        if answers and answers[0] == "lost":
+            answers.pop(0)
+            raise server_error("SubmitJob")
+
+    def throttle_list(**_: Any) -> None:
+        if answers:
+            answers.pop(0)
+            raise throttled("ListJobs")
+
+    batch.meta.events.register("after-call.batch.SubmitJob", fault)  # created, answer lost
+    batch.meta.events.register("before-call.batch.ListJobs", throttle_list)
+    counter = CallCounter(batch)
+    with pytest.raises(SubmitLater):
+        backend.submit(request(3))
+    clock.now += 1.0
+    job_id = backend.submit(request(3))  # found by its name, not submitted again
+    assert counter.calls["SubmitJob"] == 1
+    assert counter.calls["ListJobs"] == 2
+    assert batch.describe_jobs(jobs=[job_id])["jobs"][0]["jobName"] == job_name(request(3))
+
+
+def test_throttled_abort_is_sent_again_at_the_next_polls(
+    backend: AwsBatchBackend, batch: Any, clock: FakeClock
+) -> None:
+    job_id = backend.submit(request())
+    left = [2]
+
+    def throttle(**_: Any) -> None:
+        if left[0]:
+            left[0] -= 1
+            raise throttled("TerminateJob")
+
+    batch.meta.events.register("before-call.batch.TerminateJob", throttle)
+    counter = CallCounter(batch)
+    backend.abort(job_id)  # throttled: kept, no exception, no wait
+    assert not clock.sleeps
+    for _ in range(3):
+        clock.now += 1.0
+        backend.poll([])
+    assert counter.calls["TerminateJob"] == 3  # 2 throttled, then taken; not sent again
+    assert left == [0]
 
 
 def test_concurrent_job_limit(
@@ -293,13 +361,7 @@ def test_definition_json_is_serialisable(backend: AwsBatchBackend, batch: Any) -
 
 
 def server_error(op: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "ServerException", "Message": "internal"},
-            "ResponseMetadata": {"HTTPStatusCode": 500},
-        },
-        op,
-    )
+    return aws_error("ServerException", 500, op, "internal")
 
 
 def test_submit_after_ambiguous_5xx_adopts_instead_of_duplicating(
@@ -370,6 +432,7 @@ def test_spot_reclaims_up_to_preemptible_then_fallback_or_fail(
         queues.append(backend.jobs[job_id].queue_arn)
         spot.reclaimed.add(job_id)
         state = backend.poll([job_id])[job_id]
+        clock.now += 1.0  # the engine's next poll
         assert state.status is JobStatus.FAILED
         retryable.append(state.retryable)
     default = config["default-runtime-attributes"]["queueArn"]

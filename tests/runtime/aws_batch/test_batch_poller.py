@@ -29,7 +29,7 @@ def described(status: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def poller(s3: Any, clock: FakeClock) -> StatusPoller:
     limiter = AdaptiveRateLimiter(100.0, clock=clock, sleep=clock.sleep)
-    return StatusPoller(None, s3, limiter=limiter, sleep=clock.sleep)
+    return StatusPoller(None, s3, limiter=limiter, clock=clock)
 
 
 def write_rc(s3: Any, rc: str) -> None:
@@ -126,7 +126,7 @@ def test_describe_backs_off_on_throttling(s3: Any, clock: FakeClock) -> None:
 
         def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
             self.calls.append(jobs)
-            if len(self.calls) == 1:
+            if len(self.calls) == 2:
                 raise ClientError(
                     {
                         "Error": {"Code": "TooManyRequestsException", "Message": "x"},
@@ -138,8 +138,36 @@ def test_describe_backs_off_on_throttling(s3: Any, clock: FakeClock) -> None:
 
     batch = Batch()
     limiter = AdaptiveRateLimiter(10.0, clock=clock, sleep=clock.sleep)
-    poller = StatusPoller(batch, s3, limiter=limiter, sleep=clock.sleep)
-    states = poller.poll([f"j{i}" for i in range(250)])
-    assert [len(c) for c in batch.calls] == [100, 100, 100, 50]
+    poller = StatusPoller(batch, s3, limiter=limiter, clock=clock, min_gap=0.0, backoff=1.0)
+    ids = [f"j{i}" for i in range(250)]
+    poller.poll(ids[:100])  # described once: RUNNING
+    states = poller.poll(ids)  # throttled: nothing raised, no sleep, last known states
+    assert [len(c) for c in batch.calls] == [100, 100]
     assert limiter.rate == 5.0
-    assert {s.status for s in states.values()} == {JobStatus.RUNNING}
+    assert {states[j].status for j in ids[:100]} == {JobStatus.RUNNING}
+    assert {states[j].status for j in ids[100:]} == {JobStatus.QUEUED}  # never described
+    assert not clock.sleeps
+    poller.poll(ids)  # still backing off: no call
+    assert len(batch.calls) == 2
+    clock.now += 1.0
+    poller.poll(ids)  # the jobs never described go first
+    assert [len(c) for c in batch.calls] == [100, 100, 100, 100, 50]
+    assert set(batch.calls[2]) == set(ids[100:200])
+
+
+def test_an_engine_in_a_hurry_gets_last_known_states(s3: Any, clock: FakeClock) -> None:
+    class Batch:
+        calls = 0
+
+        def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+            Batch.calls += 1
+            return {"jobs": [{**described("RUNNING"), "jobId": j} for j in jobs]}
+
+    limiter = AdaptiveRateLimiter(10.0, clock=clock, sleep=clock.sleep)
+    poller = StatusPoller(Batch(), s3, limiter=limiter, clock=clock, min_gap=0.5)
+    for _ in range(5):
+        assert poller.poll(["j1"])["j1"].status is JobStatus.RUNNING
+    assert Batch.calls == 1
+    clock.now += 0.5
+    poller.poll(["j1"])
+    assert Batch.calls == 2

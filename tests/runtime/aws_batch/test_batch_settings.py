@@ -118,6 +118,10 @@ def test_dockerhub_token_never_in_repr() -> None:
         ("allowed-job-role-arns", ["role/x"], "allowed-job-role-arns"),
         ("job-role-arn", "arn:aws:iam::123456789012:user/x", "job-role-arn"),
         ("submit-rate", 0, "submit-rate"),
+        ("submit-rate-min", "slow", "submit-rate-min"),
+        ("submit-rate-min", 50, "submit-rate-min: 50.0 is above submit-rate 10.0"),
+        ("submit-rate-max", -1, "submit-rate-max"),
+        ("submit-rate-max", 5, "submit-rate-max: 5.0 is below submit-rate 10.0"),
     ],
 )
 def test_bad_config_names_the_key(path: str, value: Any, named: str) -> None:
@@ -131,3 +135,10 @@ def test_dockerhub_token_not_in_error() -> None:
         parse_settings(config)
     assert "s3cr3t-t0ken" not in str(caught.value)
     assert "dockerhub.account" in str(caught.value)
+
+
+def test_submit_rates_default_and_configured() -> None:
+    default = parse_settings(with_("submit-rate", 10))
+    assert (default.submit_rate, default.submit_rate_min, default.submit_rate_max) == (10, 0.1, 10)
+    tuned = parse_settings({**with_("submit-rate-min", 2), "submit-rate-max": 40})
+    assert (tuned.submit_rate, tuned.submit_rate_min, tuned.submit_rate_max) == (10, 2, 40)

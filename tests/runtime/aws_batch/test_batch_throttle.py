@@ -33,21 +33,49 @@ class Flaky:
         return "ok"
 
 
-def test_limiter_spaces_calls_at_its_rate(clock: FakeClock) -> None:
+def test_limiter_spaces_calls_at_its_rate_after_a_second_s_burst(clock: FakeClock) -> None:
     limiter = AdaptiveRateLimiter(4.0, clock=clock, sleep=clock.sleep)
     for _ in range(9):
         limiter.acquire()
-    assert clock.now == pytest.approx(1000.0 + 8 * 0.25)
+    assert clock.now == pytest.approx(1000.0 + 5 * 0.25)  # 4 saved tokens, then 4/s
 
 
-def test_throttle_halves_then_recovers_to_start_rate(clock: FakeClock) -> None:
-    limiter = AdaptiveRateLimiter(8.0, clock=clock, sleep=clock.sleep, recover_after=5)
+def test_try_acquire_never_waits(clock: FakeClock) -> None:
+    limiter = AdaptiveRateLimiter(2.0, clock=clock, sleep=clock.sleep)
+    assert [limiter.try_acquire() for _ in range(3)] == [True, True, False]
+    assert not limiter.ready() and not clock.sleeps
+    clock.now += 0.5
+    assert limiter.ready() and limiter.try_acquire() and not limiter.try_acquire()
+
+
+def test_throttle_halves_and_empties_then_successes_add_up_to_the_ceiling(
+    clock: FakeClock,
+) -> None:
+    limiter = AdaptiveRateLimiter(8.0, clock=clock, sleep=clock.sleep, max_rate=12.0, increase=1)
     limiter.on_throttle()
     limiter.on_throttle()
-    assert limiter.rate == 2.0
+    assert limiter.rate == 2.0 and not limiter.ready()
+    for _ in range(6):
+        limiter.on_success()
+    assert limiter.rate == 8.0  # additive: 2 + 6 x 1
     for _ in range(200):
         limiter.on_success()
-    assert limiter.rate == 8.0
+    assert limiter.rate == 12.0
+
+
+def test_one_log_line_when_throttled_one_when_recovered(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = AdaptiveRateLimiter(4.0, clock=clock, sleep=clock.sleep, increase=1, name="X")
+    with caplog.at_level("INFO", logger="ironside.backends.aws_batch.throttle"):
+        for _ in range(5):
+            limiter.on_throttle()
+            limiter.on_success()
+        for _ in range(10):
+            limiter.on_success()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("X throttled") and lines[1].startswith("X recovered")
 
 
 def test_rate_never_below_minimum(clock: FakeClock) -> None:
@@ -67,7 +95,7 @@ def test_throttling_is_retried_and_slowed(clock: FakeClock) -> None:
     )
     assert result == "ok"
     assert call.calls == 3
-    assert limiter.rate == 2.5
+    assert limiter.rate == pytest.approx(2.5 + 0.5)  # halved twice, one success
     assert clock.sleeps  # jittered back-off happened, through the injected sleeper
 
 

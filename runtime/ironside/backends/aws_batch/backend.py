@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import random
 import re
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ironside.backends.base import Backend, InputEnv, JobRequest, JobState
+from ironside.backends.base import Backend, InputEnv, JobRequest, JobState, SubmitLater
 from ironside.tasks import FileTransfer
 from ironside.tasks.s3_localizer import BatchLocalizer, map_inputs
 
@@ -32,12 +33,13 @@ from .poller import ABORT_REASON, CALL_ROOT_ENV, JobDetails, StatusPoller
 from .runtime_attributes import BatchRuntime, parse_runtime
 from .scripts import ScriptStager
 from .settings import AwsBatchSettings, parse_settings
-from .throttle import AdaptiveRateLimiter, call_with_retries, is_throttling
+from .throttle import AdaptiveRateLimiter, call_with_retries, is_retryable, is_throttling
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _UNSAFE_TAG = re.compile(r"[^\w\s+=.:/@-]", re.ASCII)
 MAX_NAME = 128
 MAX_TAG_VALUE = 256
+log = logging.getLogger(__name__)
 
 
 class JobLimitReached(RuntimeError):
@@ -143,9 +145,16 @@ class AwsBatchBackend(Backend):
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.submit_limiter = AdaptiveRateLimiter(
-            self.settings.submit_rate, clock=clock, sleep=sleep
+            self.settings.submit_rate,
+            clock=clock,
+            sleep=sleep,
+            min_rate=self.settings.submit_rate_min,
+            max_rate=self.settings.submit_rate_max,
+            name="AWS Batch SubmitJob",
         )
-        api_limiter = AdaptiveRateLimiter(poll_rate, clock=clock, sleep=sleep)
+        api_limiter = AdaptiveRateLimiter(
+            poll_rate, clock=clock, sleep=sleep, name="AWS Batch DescribeJobs"
+        )
         self.definitions = JobDefinitions(
             batch,
             attempts=self.settings.num_create_definition_attempts,
@@ -154,12 +163,14 @@ class AwsBatchBackend(Backend):
         )
         self.scripts = ScriptStager(s3, self.settings.script_bucket)
         self.poller = StatusPoller(
-            batch, s3, limiter=api_limiter, attempts=self.settings.num_submit_attempts, sleep=sleep
+            batch, s3, limiter=api_limiter, clock=clock, rng=self._rng, min_gap=1.0 / poll_rate
         )
         self.jobs: dict[str, SubmittedJob] = {}
         self._active: set[str] = set()
         self._reclaims: Counter[tuple[str, str, int]] = Counter()
         self._counted: set[str] = set()
+        self._uncertain: set[str] = set()  # job names a 5xx SubmitJob may have created
+        self._terminating: set[str] = set()  # aborts Batch has not taken yet (throttled)
         self._lock = threading.Lock()
 
     # -- validation (no AWS calls) -------------------------------------------------
@@ -188,25 +199,43 @@ class AwsBatchBackend(Backend):
     # -- lifecycle -----------------------------------------------------------------
 
     def available_slots(self) -> int | None:
+        """How many more jobs go now: 0 while SubmitJob has no token, else the job limit's room."""
+        if not self.submit_limiter.ready():
+            return 0
+        return self._job_room()
+
+    def _job_room(self) -> int | None:
         """How many more jobs ``concurrent-job-limit`` allows now (None: no limit)."""
         limit = self.settings.concurrent_job_limit
         with self._lock:
             return None if limit is None else max(0, limit - len(self._active))
 
     def submit(self, request: JobRequest) -> str:
-        """Stage the script, resolve the definition, SubmitJob; return the Batch job id."""
+        """Stage the script, resolve the definition, SubmitJob; return the Batch job id.
+
+        Never waits for throttling: without a SubmitJob token now, or when Batch
+        (or S3, staging the script) says slow down, ``SubmitLater`` (nothing started).
+        """
         runtime = self.runtime_of(request.runtime)
         options = self.options_of(request.options)
-        if self.available_slots() == 0:
+        if self._job_room() == 0:
             limit = self.settings.concurrent_job_limit
             raise JobLimitReached(f"concurrent-job-limit {limit} reached")
+        if not self.submit_limiter.try_acquire():
+            raise SubmitLater(f"SubmitJob rate {self.submit_limiter.rate:.2f}/s: no token now")
         image = pulled_image(runtime.docker, self.settings.docker_mirror)
         spec = DefinitionSpec.for_call(image, options.job_role_arn, runtime)
-        script_url = self.scripts.stage(request.script, options.script_prefix)
+        try:
+            script_url = self.scripts.stage(request.script, options.script_prefix)
+            definition = self.definitions.arn_for(spec)
+        except ClientError as err:
+            if is_retryable(err):
+                raise SubmitLater(f"preparing the job: {err}") from err
+            raise
         args: dict[str, Any] = {
             "jobName": job_name(request),
             "jobQueue": self.queue_for(request, runtime),
-            "jobDefinition": self.definitions.arn_for(spec),
+            "jobDefinition": definition,
             "containerOverrides": container_overrides(runtime, script_url, request.call_root),
             "tags": job_tags(request),
             "propagateTags": True,
@@ -247,37 +276,51 @@ class AwsBatchBackend(Backend):
         return fallback if fallback and reclaims > runtime.preemptible else runtime.queue_arn
 
     def _submit_job(self, args: dict[str, Any]) -> str:
-        """SubmitJob with retries; after an ambiguous 5xx, look for the job by name first."""
-        uncertain = False
+        """SubmitJob, 5xx retried; after an ambiguous 5xx, look for the job by name first.
+
+        Throttling is not retried here: the limiter slows down and ``SubmitLater``
+        hands the attempt back to the engine. A name an earlier 5xx left uncertain
+        stays so until a lookup or a submission settles it, across ``SubmitLater``.
+        """
+        name = args["jobName"]
 
         def attempt() -> Mapping[str, Any]:
-            nonlocal uncertain
-            if uncertain:
-                known = set(self.jobs)
-                if found := self._find_by_name(args["jobQueue"], args["jobName"], known):
-                    return {"jobId": found}
             try:
+                if name in self._uncertain:
+                    known = set(self.jobs)
+                    if found := self._find_by_name(args["jobQueue"], name, known):
+                        return {"jobId": found}
                 return dict(self._batch.submit_job(**args))
             except ClientError as err:
-                uncertain = uncertain or not is_throttling(err)
+                if is_throttling(err):
+                    self.submit_limiter.on_throttle()
+                    raise SubmitLater(f"SubmitJob throttled: {err}") from err
+                self._uncertain.add(name)
                 raise
 
         response = call_with_retries(
             attempt,
             attempts=self.settings.num_submit_attempts,
-            limiter=self.submit_limiter,
+            limiter=None,
             sleep=self._sleep,
             rng=self._rng,
         )
+        self._uncertain.discard(name)
+        self.submit_limiter.on_success()
         return str(response["jobId"])
 
     def poll(self, job_ids: Sequence[str]) -> Mapping[str, JobState]:
-        """States of all ``job_ids`` through the shared poller (100 per DescribeJobs)."""
+        """States of all ``job_ids`` through the shared poller (100 per DescribeJobs).
+
+        Aborts Batch did not take yet (throttled) are sent again first.
+        """
+        self._send_terminations()
         states = dict(self.poller.poll(job_ids))
         with self._lock:
             for job_id, state in states.items():
                 if state.status.terminal:
                     self._active.discard(job_id)
+                    self._terminating.discard(job_id)
                 else:
                     self._active.add(job_id)
                 if state.retryable and job_id in self.jobs:
@@ -299,13 +342,34 @@ class AwsBatchBackend(Backend):
         return dataclasses.replace(state, reason=f"{state.reason}; {note}", retryable=False)
 
     def abort(self, job_id: str) -> None:
-        """TerminateJob (cancels a queued job, stops a running one); idempotent."""
-        call_with_retries(
-            lambda: self._batch.terminate_job(jobId=job_id, reason=ABORT_REASON),
-            attempts=self.settings.num_submit_attempts,
-            limiter=self.submit_limiter,
-            sleep=self._sleep,
-        )
+        """TerminateJob (cancels a queued job, stops a running one); idempotent.
+
+        Never waits: throttled or refused with a 5xx, it is sent again at each
+        poll until Batch takes it (or the job ends).
+        """
+        with self._lock:
+            self._terminating.add(job_id)
+        self._send_terminations()
+
+    def _send_terminations(self) -> None:
+        """TerminateJob for every abort not yet taken, while the limiter has tokens."""
+        with self._lock:
+            pending = sorted(self._terminating)
+        for job_id in pending:
+            if not self.submit_limiter.try_acquire():
+                return
+            try:
+                self._batch.terminate_job(jobId=job_id, reason=ABORT_REASON)
+            except ClientError as err:
+                if is_retryable(err):
+                    if is_throttling(err):
+                        self.submit_limiter.on_throttle()
+                    return
+                log.warning("TerminateJob %s refused: %s", job_id, err)
+            else:
+                self.submit_limiter.on_success()
+            with self._lock:
+                self._terminating.discard(job_id)
 
     def adopt(self, request: JobRequest) -> str | None:
         """After a restart: the id of a job already submitted for ``request``, found by name."""

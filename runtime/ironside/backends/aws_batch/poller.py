@@ -7,11 +7,16 @@ end: that is SUCCEEDED with the task's rc, and the engine decides. Without an
 ``rc``: a Spot reclaim (``statusReason`` beginning ``Host EC2``) is retryable;
 an out-of-memory kill (exit 137, or a reason matching a memory-retry key) says
 so at the start of the reason.
+
+The poller never waits and never fails for throttling: a throttled (or 5xx)
+DescribeJobs ends the cycle, the jobs it could not describe keep their last
+known state, and the next DescribeJobs waits out a growing back-off (checked
+against the injected clock, not slept). Jobs described longest ago go first.
 """
 
 from __future__ import annotations
 
-import functools
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from ironside.backends.base import JobState, JobStatus
 
-from .throttle import AdaptiveRateLimiter, call_with_retries
+from .throttle import AdaptiveRateLimiter, is_retryable, is_throttling
 
 BATCH_SIZE = 100
 CALL_ROOT_ENV = "IRONSIDE_CALL_ROOT"
@@ -102,46 +107,105 @@ class StatusPoller:
         s3: Any,
         *,
         limiter: AdaptiveRateLimiter,
-        attempts: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        min_gap: float = 0.2,
+        backoff: float = 0.25,
+        max_backoff: float = 10.0,
         memory_retry_keys: Sequence[str] = ("OutOfMemory", "Killed"),
     ) -> None:
         self._batch = batch
         self._s3 = s3
         self._limiter = limiter
-        self._attempts = attempts
-        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._min_gap = min_gap
+        self._backoff = backoff
+        self._max_backoff = max_backoff
         self._memory_keys = tuple(memory_retry_keys)
+        self._refused = 0  # DescribeJobs refused (throttled, 5xx) in a row
+        self._not_before = float("-inf")
+        self._cycle = 0
+        self._seen: dict[str, int] = {}  # job id -> the cycle it was last described in
         self.details: dict[str, JobDetails] = {}
 
-    def describe(self, job_ids: Sequence[str]) -> dict[str, JobDetails]:
-        """``DescribeJobs`` in chunks of 100; jobs Batch does not know are absent."""
-        unique = list(dict.fromkeys(job_ids))
+    def describe(self, job_ids: Sequence[str]) -> tuple[set[str], dict[str, JobDetails]]:
+        """``DescribeJobs`` in chunks of 100, least recently described first, until refused.
+
+        Returns (the ids asked about, what Batch said); ids asked but absent are
+        unknown to Batch. Nothing is asked while backing off, nor within ``min_gap``
+        seconds of the last cycle (an engine in a hurry gets the last known states).
+        """
+        self._cycle += 1
+        asked: set[str] = set()
         found: dict[str, JobDetails] = {}
+        now = self._clock()
+        if now < self._not_before:
+            return asked, found
+        self._not_before = now + self._min_gap
+        unique = sorted(dict.fromkeys(job_ids), key=lambda j: self._seen.get(j, -1))
         for start in range(0, len(unique), BATCH_SIZE):
             chunk = unique[start : start + BATCH_SIZE]
-            response = call_with_retries(
-                functools.partial(self._batch.describe_jobs, jobs=chunk),
-                attempts=self._attempts,
-                limiter=self._limiter,
-                sleep=self._sleep,
-            )
+            response = self._describe_chunk(chunk)
+            if response is None:
+                break
+            asked.update(chunk)
+            self._seen.update(dict.fromkeys(chunk, self._cycle))
             for job in response.get("jobs", []):
                 found[job["jobId"]] = JobDetails.from_description(job)
         self.details.update(found)
-        return found
+        return asked, found
+
+    def _describe_chunk(self, chunk: list[str]) -> Mapping[str, Any] | None:
+        """One DescribeJobs; None (and a longer back-off) when throttled or a 5xx."""
+        try:
+            response = self._batch.describe_jobs(jobs=chunk)
+        except ClientError as err:
+            if not is_retryable(err):
+                raise
+            if is_throttling(err):
+                self._limiter.on_throttle()
+            self._refused += 1
+            delay = min(self._max_backoff, self._backoff * 2 ** (self._refused - 1))
+            self._not_before = self._clock() + self._rng.uniform(delay / 2, delay)
+            return None
+        self._refused = 0
+        self._limiter.on_success()
+        return dict(response)
 
     def poll(self, job_ids: Sequence[str]) -> dict[str, JobState]:
-        """The state of every job in ``job_ids``; ids Batch does not know are FAILED."""
-        found = self.describe(job_ids)
+        """The state of every job in ``job_ids``; ids Batch does not know are FAILED.
+
+        A job not described this cycle (throttled) keeps its last known state.
+        """
+        asked, found = self.describe(job_ids)
         states: dict[str, JobState] = {}
         for job_id in job_ids:
             details = found.get(job_id)
-            if details is None:
+            if details is not None:
+                states[job_id] = self._state_or_later(details)
+                if states[job_id].status.terminal:
+                    self._seen.pop(job_id, None)
+            elif job_id in asked:
                 states[job_id] = JobState(job_id, JobStatus.FAILED, reason="unknown to AWS Batch")
             else:
-                states[job_id] = self.state_of(details)
+                states[job_id] = self.last_known(job_id)
         return states
+
+    def last_known(self, job_id: str) -> JobState:
+        """What the last description said, as a non-terminal state (QUEUED if never described)."""
+        last = self.details.get(job_id)
+        status = STATUS_MAP.get(last.batch_status, JobStatus.QUEUED) if last else JobStatus.QUEUED
+        return JobState(job_id, JobStatus.RUNNING if status.terminal else status)
+
+    def _state_or_later(self, details: JobDetails) -> JobState:
+        """``state_of``; a finished job whose rc S3 will not give now: RUNNING until next poll."""
+        try:
+            return self.state_of(details)
+        except ClientError as err:
+            if not is_retryable(err):
+                raise
+            return JobState(details.job_id, JobStatus.RUNNING)
 
     def state_of(self, details: JobDetails) -> JobState:
         """Map one job's details to a ``JobState`` (reads ``rc`` when finished)."""

@@ -75,6 +75,8 @@ class AwsBatchSettings:
     default_job_role_arn: str | None = None
     fallback_queue_arn: str | None = None
     submit_rate: float = 10.0  # SubmitJob calls per second to start with
+    submit_rate_min: float = 0.1  # the floor throttling halves it down to
+    submit_rate_max: float = 10.0  # the ceiling successes raise it up to
     default_runtime_attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,6 +149,19 @@ def _rate(value: Any) -> float:
     return float(value)
 
 
+def _submit_rates(config: Mapping[str, Any]) -> tuple[float, float, float]:
+    """(start, floor, ceiling) of the SubmitJob rate; floor <= start <= ceiling."""
+    start = _field(config, "submit-rate", _rate, 10.0)
+    low = _field(config, "submit-rate-min", _rate, min(0.1, start))
+    high = _field(config, "submit-rate-max", _rate, start)
+    p = "backend.providers.AWSBatch.config"
+    if low > start:
+        raise BadConfig(f"{p}.submit-rate-min: {low} is above submit-rate {start}")
+    if high < start:
+        raise BadConfig(f"{p}.submit-rate-max: {high} is below submit-rate {start}")
+    return start, low, high
+
+
 def _dockerhub(config: Mapping[str, Any]) -> DockerHub:
     account = _field(config, "dockerhub.account", _string, None)
     token = _field(config, "dockerhub.token", _string, None)
@@ -198,6 +213,7 @@ def parse_settings(config: Mapping[str, Any]) -> AwsBatchSettings:
         raise BadConfig("backend.providers.AWSBatch.config is not an object")
     root_bucket, root_prefix = _field(config, "root", values.s3_uri)
     defaults = _defaults(config)
+    rate, rate_min, rate_max = _submit_rates(config)
     return AwsBatchSettings(
         root_bucket=root_bucket,
         root_prefix=root_prefix,
@@ -217,6 +233,8 @@ def parse_settings(config: Mapping[str, Any]) -> AwsBatchSettings:
         allowed_job_role_arns=_field(config, "allowed-job-role-arns", _patterns, ()),
         default_job_role_arn=_field(config, "job-role-arn", values.role_arn, None),
         fallback_queue_arn=_field(config, "fallbackQueueArn", values.queue_arn, None),
-        submit_rate=_field(config, "submit-rate", _rate, 10.0),
+        submit_rate=rate,
+        submit_rate_min=rate_min,
+        submit_rate_max=rate_max,
         default_runtime_attributes=defaults,
     )
