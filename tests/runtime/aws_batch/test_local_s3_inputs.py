@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ironside import cli
+import ironside.cli as cli
 
 WDL = """version 1.0
 task cat {
