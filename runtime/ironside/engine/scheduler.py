@@ -164,6 +164,7 @@ class Engine:
         self.counts = self.attempts.counts
         self.queue = FairQueue()
         self.prepared: deque[CallRun] = deque()  # intent recorded, not yet submitted
+        self._throttled = False  # the backend answered SubmitLater to the last submission
         self.running: dict[str, CallRun] = {}
         self.open: set[WorkflowRun] = set()
         self.tops: dict[str, WorkflowRun] = {}
@@ -262,7 +263,7 @@ class Engine:
         pending = self.recorder.pending()
         self.recorder.flush(self.backend.pid)
         timeout = self.recorder.flush_interval if pending else self.poll_interval
-        if self.prepared:
+        if self.prepared and not self._throttled:  # throttled: try again after a poll
             timeout = min(timeout, INTENT_GAP)
         changed = self.backend.wait(timeout)
         ids = list(self.running) if changed is None else changed
@@ -339,11 +340,13 @@ class Engine:
                 job_id = self.attempts.submit(cr, cr.request)
             except SubmitLater:
                 self.prepared.appendleft(cr)  # throttled: poll, then try again
+                self._throttled = True
                 return
             except BadRuntimeAttribute as exc:
                 self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
                 continue
             self.running[job_id] = cr
+            self._throttled = False
             failpoints.hit("submitted")
 
     def _backend_has_room(self) -> bool:
