@@ -10,7 +10,8 @@ dictionary lookup. The points:
 - ``submitted``: after a job was submitted;
 - ``call-done``: after a call finished;
 - ``gather``: a scatter's shards gathered;
-- ``output-copy``: after a file was copied to ``final_workflow_outputs_dir``.
+- ``output-copy``: after a file was copied to ``final_workflow_outputs_dir``;
+- ``cache-copy``: after a cached output was linked or copied for a cache hit.
 """
 
 from __future__ import annotations

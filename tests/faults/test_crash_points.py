@@ -47,6 +47,24 @@ def test_run_killed_then_resumed(tmp_path: Path, point: str, what: str) -> None:
     world.check(_resume(world, wf_id))
 
 
+def test_run_killed_during_call_cache_copies(tmp_path: Path) -> None:
+    """A second, identical workflow hits the cache for every shard; killed while copying."""
+    world = World(tmp_path)
+    first = world.ironside(world.run_args())
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-3000:]
+    world.final = tmp_path / "final-2"  # the second workflow's own final outputs
+    options = {"final_workflow_outputs_dir": str(world.final)}
+    (tmp_path / "options.json").write_text(json.dumps(options))
+    proc = world.ironside(world.run_args(), failpoint="cache-copy:60")
+    proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL
+    second = next(w for w in world.workflow_ids() if w != json.loads(out)["id"])
+    outputs = _resume(world, second)
+    world.check(outputs)  # every shard ran once: in the first workflow only
+    assert len(list(world.root.glob(f"ex/crash/{second}/call-shard/shard-*"))) == SHARDS
+
+
 def test_run_killed_before_the_workflow_is_stored_leaves_nothing(tmp_path: Path) -> None:
     world = World(tmp_path)
     proc = world.ironside(world.run_args(), failpoint="validated")

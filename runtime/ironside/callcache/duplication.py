@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from ironside import failpoints
 from ironside.errors import BadConfig
 from ironside.filesystems.s3 import S3FileSystem
 
@@ -99,6 +100,7 @@ class LocalDuplicator:
                 raise DuplicationFailed(path, "the cached file no longer exists")
             target = destination(path, src_root, dest_root)
             mapping[path] = path if target is None else self._one(path, target)
+            failpoints.hit("cache-copy")
         return mapping
 
     def _one(self, src: str, dst: str) -> str:
