@@ -165,6 +165,19 @@ def test_imports_zip_size_on_run(runner: Runner) -> None:
     assert "ironside.limits.max-imports-zip-bytes" in result.stderr
 
 
+def test_inputs_size_on_run(runner: Runner) -> None:
+    result = _limited(runner, max_inputs_bytes=10).run(SCATTER, {"w.n": 1, "w.given": [1, 2]})
+    assert result.rc == 2
+    assert "ironside.limits.max-inputs-bytes" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_label_count_on_run(runner: Runner) -> None:
+    result = _limited(runner, max_labels=2).run(SCATTER, labels={"a": "1", "b": "2", "c": "3"})
+    assert result.rc == 2
+    assert "ironside.limits.max-labels" in result.stderr
+
+
 def test_default_limits_are_the_documented_ones() -> None:
     d = Limits()
     assert (d.max_scatter_shards, d.max_import_depth, d.max_imports) == (1_000_000, 10, 100)

@@ -122,9 +122,15 @@ def prepare(
     confinement: Confinement | None = None,
 ) -> Submission:
     """Read and validate the five files of a submission (``ironside run``); store nothing."""
+    limits = (confinement or Confinement()).limits
+    if inputs_path and os.path.isfile(inputs_path):
+        size = os.path.getsize(inputs_path)
+        limits.check("max_inputs_bytes", size, f"inputs {inputs_path}: bytes")
     inputs_raw = read_json(inputs_path, "inputs", BadInputs)
     options_raw = read_json(options_path, "options", BadOptions)
     labels = read_json(labels_path, "labels", BadInputs)
+    if isinstance(labels, dict):
+        limits.check("max_labels", len(labels), f"labels {labels_path}: count")
     imports_zip = None
     if imports_path:
         try:
