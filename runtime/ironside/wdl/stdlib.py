@@ -156,7 +156,8 @@ class TaskStdLib(StdLib.TaskOutputs):
         self.files = files
         self.execution_dir = "/tmp"
         self.is_output = outputs
-        self.policy = PathPolicy()  # nothing until point_at
+        self._policy: PathPolicy | None = PathPolicy()  # nothing until point_at
+        self._policy_of: tuple[str, tuple[str, ...]] = ("", ())
         self._override_static("stdout", self._stdout)
         self._override_static("stderr", self._stderr)
         self._override_static("glob", self._glob)
@@ -167,8 +168,17 @@ class TaskStdLib(StdLib.TaskOutputs):
         files under the call's directory, the call's ``inputs`` and ``s3://`` objects."""
         self.execution_dir = execution_dir
         self._write_dir = os.path.join(execution_dir, "write_")
-        self.policy = call_policy(execution_dir, inputs)
+        # built when a file is first read: most evaluations (inputs, runtime, command) read none
+        self._policy = None
+        self._policy_of = (execution_dir, tuple(inputs))
         return self
+
+    @property
+    def policy(self) -> PathPolicy:
+        """What this call's expressions may read (see ``call_policy``)."""
+        if self._policy is None:
+            self._policy = call_policy(*self._policy_of)
+        return self._policy
 
     def _stdout(self) -> Value.File:
         return Value.File(os.path.join(self.execution_dir, "stdout"))
