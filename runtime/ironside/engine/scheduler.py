@@ -40,8 +40,8 @@ from ironside.wdl.values import env_to_json
 
 log = logging.getLogger("ironside.engine")
 
-#: Least time between two forced intent commits while jobs run (at most 100 commits a second).
-INTENT_GAP = 0.01
+#: Least time between two forced intent commits while jobs run (at most 20 commits a second).
+INTENT_GAP = 0.05
 
 #: Turns a succeeded top-level workflow's outputs into their final form (output copies).
 Finalizer = Callable[[WorkflowRun, dict[str, Any]], dict[str, Any]]
