@@ -18,13 +18,14 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 PIN_FILES := pyproject.toml runtime/pyproject.toml requirements/dev.txt requirements/constraints.txt package.json package-lock.json
 PYTEST_WORKERS ?= auto
+WHEELHOUSES := build/wheelhouse/.built
 
-.PHONY: help setup prereqs system-packages browser checkov demo test lint typecheck pytest synth cfn-lint bench lock clean package
+.PHONY: help setup wheelhouses prereqs system-packages browser checkov demo test lint typecheck pytest synth cfn-lint bench lock clean package
 
 help:
 	@echo "make demo   synthesize the kit, lint its templates, run the example workflow"
 	@echo "make test   ruff, mypy and the whole pytest suite"
-	@echo "other: setup synth lint bench lock clean"
+	@echo "other: setup wheelhouses synth lint bench lock clean"
 
 # Checked against the caller's PATH: the venv's own python3 must not answer for the host's.
 prereqs:
@@ -33,7 +34,15 @@ prereqs:
 	@PATH="$(HOST_PATH)" command -v npm >/dev/null 2>&1 \
 	  || { echo "missing prerequisite: npm (install Node.js and npm, e.g. 'apt-get install npm')"; exit 2; }
 
-setup: prereqs $(STAMP)
+setup: prereqs $(STAMP) $(WHEELHOUSES)
+
+# The wheels the hosts install offline (stacks/wheelhouse.py): the engine's dependencies
+# (x86_64 and aarch64) and the Batch hosts' AWS CLI, pinned and hashed, built from PyPI
+# once per change of the pins; a synth then needs no network. Synth builds a missing one.
+$(WHEELHOUSES): $(STAMP) requirements/constraints.txt runtime/pyproject.toml stacks/wheelhouse.py
+	$(PY) -m stacks.wheelhouse
+	touch $@
+wheelhouses: $(WHEELHOUSES)
 
 $(STAMP): $(PIN_FILES)
 	test -x $(PY) || python3 -m venv $(VENV)

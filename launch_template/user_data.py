@@ -7,17 +7,22 @@
 1. ``ironside-ecs-agent.sh`` appends the ECS agent settings in :data:`ECS_AGENT_SETTINGS`
    (Spot draining, ``prefer-cached`` pulls, container stop timeout, image and task cleanup)
    to ``/etc/ecs/ecs.config``;
-2. ``ironside-host-setup.sh`` installs the AWS CLI v2 under ``/usr/local/aws-cli`` (task
-   containers bind-mount it read-only), appends Docker Hub credentials from Secrets Manager
-   to the ECS agent's auth settings (``dockercfg`` format; the secret is read at boot and never
-   appears in the user data) when ``docker_hub_secret_arn`` is set, writes the EBS
-   autoscale config to ``/etc/ironside/ebs-autoscale.json``, downloads the zipped
-   :data:`HOST_ASSETS_DIR` from ``host_assets_url`` with that CLI and runs its
-   ``install.sh``: ``fetch_and_run.sh`` to ``/usr/local/bin``, the CloudWatch agent shipping
+2. ``ironside-host-setup.sh`` installs the distribution's AWS CLI for the host itself,
+   appends Docker Hub credentials from Secrets Manager to the ECS agent's auth settings
+   (``dockercfg`` format; the secret is read at boot and never appears in the user data)
+   when ``docker_hub_secret_arn`` is set, writes the EBS autoscale config to
+   ``/etc/ironside/ebs-autoscale.json``, downloads the zipped :data:`HOST_ASSETS_DIR` from
+   ``host_assets_url`` and the AWS CLI wheelhouse from ``aws_cli_url`` and runs
+   ``install.sh``: ``fetch_and_run.sh`` to ``/usr/local/bin``, the task containers' AWS CLI
+   under ``/usr/local/aws-cli`` (bind-mounted read-only; installed offline from the
+   wheelhouse after its manifest matched ``aws_cli_sha256``), the CloudWatch agent shipping
    host logs to ``host_log_group``, and the EBS autoscale daemon, which first creates the
    scratch file system at ``scratch_mount`` (btrfs where btrfs-progs exists, i.e. Amazon
    Linux 2; ext4 on LVM on Amazon Linux 2023) and then runs as the systemd service
    ``ironside-ebs-autoscale``.  ``launch_template/README.md`` lists its config keys.
+
+Nothing comes from the internet: packages from the Amazon Linux repositories (in S3, so
+the S3 gateway endpoint serves them), the rest from the kit's S3 assets.
 
 A step that fails masks and stops the ECS agent and powers the host off, so Batch replaces
 it instead of placing jobs on a half-ready host (the reasoning is in ``parts/prelude.sh``).
@@ -37,7 +42,7 @@ For the stack and its tests
 * The instance role needs :data:`DAEMON_EC2_ACTIONS` (plus ``kms:CreateGrant``,
   ``kms:GenerateDataKeyWithoutPlaintext``, ``kms:Decrypt`` and ``kms:DescribeKey`` on the
   key when ``autoscale["volume"]["kms_key_id"]`` is a customer key), :data:`HOST_SETUP_ACTIONS`
-  (``s3:GetObject`` on the asset, ``secretsmanager:GetSecretValue`` on the Docker Hub
+  (``s3:GetObject`` on both assets, ``secretsmanager:GetSecretValue`` on the Docker Hub
   secret) and what the CloudWatch agent needs (``CloudWatchAgentServerPolicy``) besides the
   usual ``AmazonEC2ContainerServiceforEC2Role``.
 * Setting the launch template's ``instance_initiated_shutdown_behavior`` to ``terminate``
@@ -106,6 +111,9 @@ class UserDataOptions:
         host_assets_url: ``s3://`` URL of the zipped :data:`HOST_ASSETS_DIR` asset.
         region: the stack's region.
         host_log_group: CloudWatch log group for host logs.
+        aws_cli_url: ``s3://`` URL of the zipped AWS CLI wheelhouse
+            (``stacks.wheelhouse.aws_cli_wheelhouse``).
+        aws_cli_sha256: SHA-256 of that wheelhouse's ``requirements.txt`` manifest.
         docker_hub_secret_arn: Secrets Manager secret holding base64 of ``user:token``
             for Docker Hub; ``None`` (default) configures no credentials.
         autoscale: overrides merged over the daemon's default JSON config
@@ -118,6 +126,8 @@ class UserDataOptions:
     host_assets_url: str
     region: str
     host_log_group: str
+    aws_cli_url: str
+    aws_cli_sha256: str
     docker_hub_secret_arn: str | None = None
     autoscale: Mapping[str, Any] = field(default_factory=dict)
     scratch_mount: str = "/cromwell_root"
@@ -151,6 +161,8 @@ def shell_parts(options: UserDataOptions) -> list[tuple[str, str]]:
     ecs_config = "\n".join(f"{key}={value}" for key, value in ECS_AGENT_SETTINGS.items())
     host_values = {
         "HOST_ASSETS_URL": _quote(options.host_assets_url),
+        "AWS_CLI_URL": _quote(options.aws_cli_url),
+        "AWS_CLI_SHA256": _quote(options.aws_cli_sha256),
         "REGION": _quote(options.region),
         "HOST_LOG_GROUP": _quote(options.host_log_group),
         "DOCKER_HUB_SECRET_ARN": _quote(options.docker_hub_secret_arn or ""),

@@ -18,6 +18,7 @@ from launch_template.user_data import (
 )
 from stacks.constructs.batch_compute import BatchCompute, BatchComputeProps
 from stacks.constructs.container_insights import ContainerInsights, ContainerInsightsProps
+from stacks.constructs.wheelhouse_asset import WheelhouseAsset
 from stacks.roles.access import object_arn
 from stacks.roles.batch_instance_role import (
     BatchInstanceRoleProps,
@@ -26,6 +27,7 @@ from stacks.roles.batch_instance_role import (
     ebs_autoscale_statements,
 )
 from stacks.settings import Settings
+from stacks.wheelhouse import aws_cli_wheelhouse
 
 #: Where tasks' working directories live on the hosts (managed by EBS autoscale).
 SCRATCH_MOUNT = "/cromwell_root"
@@ -35,7 +37,8 @@ class BatchStack(cdk.Stack):
     """``compute`` (:class:`BatchCompute`), ``instance_role`` and the host assets.
 
     The hosts' user data comes from ``launch_template/`` (MIME multi-part); the host
-    scripts directory ships as the ``HostAssets`` asset, read by the instance role.
+    scripts directory ships as the ``HostAssets`` asset and the task containers' AWS CLI
+    as the ``AwsCli`` wheelhouse asset, both read by the instance role.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class BatchStack(cdk.Stack):
         self.host_assets = s3_assets.Asset(
             self, "HostAssets", path=str(HOST_ASSETS_DIR), exclude=list(HOST_ASSETS_EXCLUDE)
         )
+        self.aws_cli = WheelhouseAsset(self, "AwsCli", aws_cli_wheelhouse())
         self.instance_role = batch_instance_role(
             self,
             "InstanceRole",
@@ -63,7 +67,8 @@ class BatchStack(cdk.Stack):
                 sid="ReadHostAssets",
                 actions=["s3:GetObject"],
                 resources=[
-                    object_arn(self.host_assets.s3_bucket_name, self.host_assets.s3_object_key)
+                    object_arn(asset.s3_bucket_name, asset.s3_object_key)
+                    for asset in (self.host_assets, self.aws_cli.asset)
                 ],
             )
         )
@@ -78,6 +83,8 @@ class BatchStack(cdk.Stack):
         user_data = build_user_data(
             UserDataOptions(
                 host_assets_url=self.host_assets.s3_object_url,
+                aws_cli_url=self.aws_cli.asset.s3_object_url,
+                aws_cli_sha256=self.aws_cli.manifest_sha256,
                 region=self.region,
                 host_log_group=settings.log_group_names["hosts"],
                 docker_hub_secret_arn=settings.docker_hub_secret_arn,

@@ -19,9 +19,12 @@ from stacks.constructs.engine_api import EngineApi, EngineApiProps
 from stacks.constructs.engine_config import EngineConfigValues, render_engine_config
 from stacks.constructs.engine_host import EngineHost, EngineHostProps
 from stacks.constructs.logging import SERVICE_KEY_REASON, kit_key
+from stacks.constructs.rds_ca_asset import RdsCaAsset
 from stacks.constructs.wheel_asset import WheelAsset, WheelAssetProps
+from stacks.constructs.wheelhouse_asset import WheelhouseAsset
 from stacks.roles.access import object_arn
-from stacks.settings import Settings
+from stacks.settings import Settings, architecture
+from stacks.wheelhouse import engine_wheelhouse
 
 #: The engine distribution built into the wheel.
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -63,9 +66,20 @@ class EngineStack(cdk.Stack):
         )
         if settings.kms_key_arn is None:
             checkov.skip(self.api_token, SERVICE_KEY_REASON, "CKV_AWS_149")
-        self.wheel = WheelAsset(self, "Runtime", WheelAssetProps(project=RUNTIME_DIR)).asset
+        engine_wheel = WheelAsset(self, "Runtime", WheelAssetProps(project=RUNTIME_DIR))
+        self.wheel = engine_wheel.asset
+        # The engine's dependencies, pinned and hashed, for the host's architecture.
+        self.wheelhouse = WheelhouseAsset(
+            self, "Dependencies", engine_wheelhouse(architecture(settings.engine_instance_type))
+        )
+        self.rds_ca = RdsCaAsset(self, "RdsCa")
         self.artifacts = s3_assets.Asset(
-            self, "Artifacts", path=str(ENGINE_ARTIFACTS_DIR), exclude=["__pycache__", "*.pyc"]
+            self,
+            "Artifacts",
+            path=str(ENGINE_ARTIFACTS_DIR),
+            exclude=["__pycache__", "*.pyc"],
+            # install_wheelhouse.sh is a link to the Batch hosts' copy: ship the file.
+            follow_symlinks=cdk.SymlinkFollowMode.ALWAYS,
         )
         log_group = settings.log_group_names["engine"]
         log_group_arn = self.format_arn(
@@ -105,6 +119,12 @@ class EngineStack(cdk.Stack):
                     "AWS_DEFAULT_REGION": self.region,
                     "IRONSIDE_PORT": str(ENGINE_PORT),
                     "IRONSIDE_WHEEL_URL": self.wheel.s3_object_url,
+                    "IRONSIDE_WHEEL_NAME": engine_wheel.wheel_name,
+                    "IRONSIDE_WHEEL_SHA256": engine_wheel.sha256,
+                    "IRONSIDE_WHEELHOUSE_URL": self.wheelhouse.asset.s3_object_url,
+                    "IRONSIDE_WHEELHOUSE_SHA256": self.wheelhouse.manifest_sha256,
+                    "IRONSIDE_RDS_CA_URL": self.rds_ca.asset.s3_object_url,
+                    "IRONSIDE_RDS_CA_SHA256": self.rds_ca.sha256,
                     "IRONSIDE_LOG_GROUP": log_group,
                     "IRONSIDE_ASG_NAME": settings.engine_asg_name,
                     "IRONSIDE_DATABASE_SECRET_ARN": database_secret.secret_arn,
@@ -144,7 +164,12 @@ class EngineStack(cdk.Stack):
                     actions=["s3:GetObject"],
                     resources=[
                         object_arn(a.s3_bucket_name, a.s3_object_key)
-                        for a in (self.wheel, self.artifacts)
+                        for a in (
+                            self.wheel,
+                            self.wheelhouse.asset,
+                            self.rds_ca.asset,
+                            self.artifacts,
+                        )
                     ],
                 ),
                 iam.PolicyStatement(

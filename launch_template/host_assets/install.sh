@@ -4,14 +4,19 @@
 # the host out of service).
 #
 # Environment: IRONSIDE_REGION, IRONSIDE_HOST_LOG_GROUP, IRONSIDE_SCRATCH_MOUNT,
-# IRONSIDE_AUTOSCALE_CONFIG (path of the daemon's JSON config); IRONSIDE_ROOT (default
-# empty) prefixes the paths it writes, so tests can install into a scratch directory.
+# IRONSIDE_AUTOSCALE_CONFIG (path of the daemon's JSON config), IRONSIDE_AWS_CLI_WHEELHOUSE
+# (the unzipped AWS CLI wheelhouse asset) and IRONSIDE_AWS_CLI_SHA256 (its manifest's
+# SHA-256, from the template); IRONSIDE_ROOT (default empty) prefixes the paths it writes,
+# and IRONSIDE_PYTHON (default python3.11) installs the CLI, so tests can install into a
+# scratch directory.
 set -Eeuo pipefail
 umask 022
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${IRONSIDE_REGION:?}" "${IRONSIDE_HOST_LOG_GROUP:?}" "${IRONSIDE_SCRATCH_MOUNT:?}"
-: "${IRONSIDE_AUTOSCALE_CONFIG:?}"
+: "${IRONSIDE_AUTOSCALE_CONFIG:?}" "${IRONSIDE_AWS_CLI_WHEELHOUSE:?}" "${IRONSIDE_AWS_CLI_SHA256:?}"
 ROOT=${IRONSIDE_ROOT:-}
+PYTHON=${IRONSIDE_PYTHON:-python3.11}
+AWS_CLI_DIR=$ROOT/usr/local/aws-cli
 CW_AGENT_DIR=$ROOT/opt/aws/amazon-cloudwatch-agent
 CW_AGENT_CONFIG=$CW_AGENT_DIR/etc/ironside-host-logs.json
 UNIT=ironside-ebs-autoscale.service
@@ -33,15 +38,27 @@ install_fetch_and_run() {
   install -D -m 0755 "$HERE/fetch_and_run.sh" "$ROOT/usr/local/bin/fetch_and_run.sh"
 }
 
+# The AWS CLI task containers use (mounted read-only at /usr/local/aws-cli): the kit's
+# pinned awscli wheelhouse, installed offline with every hash checked, and a launcher at
+# the path the engine's task scripts and fetch_and_run.sh call (v2/current/bin/aws).
+install_aws_cli() {
+  yum_install python3.11 python3.11-pip
+  rm -rf "$AWS_CLI_DIR"
+  bash "$HERE/install_wheelhouse.sh" "$PYTHON" "$IRONSIDE_AWS_CLI_WHEELHOUSE" \
+    "$IRONSIDE_AWS_CLI_SHA256" --target "$AWS_CLI_DIR/lib"
+  install -d -m 0755 "$AWS_CLI_DIR/v2/current/bin"
+  sed -e "s|@@LIB@@|$AWS_CLI_DIR/lib|g" "$HERE/aws_cli_launcher.sh" >"$AWS_CLI_DIR/v2/current/bin/aws"
+  chmod 0755 "$AWS_CLI_DIR/v2/current/bin/aws"
+  "$AWS_CLI_DIR/v2/current/bin/aws" --version
+}
+
 # The daemon needs python3 with boto3, and the tools of the scratch file system: btrfs-progs
 # where the distribution has it (Amazon Linux 2; not 2023), lvm2 and e2fsprogs everywhere
 # (the daemon's "auto" file system falls back to ext4 on LVM without btrfs-progs).
 install_daemon_prerequisites() {
   yum_install python3 lvm2 e2fsprogs
   yum install -y -q btrfs-progs || echo "install.sh: no btrfs-progs here; scratch will be lvm.ext4"
-  if ! python3 -c 'import boto3' 2>/dev/null; then
-    yum_install python3-boto3 || { yum_install python3-pip && python3 -m pip install -q boto3; }
-  fi
+  python3 -c 'import boto3' 2>/dev/null || yum_install python3-boto3
 }
 
 install_cloudwatch_agent() {
@@ -66,6 +83,7 @@ install_autoscale_daemon() {
 }
 
 install_fetch_and_run
+install_aws_cli
 install_daemon_prerequisites
 install_cloudwatch_agent
 install_autoscale_daemon

@@ -1,4 +1,6 @@
 IRONSIDE_HOST_ASSETS_URL=@@HOST_ASSETS_URL@@
+IRONSIDE_AWS_CLI_URL=@@AWS_CLI_URL@@
+IRONSIDE_AWS_CLI_SHA256=@@AWS_CLI_SHA256@@
 IRONSIDE_REGION=@@REGION@@
 IRONSIDE_HOST_LOG_GROUP=@@HOST_LOG_GROUP@@
 IRONSIDE_DOCKER_HUB_SECRET_ARN=@@DOCKER_HUB_SECRET_ARN@@
@@ -6,29 +8,15 @@ IRONSIDE_SCRATCH_MOUNT=@@SCRATCH_MOUNT@@
 IRONSIDE_ASSETS_DIR=/opt/ironside/host-assets
 IRONSIDE_AUTOSCALE_CONFIG=/etc/ironside/ebs-autoscale.json
 IRONSIDE_ECS_CONFIG=/etc/ecs/ecs.config
-AWS=/usr/local/aws-cli/v2/current/bin/aws
 export AWS_DEFAULT_REGION="$IRONSIDE_REGION"
 
-# Only when missing: on AL2023, installing curl would conflict with curl-minimal.
+# Nothing from the internet: packages come from the Amazon Linux repositories (S3, through
+# the gateway endpoint), everything else from the kit's assets. The host's own CLI is the
+# distribution's (the minimal AMI under the ECS one has none).
 install_packages() {
-  local tool
-  for tool in unzip curl; do
-    command -v "$tool" >/dev/null 2>&1 || retry yum install -y -q "$tool"
-  done
-}
-
-# AWS CLI v2 under /usr/local/aws-cli: task containers bind-mount it read-only.
-install_aws_cli() {
-  if [ -x "$AWS" ]; then
-    return 0
-  fi
-  local tmp
-  tmp=$(mktemp -d)
-  retry curl -fsSL -o "$tmp/awscliv2.zip" "https://awscli.amazonaws.com/awscli-exe-linux-$(uname -m).zip"
-  unzip -q "$tmp/awscliv2.zip" -d "$tmp"
-  "$tmp/aws/install" --install-dir /usr/local/aws-cli --bin-dir /usr/local/bin --update
-  rm -rf "$tmp"
-  "$AWS" --version
+  command -v unzip >/dev/null 2>&1 || retry yum install -y -q unzip
+  command -v aws >/dev/null 2>&1 || retry yum install -y -q awscli-2
+  AWS=$(command -v aws)
 }
 
 # Docker Hub credentials (base64 of user:token, or the pull-through cache JSON) into the
@@ -69,25 +57,28 @@ write_autoscale_config() {
 IRONSIDE_JSON_EOF
 }
 
-# Host assets: fetch_and_run.sh, the EBS autoscale daemon, its systemd unit
-# and the CloudWatch agent config; install.sh installs and starts them.
+# Host assets: fetch_and_run.sh, the EBS autoscale daemon, its systemd unit, the
+# CloudWatch agent config and the AWS CLI wheelhouse; install.sh installs and starts them.
 install_host_assets() {
   local tmp
   tmp=$(mktemp -d)
   retry "$AWS" s3 cp --only-show-errors "$IRONSIDE_HOST_ASSETS_URL" "$tmp/host-assets.zip"
+  retry "$AWS" s3 cp --only-show-errors "$IRONSIDE_AWS_CLI_URL" "$tmp/aws-cli.zip"
   rm -rf "$IRONSIDE_ASSETS_DIR"
   mkdir -p "$IRONSIDE_ASSETS_DIR"
   unzip -q -o "$tmp/host-assets.zip" -d "$IRONSIDE_ASSETS_DIR"
-  rm -rf "$tmp"
+  unzip -q -o "$tmp/aws-cli.zip" -d "$tmp/aws-cli"
   IRONSIDE_REGION="$IRONSIDE_REGION" \
     IRONSIDE_HOST_LOG_GROUP="$IRONSIDE_HOST_LOG_GROUP" \
     IRONSIDE_SCRATCH_MOUNT="$IRONSIDE_SCRATCH_MOUNT" \
     IRONSIDE_AUTOSCALE_CONFIG="$IRONSIDE_AUTOSCALE_CONFIG" \
+    IRONSIDE_AWS_CLI_WHEELHOUSE="$tmp/aws-cli" \
+    IRONSIDE_AWS_CLI_SHA256="$IRONSIDE_AWS_CLI_SHA256" \
     bash "$IRONSIDE_ASSETS_DIR/install.sh"
+  rm -rf "$tmp"
 }
 
 install_packages
-install_aws_cli
 configure_docker_hub
 write_autoscale_config
 install_host_assets

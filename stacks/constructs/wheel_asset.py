@@ -162,33 +162,55 @@ def _pip_wheel(project: Path, output_dir: Path) -> None:
         raise RuntimeError(f"pip wheel {project} failed:\n{result.stderr}")
 
 
+#: Where built wheels are kept, one directory per wheel content (parallel synths share it).
+WHEELS_DIR = Path(__file__).resolve().parents[2] / "build" / "wheels"
+
+
+def stage_wheel(project: Path) -> Path:
+    """Build ``project``'s wheel into ``WHEELS_DIR/<sha256>/`` (alone there); its path."""
+    WHEELS_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=WHEELS_DIR, prefix=".build-"))
+    try:
+        WheelBundling(project).try_bundle(str(tmp))
+        (wheel,) = tmp.glob("*.whl")
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        target = WHEELS_DIR / digest
+        if not target.is_dir():
+            try:
+                tmp.rename(target)
+            except OSError:  # another process staged the same wheel meanwhile
+                if not target.is_dir():
+                    raise
+        return target / wheel.name
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class WheelAssetProps:
     """Props of :class:`WheelAsset`.
 
     Attributes:
         project: directory holding the project's ``pyproject.toml``.
-        exclude: globs left out of the asset hash (default :data:`DEFAULT_EXCLUDE`).
     """
 
     project: Path
-    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
 
 
 class WheelAsset(Construct):
-    """``asset``: a zip holding exactly one ``*.whl`` for the project."""
+    """``asset``: a zip holding exactly one ``*.whl`` for the project; ``sha256``: the
+    wheel's SHA-256 (hosts check it before installing; it is also the asset's hash, so an
+    unchanged project keeps its asset)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: WheelAssetProps) -> None:
         super().__init__(scope, construct_id)
+        wheel = stage_wheel(props.project)
+        self.wheel_name = wheel.name
+        self.sha256 = wheel.parent.name
         self.asset = s3_assets.Asset(
             self,
             "Wheel",
-            path=str(props.project),
-            exclude=list(props.exclude),
-            bundling=cdk.BundlingOptions(
-                # Never used: local bundling always succeeds or raises.
-                image=cdk.DockerImage.from_registry("public.ecr.aws/docker/library/python:3.11"),
-                local=WheelBundling(props.project),
-                output_type=cdk.BundlingOutput.NOT_ARCHIVED,
-            ),
+            path=str(wheel.parent),
+            asset_hash=self.sha256,
+            asset_hash_type=cdk.AssetHashType.CUSTOM,
         )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from launch_template.user_data import HOST_ASSETS_DIR
+from stacks.wheelhouse import aws_cli_wheelhouse, ensure, manifest_sha256
 
 INSTALL = HOST_ASSETS_DIR / "install.sh"
 CTL = "opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
@@ -19,8 +22,11 @@ def _stub(path: Path, calls: Path, body: str = "") -> None:
 
 
 def _install(
-    tmp_path: Path, init_rc: int = 0, has_btrfs: bool = True
+    tmp_path: Path, init_rc: int = 0, has_btrfs: bool = True, cli: Path | None = None
 ) -> tuple[subprocess.CompletedProcess[str], list[str], Path]:
+    """install.sh with stub system commands, the AWS CLI installed by real pip (this
+    interpreter's) from the kit's wheelhouse (or ``cli``, a copy to tamper with)."""
+    house = ensure(aws_cli_wheelhouse())
     root, bindir, calls = tmp_path / "root", tmp_path / "bin", tmp_path / "calls"
     no_btrfs = "" if has_btrfs else 'if [[ "$*" == *btrfs-progs* ]]; then exit 1; fi\n'
     _stub(bindir / "yum", calls, no_btrfs)
@@ -35,9 +41,12 @@ def _install(
         "IRONSIDE_HOST_LOG_GROUP": "/ironside/hosts",
         "IRONSIDE_SCRATCH_MOUNT": "/cromwell_root",
         "IRONSIDE_AUTOSCALE_CONFIG": "/etc/ironside/ebs-autoscale.json",
+        "IRONSIDE_AWS_CLI_WHEELHOUSE": str(cli or house),
+        "IRONSIDE_AWS_CLI_SHA256": manifest_sha256(house),
+        "IRONSIDE_PYTHON": sys.executable,
     }
     result = subprocess.run(
-        ["bash", str(INSTALL)], env=env, capture_output=True, text=True, timeout=60
+        ["bash", str(INSTALL)], env=env, capture_output=True, text=True, timeout=300
     )
     return result, calls.read_text().splitlines(), root
 
@@ -62,6 +71,7 @@ def test_installs_fetch_and_run_cloudwatch_agent_and_the_daemon(tmp_path: Path) 
     assert calls.index(init) < calls.index("systemctl enable --now ironside-ebs-autoscale.service")
     assert f"PYTHONPATH={HOST_ASSETS_DIR}" in calls
     assert "yum install -y -q python3 lvm2 e2fsprogs" in calls
+    assert "yum install -y -q python3.11 python3.11-pip" in calls
     assert "yum install -y -q btrfs-progs" in calls
     assert any(c.startswith("amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s") for c in calls)
 
@@ -78,3 +88,62 @@ def test_a_failed_init_fails_the_install_before_the_service_starts(tmp_path: Pat
     assert result.returncode != 0
     assert not any(c.startswith("systemctl") for c in calls)
     assert "host assets installed" not in result.stdout
+
+
+def _host_python() -> str:
+    """A python3 >= 3.10 other than the stub, standing in for a task image's."""
+    for name in ("python3.13", "python3.12", "python3.11", "python3"):
+        found = shutil.which(name, path="/usr/local/bin:/usr/bin:/bin")
+        if found:
+            return found
+    return sys.executable
+
+
+def test_the_installed_aws_cli_runs_on_an_images_python(tmp_path: Path) -> None:
+    result, calls, root = _install(tmp_path)
+    assert result.returncode == 0, result.stderr
+    launcher = root / "usr/local/aws-cli/v2/current/bin/aws"
+    assert launcher.stat().st_mode & 0o777 == 0o755
+    assert f"{root}/usr/local/aws-cli/lib" in launcher.read_text()
+    image_bin = tmp_path / "image-bin"
+    image_bin.mkdir()
+    (image_bin / "python3").symlink_to(_host_python())
+    version = subprocess.run(
+        [str(launcher), "--version"],
+        env={"PATH": f"{image_bin}:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert version.returncode == 0, version.stderr
+    pin = aws_cli_wheelhouse().requirements[0].split("==")[1]
+    assert f"aws-cli/{pin} " in version.stdout + version.stderr
+
+
+def test_an_image_without_python_gets_a_clear_error(tmp_path: Path) -> None:
+    result, _, root = _install(tmp_path)
+    assert result.returncode == 0, result.stderr
+    launcher = root / "usr/local/aws-cli/v2/current/bin/aws"
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    run = subprocess.run(
+        ["/bin/sh", str(launcher), "--version"],
+        env={"PATH": str(empty)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 127
+    assert "needs python3 >= 3.10 in the task image" in run.stderr
+
+
+def test_a_tampered_cli_wheel_fails_the_install(tmp_path: Path) -> None:
+    copy = tmp_path / "cli"
+    shutil.copytree(ensure(aws_cli_wheelhouse()), copy)
+    wheel = next(copy.glob("jmespath-*.whl"))
+    wheel.write_bytes(wheel.read_bytes() + b"\0")
+    result, calls, root = _install(tmp_path, cli=copy)
+    assert result.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in result.stderr
+    assert not (root / "usr/local/aws-cli/v2/current/bin/aws").exists()
+    assert not any(c.startswith("systemctl") for c in calls)

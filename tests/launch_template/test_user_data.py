@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import shutil
 import subprocess
 from email.message import Message
@@ -21,10 +22,14 @@ from launch_template.user_data import (
 )
 
 TOKEN_URL = "s3://${Token[TOKEN.101]}/${Token[TOKEN.102]}.zip"
+CLI_URL = "s3://${Token[TOKEN.101]}/${Token[TOKEN.103]}.zip"
+CLI_SHA256 = "ab" * 32
 OPTIONS = UserDataOptions(
     host_assets_url=TOKEN_URL,
     region="${Token[AWS.Region.7]}",
     host_log_group="/ironside/hosts",
+    aws_cli_url=CLI_URL,
+    aws_cli_sha256=CLI_SHA256,
     docker_hub_secret_arn="arn:aws:secretsmanager:us-east-1:111122223333:secret:dockerhub-AbCdEf",
     autoscale={"limits": {"max_volume_count": 8}, "volume": {"kms_key_id": "${Token[KEY.9]}"}},
 )
@@ -76,7 +81,35 @@ def test_options_are_interpolated_as_text_tokens_included() -> None:
     assert "secret:dockerhub-AbCdEf" in setup
     assert "ECS_ENGINE_AUTH_TYPE=dockercfg" in setup
     assert '{"https://index.docker.io/v1/":{"auth":"%s","email":""}}' in setup
-    assert "/usr/local/aws-cli" in setup
+    assert f"IRONSIDE_AWS_CLI_URL='{CLI_URL}'" in setup
+    assert f"IRONSIDE_AWS_CLI_SHA256={CLI_SHA256}" in setup
+    assert 'IRONSIDE_AWS_CLI_WHEELHOUSE="$tmp/aws-cli"' in setup
+
+
+#: What a boot may fetch: the kit's assets from S3 and packages from the distribution's
+#: repositories (S3 too); a URL in a script is only the Docker Hub auth key.
+ALLOWED_URLS = {"https://index.docker.io/v1/"}
+URL = re.compile(r"\b(?:https?|ftp)://[^\s\"'}]+")
+
+
+def _commands(script: str) -> list[str]:
+    """The script's lines with continuations joined, comments dropped."""
+    joined = script.replace("\\\n", " ")
+    return [line for line in joined.splitlines() if not line.lstrip().startswith("#")]
+
+
+def test_boot_scripts_download_nothing_from_the_internet() -> None:
+    texts = {f"part {i}": t for i, t in enumerate(_scripts(build_user_data(OPTIONS)))}
+    texts |= {p.name: p.read_text() for p in HOST_ASSETS_DIR.glob("*.sh")}
+    pip_installs = 0
+    for name, text in texts.items():
+        for line in _commands(text):
+            assert set(URL.findall(line)) <= ALLOWED_URLS, (name, line)
+            assert not re.search(r"\b(curl|wget)\b", line), (name, line)
+            if re.search(r"-m pip\b|\bpip3? (install|download)", line):
+                pip_installs += 1
+                assert "--no-index" in line and "--require-hashes" in line, (name, line)
+    assert pip_installs == 1  # install_wheelhouse.sh's
 
 
 def test_autoscale_config_embedded_is_valid_for_the_daemon() -> None:
@@ -90,18 +123,22 @@ def test_autoscale_config_embedded_is_valid_for_the_daemon() -> None:
 
 
 def test_scratch_mount_reaches_the_daemon_config() -> None:
-    options = UserDataOptions("s3://b/k.zip", "eu-west-1", "g", scratch_mount="/scratch")
+    options = UserDataOptions(
+        "s3://b/k.zip", "eu-west-1", "g", "s3://b/cli.zip", CLI_SHA256, scratch_mount="/scratch"
+    )
     setup = _scripts(build_user_data(options))[1]
     assert '"mountpoint": "/scratch"' in setup
 
 
 def test_no_docker_hub_secret_means_empty_arn() -> None:
-    options = UserDataOptions("s3://b/k.zip", "eu-west-1", "g")
+    options = UserDataOptions("s3://b/k.zip", "eu-west-1", "g", "s3://b/cli.zip", CLI_SHA256)
     assert "IRONSIDE_DOCKER_HUB_SECRET_ARN=''" in _scripts(build_user_data(options))[1]
 
 
 def test_unknown_autoscale_key_is_rejected_at_synth() -> None:
-    options = UserDataOptions("s3://b/k.zip", "eu-west-1", "g", autoscale={"mount": "/x"})
+    options = UserDataOptions(
+        "s3://b/k.zip", "eu-west-1", "g", "s3://b/cli.zip", CLI_SHA256, autoscale={"mount": "/x"}
+    )
     with pytest.raises(ConfigError, match="mount"):
         build_user_data(options)
 
@@ -120,6 +157,8 @@ RESOLVED = UserDataOptions(
     host_assets_url="s3://cdk-hnb659fds-assets-111122223333-us-east-1/0a1b2c.zip",
     region="us-east-1",
     host_log_group="/ironside/hosts",
+    aws_cli_url="s3://cdk-hnb659fds-assets-111122223333-us-east-1/3d4e5f.zip",
+    aws_cli_sha256=CLI_SHA256,
     docker_hub_secret_arn="arn:aws:secretsmanager:us-east-1:111122223333:secret:dockerhub-AbCdEf",
 )
 
@@ -135,7 +174,7 @@ def _shell_files(tmp_path: Path) -> list[Path]:
 
 def test_shell_parts_and_host_scripts_pass_bash_n(tmp_path: Path) -> None:
     files = _shell_files(tmp_path)
-    assert len(files) == 4
+    assert len(files) == 6
     for path in files:
         result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert result.returncode == 0, (path, result.stderr)

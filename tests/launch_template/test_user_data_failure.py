@@ -9,12 +9,16 @@ import pytest
 
 from launch_template.user_data import UserDataOptions, shell_parts
 
+CLI_SHA256 = "ab" * 32
+
 STUBS = ("systemctl", "shutdown", "poweroff", "logger", "sleep", "flaky")
 
 
 def _prelude() -> str:
     """The shipped prelude: the ECS part up to its first own command."""
-    _, ecs_part = shell_parts(UserDataOptions("s3://b/k.zip", "us-east-1", "g"))[0]
+    _, ecs_part = shell_parts(
+        UserDataOptions("s3://b/k.zip", "us-east-1", "g", "s3://b/cli.zip", CLI_SHA256)
+    )[0]
     return ecs_part[: ecs_part.index("mkdir -p /etc/ecs")]
 
 
@@ -90,7 +94,14 @@ def test_retry_gives_up_after_five_tries_and_fails_the_part(tmp_path: Path) -> N
 
 def _docker_hub(tmp_path: Path, secret: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     """Run the shipped configure_docker_hub with a stub AWS CLI answering ``secret``."""
-    options = UserDataOptions("s3://b/k.zip", "us-east-1", "g", docker_hub_secret_arn="arn:x")
+    options = UserDataOptions(
+        "s3://b/k.zip",
+        "us-east-1",
+        "g",
+        "s3://b/cli.zip",
+        CLI_SHA256,
+        docker_hub_secret_arn="arn:x",
+    )
     _, setup = shell_parts(options)[1]
     start = setup.index("configure_docker_hub() {")
     function = setup[start : setup.index("\n}\n", start) + 3]

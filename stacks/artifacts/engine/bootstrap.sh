@@ -10,7 +10,9 @@ umask 022
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=/dev/null
 . /etc/ironside/host.env
-: "${IRONSIDE_REGION:?}" "${IRONSIDE_WHEEL_URL:?}" "${IRONSIDE_LOG_GROUP:?}" "${IRONSIDE_ASG_NAME:?}"
+: "${IRONSIDE_REGION:?}" "${IRONSIDE_WHEEL_URL:?}" "${IRONSIDE_WHEEL_NAME:?}" "${IRONSIDE_WHEEL_SHA256:?}"
+: "${IRONSIDE_WHEELHOUSE_URL:?}" "${IRONSIDE_WHEELHOUSE_SHA256:?}"
+: "${IRONSIDE_RDS_CA_URL:?}" "${IRONSIDE_RDS_CA_SHA256:?}" "${IRONSIDE_LOG_GROUP:?}" "${IRONSIDE_ASG_NAME:?}"
 : "${IRONSIDE_STACK_NAME:?}" "${IRONSIDE_SIGNAL_RESOURCE:?}"
 
 # SignalResource for the group's creation/update policy (unique id: this instance's id).
@@ -38,18 +40,27 @@ retry() {
 
 retry dnf install -y -q python3.11 python3.11-pip unzip amazon-cloudwatch-agent
 
-# The engine: its wheel (built at synth) into a venv; dependencies from PyPI.
+# The engine: its wheel (built at synth) and its dependencies' wheelhouse (pinned) into a
+# venv, offline, every file checked against the SHA-256s the template carries.
 install -d -m 0755 /opt/ironside /var/log/ironside /var/lib/ironside
 tmp=$(mktemp -d)
 retry aws s3 cp --only-show-errors --region "$IRONSIDE_REGION" "$IRONSIDE_WHEEL_URL" "$tmp/wheel.zip"
+retry aws s3 cp --only-show-errors --region "$IRONSIDE_REGION" "$IRONSIDE_WHEELHOUSE_URL" \
+  "$tmp/wheelhouse.zip"
 unzip -q -o "$tmp/wheel.zip" -d "$tmp/wheel"
+unzip -q -o "$tmp/wheelhouse.zip" -d "$tmp/wheelhouse"
+echo "ironside @ file://$tmp/wheel/$IRONSIDE_WHEEL_NAME --hash=sha256:$IRONSIDE_WHEEL_SHA256" \
+  >"$tmp/engine.txt"
 python3.11 -m venv /opt/ironside/venv
-retry /opt/ironside/venv/bin/pip install -q --disable-pip-version-check "$tmp"/wheel/*.whl
+bash "$HERE/install_wheelhouse.sh" /opt/ironside/venv/bin/python "$tmp/wheelhouse" \
+  "$IRONSIDE_WHEELHOUSE_SHA256" -r "$tmp/engine.txt"
 rm -rf "$tmp"
 
-# The database requires TLS; PyMySQL verifies it against the RDS CA bundle.
-retry curl -fsS --max-time 30 -o /etc/ironside/rds-ca.pem \
-  https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+# The database requires TLS; PyMySQL verifies it against the RDS CA bundle (a kit asset).
+retry aws s3 cp --only-show-errors --region "$IRONSIDE_REGION" "$IRONSIDE_RDS_CA_URL" \
+  /etc/ironside/rds-ca.pem.tmp
+echo "$IRONSIDE_RDS_CA_SHA256  /etc/ironside/rds-ca.pem.tmp" | sha256sum -c --quiet -
+mv /etc/ironside/rds-ca.pem.tmp /etc/ironside/rds-ca.pem
 
 install -m 0755 "$HERE/ironside-env.sh" /usr/local/bin/ironside-env.sh
 install -m 0755 "$HERE/ironside-health.sh" /usr/local/bin/ironside-health.sh

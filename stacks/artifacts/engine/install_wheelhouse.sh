@@ -1,0 +1,1 @@
+../../../launch_template/host_assets/install_wheelhouse.sh
