@@ -33,7 +33,8 @@ For the stack and its tests
   its ``s3://`` URL (``asset.s3_object_url``) is ``host_assets_url``.  Tokens in any string
   option are interpolated as text.
 * The user data contains the markers ``ECS_ENABLE_SPOT_INSTANCE_DRAINING=true``,
-  ``ECS_IMAGE_PULL_BEHAVIOR=prefer-cached`` and ``/usr/local/aws-cli``.
+  ``ECS_IMAGE_PULL_BEHAVIOR=prefer-cached``, ``IRONSIDE_AWS_CLI_URL=`` and
+  ``IRONSIDE_AWS_CLI_SHA256=``.
 * Volumes the daemon creates carry the instance's tags plus :data:`AUTOSCALE_TAG`
   (``ironside:autoscale`` = ``true``) and :data:`AUTOSCALE_INSTANCE_TAG_KEY` (the instance
   id); they are created with that tag, so ``ec2:CreateVolume`` can be conditioned on

@@ -664,8 +664,8 @@ def _cross_checks(s: Settings) -> None:
             "natGateways",
             "hosts need AWS APIs without a NAT gateway; missing VPC endpoints: "
             + ", ".join(missing)
-            + " (and boots still download the AWS CLI, Python packages and the RDS CA "
-            "bundle from the internet)",
+            + " (boots fetch only the kit's S3 assets and Amazon Linux packages, through "
+            "the s3 gateway endpoint)",
             0,
         )
     if s.engine_certificate_arn and not s.engine_load_balancer:

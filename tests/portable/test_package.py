@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import zipfile
 from typing import Any
 
 from stacks.platform import Platform
+from stacks.wheelhouse import (
+    MANIFEST,
+    aws_cli_wheelhouse,
+    engine_wheelhouse,
+    ensure,
+    manifest_sha256,
+)
 from tests.portable.conftest import BUCKET, PREFIX, REPO, Packaged
 from tests.stacks.test_checks import run_cfn_lint
 
@@ -46,8 +55,9 @@ def _asset_keys(template: dict[str, Any]) -> set[str]:
 def test_every_asset_is_in_the_bucket_with_the_manifest_checksum(packaged: Packaged) -> None:
     referenced = set().union(*(_asset_keys(t) for t in packaged.templates.values()))
     recorded = {asset["key"]: asset for asset in packaged.manifest["assets"]}
-    # The engine wheel, the engine host files, the Batch host assets, the custom resource.
-    assert len(referenced) == 4 and referenced == set(recorded)
+    # The engine wheel, its dependencies' wheelhouse, the RDS CA bundle, the engine host
+    # files, the Batch host assets, their AWS CLI wheelhouse, the custom resource.
+    assert len(referenced) == 7 and referenced == set(recorded)
     client = packaged.server.client()
     for key, asset in recorded.items():
         body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
@@ -135,3 +145,23 @@ def test_operator_knobs_are_parameters_defaulted_from_context(packaged: Packaged
 
 def test_cfn_lint_no_errors_no_warnings(packaged: Packaged) -> None:
     run_cfn_lint(packaged.dist)
+
+
+def test_the_wheelhouses_ship_with_the_manifest_the_templates_check(packaged: Packaged) -> None:
+    """Issue 17.6: the hosts' offline installs work from the distribution bucket too."""
+    client = packaged.server.client()
+    for stack, variable, house in (
+        ("ironside-engine", "IRONSIDE_WHEELHOUSE_SHA256", engine_wheelhouse("x86_64")),
+        ("ironside-batch", "IRONSIDE_AWS_CLI_SHA256", aws_cli_wheelhouse()),
+    ):
+        expected = manifest_sha256(ensure(house))
+        text = json.dumps(packaged.templates[stack])
+        assert f"{variable}={expected}" in text, stack
+        shipped = []
+        for key in _asset_keys(packaged.templates[stack]):
+            body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            if key.endswith(".zip"):
+                with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                    if MANIFEST in archive.namelist():
+                        shipped.append(hashlib.sha256(archive.read(MANIFEST)).hexdigest())
+        assert expected in shipped, stack

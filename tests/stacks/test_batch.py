@@ -92,7 +92,7 @@ def test_launch_template_carries_the_mime_user_data(synth: Synthesized) -> None:
     assert 'Content-Type: multipart/mixed; boundary="==IRONSIDE-USER-DATA-BOUNDARY=="' in text
     assert "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true" in text
     assert "ECS_IMAGE_PULL_BEHAVIOR=prefer-cached" in text
-    assert "/usr/local/aws-cli" in text
+    assert "IRONSIDE_AWS_CLI_URL=" in text and "IRONSIDE_AWS_CLI_SHA256=" in text
     assert "/ironside/batch/hosts" in text
     assert '"mountpoint": "/cromwell_root"' in text
 
@@ -242,6 +242,7 @@ def test_gpu_environment_queue_and_routing(tmp_path: Path) -> None:
 
 def test_graviton_engine_gets_the_arm64_ami(tmp_path: Path) -> None:
     """Item 17.9: the engine host's AMI follows its instance type's architecture."""
+    from stacks.wheelhouse import engine_wheelhouse, ensure, manifest_sha256
     from tests.stacks.synth import build
 
     _, platform = build(
@@ -252,3 +253,7 @@ def test_graviton_engine_gets_the_arm64_ami(tmp_path: Path) -> None:
     parameters = json.dumps(engine.get("Parameters", {}))
     assert "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64" in parameters
     assert "x86_64" not in parameters
+    # ... and so do the engine's dependency wheels (issue 17.6).
+    house = ensure(engine_wheelhouse("aarch64"))
+    assert f"IRONSIDE_WHEELHOUSE_SHA256={manifest_sha256(house)}" in json.dumps(engine)
+    assert any("aarch64" in p.name for p in house.glob("*.whl"))

@@ -144,11 +144,11 @@ def test_engine_user_data_writes_config_and_bootstraps(synth: Synthesized) -> No
 def test_engine_host_scripts_install_the_wheel_and_run_under_systemd() -> None:
     bootstrap = (ENGINE_ARTIFACTS_DIR / "bootstrap.sh").read_text()
     assert "python3.11 -m venv /opt/ironside/venv" in bootstrap
-    assert "pip install" in bootstrap and "*.whl" in bootstrap
+    assert "install_wheelhouse.sh" in bootstrap and "$IRONSIDE_WHEEL_SHA256" in bootstrap
     assert "systemctl enable --now ironside.service ironside-health.timer" in bootstrap
     unit = (ENGINE_ARTIFACTS_DIR / "ironside.service").read_text()
     assert "Restart=always" in unit and "ironside server --config" in unit
-    assert "global-bundle.pem" in bootstrap
+    assert '"$IRONSIDE_RDS_CA_URL"' in bootstrap and "sha256sum -c" in bootstrap
     env = (ENGINE_ARTIFACTS_DIR / "ironside-env.sh").read_text()
     assert "ssl_ca=/etc/ironside/rds-ca.pem" in env and "IRONSIDE_SERVER_TOKEN=" in env
     # The creation/update policy's signal: SUCCESS only once the API answers.

@@ -99,6 +99,10 @@ def test_no_nat_without_the_endpoints_hosts_need_is_refused_naming_them() -> Non
     assert "logs (logsEndpoint)" in message and "s3 (s3Endpoint)" not in message
     for name in ("ssm", "ssmmessages", "ec2messages", "cloudformation", "autoscaling", "sts"):
         assert name in message
+    assert "boots fetch only the kit's S3 assets" in message
+    # The assets (wheelhouses, CLI, CA bundle, scripts) come through the S3 gateway endpoint.
+    with pytest.raises(SettingsError, match=r"s3 \(s3Endpoint\)"):
+        Settings.from_mapping({"natGateways": 0, "s3Endpoint": "false"})
 
 
 def test_mixed_architectures_are_refused_with_the_families() -> None:
