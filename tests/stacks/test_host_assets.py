@@ -173,6 +173,6 @@ def test_the_cache_key_follows_the_pins() -> None:
 
 def test_the_rds_ca_bundle_is_the_packages_certificates() -> None:
     context = ssl.create_default_context(cafile=str(rds_ca_bundle()))
-    subjects = [dict(x[0] for x in cert["subject"]) for cert in context.get_ca_certs()]
-    assert len(subjects) >= 100
-    assert any("Amazon RDS" in s.get("commonName", "") for s in subjects)
+    certificates = context.get_ca_certs()
+    assert len(certificates) >= 100
+    assert any("Amazon RDS" in str(cert["subject"]) for cert in certificates)
