@@ -142,4 +142,4 @@ lock:
 	  | sed -E 's/^([A-Za-z0-9_.-]+) @ file:.*-([0-9][^-]*)-py.*\.whl.*$$/\1==\2/' > requirements/constraints.txt
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache ironside-executions
+	rm -rf cdk.out build/wheels build/rds-ca .pytest_cache .mypy_cache .ruff_cache ironside-executions

@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -176,3 +177,14 @@ def test_the_rds_ca_bundle_is_the_packages_certificates() -> None:
     certificates = context.get_ca_certs()
     assert len(certificates) >= 100
     assert any("Amazon RDS" in str(cert["subject"]) for cert in certificates)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_engine_host_scripts_pass_shellcheck() -> None:
+    scripts = sorted(str(p) for p in ENGINE_ARTIFACTS_DIR.glob("*.sh"))
+    assert len(scripts) == 4
+    result = subprocess.run(
+        ["shellcheck", "-x", "-s", "bash", *scripts],
+        capture_output=True, text=True, timeout=120, cwd=ENGINE_ARTIFACTS_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
