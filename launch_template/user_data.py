@@ -115,6 +115,9 @@ class UserDataOptions:
         aws_cli_url: ``s3://`` URL of the zipped AWS CLI wheelhouse
             (``stacks.wheelhouse.aws_cli_wheelhouse``).
         aws_cli_sha256: SHA-256 of that wheelhouse's ``requirements.txt`` manifest.
+        aws_cli_kind: ``wheelhouse`` (default), or ``bundle`` when ``aws_cli_url`` is a
+            directory of AWS CLI v2 bundles and ``aws_cli_sha256`` that of its
+            ``SHA256SUMS`` (``stacks/aws_cli_bundle.py``).
         docker_hub_secret_arn: Secrets Manager secret holding base64 of ``user:token``
             for Docker Hub; ``None`` (default) configures no credentials.
         autoscale: overrides merged over the daemon's default JSON config
@@ -129,6 +132,7 @@ class UserDataOptions:
     host_log_group: str
     aws_cli_url: str
     aws_cli_sha256: str
+    aws_cli_kind: str = "wheelhouse"
     docker_hub_secret_arn: str | None = None
     autoscale: Mapping[str, Any] = field(default_factory=dict)
     scratch_mount: str = "/cromwell_root"
@@ -164,6 +168,7 @@ def shell_parts(options: UserDataOptions) -> list[tuple[str, str]]:
         "HOST_ASSETS_URL": _quote(options.host_assets_url),
         "AWS_CLI_URL": _quote(options.aws_cli_url),
         "AWS_CLI_SHA256": _quote(options.aws_cli_sha256),
+        "AWS_CLI_KIND": _quote(_choice(options.aws_cli_kind, ("wheelhouse", "bundle"))),
         "REGION": _quote(options.region),
         "HOST_LOG_GROUP": _quote(options.host_log_group),
         "DOCKER_HUB_SECRET_ARN": _quote(options.docker_hub_secret_arn or ""),
@@ -174,6 +179,12 @@ def shell_parts(options: UserDataOptions) -> list[tuple[str, str]]:
         ("ironside-ecs-agent.sh", _render("ecs_agent.sh", {"ECS_CONFIG": ecs_config})),
         ("ironside-host-setup.sh", _render("host_setup.sh", host_values)),
     ]
+
+
+def _choice(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"expected one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _quote(value: str) -> str:

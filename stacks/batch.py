@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +17,7 @@ from launch_template.user_data import (
     UserDataOptions,
     build_user_data,
 )
+from stacks.aws_cli_bundle import check_bundle_dir
 from stacks.constructs.batch_compute import BatchCompute, BatchComputeProps
 from stacks.constructs.container_insights import ContainerInsights, ContainerInsightsProps
 from stacks.constructs.wheelhouse_asset import WheelhouseAsset
@@ -26,7 +28,7 @@ from stacks.roles.batch_instance_role import (
     batch_instance_role,
     ebs_autoscale_statements,
 )
-from stacks.settings import Settings
+from stacks.settings import Settings, batch_machine_architectures
 from stacks.wheelhouse import aws_cli_wheelhouse
 
 #: Where tasks' working directories live on the hosts (managed by EBS autoscale).
@@ -38,7 +40,8 @@ class BatchStack(cdk.Stack):
 
     The hosts' user data comes from ``launch_template/`` (MIME multi-part); the host
     scripts directory ships as the ``HostAssets`` asset and the task containers' AWS CLI
-    as the ``AwsCli`` wheelhouse asset, both read by the instance role.
+    as the ``AwsCli`` wheelhouse asset (or ``AwsCliBundle``, the operator's v2 bundle),
+    both read by the instance role.
     """
 
     def __init__(
@@ -56,7 +59,7 @@ class BatchStack(cdk.Stack):
         self.host_assets = s3_assets.Asset(
             self, "HostAssets", path=str(HOST_ASSETS_DIR), exclude=list(HOST_ASSETS_EXCLUDE)
         )
-        self.aws_cli = WheelhouseAsset(self, "AwsCli", aws_cli_wheelhouse())
+        self.aws_cli, aws_cli_sha256, aws_cli_kind = self._aws_cli(settings)
         self.instance_role = batch_instance_role(
             self,
             "InstanceRole",
@@ -68,7 +71,7 @@ class BatchStack(cdk.Stack):
                 actions=["s3:GetObject"],
                 resources=[
                     object_arn(asset.s3_bucket_name, asset.s3_object_key)
-                    for asset in (self.host_assets, self.aws_cli.asset)
+                    for asset in (self.host_assets, self.aws_cli)
                 ],
             )
         )
@@ -83,8 +86,9 @@ class BatchStack(cdk.Stack):
         user_data = build_user_data(
             UserDataOptions(
                 host_assets_url=self.host_assets.s3_object_url,
-                aws_cli_url=self.aws_cli.asset.s3_object_url,
-                aws_cli_sha256=self.aws_cli.manifest_sha256,
+                aws_cli_url=self.aws_cli.s3_object_url,
+                aws_cli_sha256=aws_cli_sha256,
+                aws_cli_kind=aws_cli_kind,
                 region=self.region,
                 host_log_group=settings.log_group_names["hosts"],
                 docker_hub_secret_arn=settings.docker_hub_secret_arn,
@@ -164,3 +168,22 @@ class BatchStack(cdk.Stack):
             ),
         ):
             cdk.CfnOutput(self, output_id, value=value, description=description)
+
+    def _aws_cli(self, settings: Settings) -> tuple[s3_assets.Asset, str, str]:
+        """The task containers' AWS CLI: the operator's v2 bundle, else the wheelhouse.
+
+        Returns the asset, the SHA-256 of its manifest and its kind for ``install.sh``.
+        """
+        if settings.aws_cli_bundle_dir is None:
+            house = WheelhouseAsset(self, "AwsCli", aws_cli_wheelhouse())
+            return house.asset, house.manifest_sha256, "wheelhouse"
+        directory = Path(settings.aws_cli_bundle_dir)
+        sha256 = check_bundle_dir(directory, batch_machine_architectures(settings))
+        asset = s3_assets.Asset(
+            self,
+            "AwsCliBundle",
+            path=str(directory),
+            asset_hash=sha256,
+            asset_hash_type=cdk.AssetHashType.CUSTOM,
+        )
+        return asset, sha256, "bundle"

@@ -16,10 +16,13 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 from constructs import Node
+
+from stacks.aws_cli_bundle import check_bundle_dir
 
 PREFIX = "ironside:"
 
@@ -187,6 +190,12 @@ class Settings:
     ghcr_secret_arn: str | None = None
     """``ghcrSecretArn``: secret (``ecr-pullthroughcache/...``) with GitHub Container
     Registry credentials; with it, a ``ghcr.io`` pull-through rule. Default: none."""
+    aws_cli_bundle_dir: str | None = None
+    """``awsCliBundleDir``: a local directory with the AWS CLI v2 bundle of each Batch
+    architecture (``awscli-exe-linux-x86_64.zip``, ``-aarch64.zip``) and their
+    ``SHA256SUMS`` (``stacks/aws_cli_bundle.py``); task containers then get that CLI,
+    which needs no Python in the image. Default: none: the PyPI ``awscli`` from the kit's
+    wheelhouse, run by the image's ``python3`` (>= 3.10)."""
     engine_instance_type: str = "t3.medium"
     """``engineInstanceType``: instance type of the engine host."""
     engine_load_balancer: bool = False
@@ -338,6 +347,7 @@ class Settings:
             read_write_buckets=r.list_("readWriteBuckets", (), _bucket),
             docker_hub_secret_arn=r.opt_str("dockerHubSecretArn", None, "", _pull_through_secret),
             ghcr_secret_arn=r.opt_str("ghcrSecretArn", None, "", _pull_through_secret),
+            aws_cli_bundle_dir=r.opt_str("awsCliBundleDir", None, "a directory path"),
             engine_instance_type=_instance_of(r, "engineInstanceType", d.engine_instance_type),
             engine_load_balancer=r.bool_("engineLoadBalancer", d.engine_load_balancer),
             engine_certificate_arn=r.opt_str(
@@ -373,7 +383,7 @@ privateRouteTableIds maxAzs natGateways s3Endpoint ecrEndpoints logsEndpoint ecs
 batchEndpoint secretsManagerEndpoint batchInstanceTypes spotMinVcpus spotMaxVcpus
 onDemandMinVcpus onDemandMaxVcpus gpuInstanceTypes gpuMaxVcpus jobRunnableTimeoutMinutes
 spotAllocationStrategy spotBidPercentage batchAmiId batchRootVolumeGiB allowedJobRoleArns
-readBuckets readWriteBuckets dockerHubSecretArn ghcrSecretArn engineInstanceType
+readBuckets readWriteBuckets dockerHubSecretArn ghcrSecretArn awsCliBundleDir engineInstanceType
 engineLoadBalancer engineCertificateArn kmsKeyArn databaseMinCapacity databaseMaxCapacity
 databaseSecretRotation databaseBackupDays databaseMonitoringSeconds removalPolicy
 deletionProtection logRetentionDays bucketEncryption scriptsExpirationDays containerInsights
@@ -605,6 +615,12 @@ UNCREATED_ENDPOINTS = (
 )  # fmt: skip
 
 
+def batch_machine_architectures(s: Settings) -> set[str]:
+    """``uname -m`` of every Batch compute environment's hosts."""
+    arches = {architecture(t) for t in (*s.batch_instance_types, *s.gpu_instance_types)}
+    return {"aarch64" if a == "arm64" else a for a in arches}
+
+
 def _endpoint_flags(s: Settings) -> list[tuple[str, bool]]:
     return [
         ("s3 (s3Endpoint)", s.s3_endpoint),
@@ -652,6 +668,11 @@ def _cross_checks(s: Settings) -> None:
             )
         if any(family(t) == "a1" for t in types):
             raise SettingsError(key, "Amazon Linux 2023 (the Batch AMI) does not run on A1", types)
+    if s.aws_cli_bundle_dir is not None:
+        try:
+            check_bundle_dir(Path(s.aws_cli_bundle_dir), batch_machine_architectures(s))
+        except ValueError as error:
+            raise SettingsError("awsCliBundleDir", str(error), s.aws_cli_bundle_dir) from None
     if s.database_monitoring_seconds not in MONITORING_INTERVALS:
         raise SettingsError(
             "databaseMonitoringSeconds",

@@ -4,16 +4,18 @@
 # the host out of service).
 #
 # Environment: IRONSIDE_REGION, IRONSIDE_HOST_LOG_GROUP, IRONSIDE_SCRATCH_MOUNT,
-# IRONSIDE_AUTOSCALE_CONFIG (path of the daemon's JSON config), IRONSIDE_AWS_CLI_WHEELHOUSE
-# (the unzipped AWS CLI wheelhouse asset) and IRONSIDE_AWS_CLI_SHA256 (its manifest's
-# SHA-256, from the template); IRONSIDE_ROOT (default empty) prefixes the paths it writes,
+# IRONSIDE_AUTOSCALE_CONFIG (path of the daemon's JSON config), IRONSIDE_AWS_CLI_DIR (the
+# unzipped AWS CLI asset), IRONSIDE_AWS_CLI_KIND (wheelhouse, or bundle: the operator's
+# AWS CLI v2 bundles) and IRONSIDE_AWS_CLI_SHA256 (the SHA-256 of its manifest,
+# requirements.txt or SHA256SUMS, from the template); IRONSIDE_ROOT (default empty) prefixes the paths it writes,
 # and IRONSIDE_PYTHON (default python3.11) installs the CLI, so tests can install into a
 # scratch directory.
 set -Eeuo pipefail
 umask 022
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${IRONSIDE_REGION:?}" "${IRONSIDE_HOST_LOG_GROUP:?}" "${IRONSIDE_SCRATCH_MOUNT:?}"
-: "${IRONSIDE_AUTOSCALE_CONFIG:?}" "${IRONSIDE_AWS_CLI_WHEELHOUSE:?}" "${IRONSIDE_AWS_CLI_SHA256:?}"
+: "${IRONSIDE_AUTOSCALE_CONFIG:?}" "${IRONSIDE_AWS_CLI_DIR:?}" "${IRONSIDE_AWS_CLI_SHA256:?}"
+: "${IRONSIDE_AWS_CLI_KIND:?}"
 ROOT=${IRONSIDE_ROOT:-}
 PYTHON=${IRONSIDE_PYTHON:-python3.11}
 AWS_CLI_DIR=$ROOT/usr/local/aws-cli
@@ -38,18 +40,46 @@ install_fetch_and_run() {
   install -D -m 0755 "$HERE/fetch_and_run.sh" "$ROOT/usr/local/bin/fetch_and_run.sh"
 }
 
-# The AWS CLI task containers use (mounted read-only at /usr/local/aws-cli): the kit's
-# pinned awscli wheelhouse, installed offline with every hash checked, and a launcher at
-# the path the engine's task scripts and fetch_and_run.sh call (v2/current/bin/aws).
+# The AWS CLI task containers use, mounted read-only at /usr/local/aws-cli; its `aws` is
+# at v2/current/bin/aws, the path the engine's task scripts and fetch_and_run.sh call.
 install_aws_cli() {
-  yum_install python3.11 python3.11-pip
   rm -rf "$AWS_CLI_DIR"
-  bash "$HERE/install_wheelhouse.sh" "$PYTHON" "$IRONSIDE_AWS_CLI_WHEELHOUSE" \
+  case "$IRONSIDE_AWS_CLI_KIND" in
+    wheelhouse) install_aws_cli_wheelhouse ;;
+    bundle) install_aws_cli_bundle ;;
+    *)
+      echo "install.sh: IRONSIDE_AWS_CLI_KIND must be wheelhouse or bundle" >&2
+      return 1
+      ;;
+  esac
+  "$AWS_CLI_DIR/v2/current/bin/aws" --version
+}
+
+# The kit's pinned awscli wheelhouse, installed offline with every hash checked, and a
+# launcher that runs it on the image's python3.
+install_aws_cli_wheelhouse() {
+  yum_install python3.11 python3.11-pip
+  bash "$HERE/install_wheelhouse.sh" "$PYTHON" "$IRONSIDE_AWS_CLI_DIR" \
     "$IRONSIDE_AWS_CLI_SHA256" --target "$AWS_CLI_DIR/lib"
   install -d -m 0755 "$AWS_CLI_DIR/v2/current/bin"
   sed -e "s|@@LIB@@|$AWS_CLI_DIR/lib|g" "$HERE/aws_cli_launcher.sh" >"$AWS_CLI_DIR/v2/current/bin/aws"
   chmod 0755 "$AWS_CLI_DIR/v2/current/bin/aws"
-  "$AWS_CLI_DIR/v2/current/bin/aws" --version
+}
+
+# The operator's AWS CLI v2 bundle for this architecture, checked against SHA256SUMS,
+# whose own SHA-256 the template carries; AWS's installer lays out v2/current.
+install_aws_cli_bundle() {
+  local sums=$IRONSIDE_AWS_CLI_DIR/SHA256SUMS zip tmp
+  zip=awscli-exe-linux-$(uname -m).zip
+  if [ "$(sha256sum "$sums" | cut -d' ' -f1)" != "$IRONSIDE_AWS_CLI_SHA256" ]; then
+    echo "install.sh: $sums does not have the SHA-256 the template says" >&2
+    return 1
+  fi
+  grep -E "^[0-9a-f]{64} [ *]$zip\$" "$sums" | (cd "$IRONSIDE_AWS_CLI_DIR" && sha256sum -c --quiet -)
+  tmp=$(mktemp -d)
+  unzip -q "$IRONSIDE_AWS_CLI_DIR/$zip" -d "$tmp"
+  "$tmp/aws/install" --install-dir "$AWS_CLI_DIR" --bin-dir "$tmp/bin"
+  rm -rf "$tmp"
 }
 
 # The daemon needs python3 with boto3, and the tools of the scratch file system: btrfs-progs

@@ -1,6 +1,7 @@
 IRONSIDE_HOST_ASSETS_URL=@@HOST_ASSETS_URL@@
 IRONSIDE_AWS_CLI_URL=@@AWS_CLI_URL@@
 IRONSIDE_AWS_CLI_SHA256=@@AWS_CLI_SHA256@@
+IRONSIDE_AWS_CLI_KIND=@@AWS_CLI_KIND@@
 IRONSIDE_REGION=@@REGION@@
 IRONSIDE_HOST_LOG_GROUP=@@HOST_LOG_GROUP@@
 IRONSIDE_DOCKER_HUB_SECRET_ARN=@@DOCKER_HUB_SECRET_ARN@@
@@ -58,7 +59,8 @@ IRONSIDE_JSON_EOF
 }
 
 # Host assets: fetch_and_run.sh, the EBS autoscale daemon, its systemd unit, the
-# CloudWatch agent config and the AWS CLI wheelhouse; install.sh installs and starts them.
+# CloudWatch agent config and the task containers' AWS CLI; install.sh installs and starts
+# them.
 install_host_assets() {
   local tmp
   tmp=$(mktemp -d)
@@ -72,8 +74,9 @@ install_host_assets() {
     IRONSIDE_HOST_LOG_GROUP="$IRONSIDE_HOST_LOG_GROUP" \
     IRONSIDE_SCRATCH_MOUNT="$IRONSIDE_SCRATCH_MOUNT" \
     IRONSIDE_AUTOSCALE_CONFIG="$IRONSIDE_AUTOSCALE_CONFIG" \
-    IRONSIDE_AWS_CLI_WHEELHOUSE="$tmp/aws-cli" \
+    IRONSIDE_AWS_CLI_DIR="$tmp/aws-cli" \
     IRONSIDE_AWS_CLI_SHA256="$IRONSIDE_AWS_CLI_SHA256" \
+    IRONSIDE_AWS_CLI_KIND="$IRONSIDE_AWS_CLI_KIND" \
     bash "$IRONSIDE_ASSETS_DIR/install.sh"
   rm -rf "$tmp"
 }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from launch_template.user_data import HOST_ASSETS_DIR
@@ -22,10 +25,16 @@ def _stub(path: Path, calls: Path, body: str = "") -> None:
 
 
 def _install(
-    tmp_path: Path, init_rc: int = 0, has_btrfs: bool = True, cli: Path | None = None
+    tmp_path: Path,
+    init_rc: int = 0,
+    has_btrfs: bool = True,
+    cli: Path | None = None,
+    kind: str = "wheelhouse",
+    cli_sha256: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[str], Path]:
     """install.sh with stub system commands, the AWS CLI installed by real pip (this
-    interpreter's) from the kit's wheelhouse (or ``cli``, a copy to tamper with)."""
+    interpreter's) from the kit's wheelhouse (or ``cli``: a copy to tamper with, or a
+    bundle directory)."""
     house = ensure(aws_cli_wheelhouse())
     root, bindir, calls = tmp_path / "root", tmp_path / "bin", tmp_path / "calls"
     no_btrfs = "" if has_btrfs else 'if [[ "$*" == *btrfs-progs* ]]; then exit 1; fi\n'
@@ -41,14 +50,15 @@ def _install(
         "IRONSIDE_HOST_LOG_GROUP": "/ironside/hosts",
         "IRONSIDE_SCRATCH_MOUNT": "/cromwell_root",
         "IRONSIDE_AUTOSCALE_CONFIG": "/etc/ironside/ebs-autoscale.json",
-        "IRONSIDE_AWS_CLI_WHEELHOUSE": str(cli or house),
-        "IRONSIDE_AWS_CLI_SHA256": manifest_sha256(house),
+        "IRONSIDE_AWS_CLI_DIR": str(cli or house),
+        "IRONSIDE_AWS_CLI_SHA256": cli_sha256 or manifest_sha256(house),
+        "IRONSIDE_AWS_CLI_KIND": kind,
         "IRONSIDE_PYTHON": sys.executable,
     }
     result = subprocess.run(
         ["bash", str(INSTALL)], env=env, capture_output=True, text=True, timeout=300
     )
-    return result, calls.read_text().splitlines(), root
+    return result, calls.read_text().splitlines() if calls.exists() else [], root
 
 
 def test_installs_fetch_and_run_cloudwatch_agent_and_the_daemon(tmp_path: Path) -> None:
@@ -146,4 +156,53 @@ def test_a_tampered_cli_wheel_fails_the_install(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "DO NOT MATCH THE HASHES" in result.stderr
     assert not (root / "usr/local/aws-cli/v2/current/bin/aws").exists()
+    assert not any(c.startswith("systemctl") for c in calls)
+
+
+#: Stands in for AWS's installer inside the v2 bundle (the real one cannot be fetched
+#: here): lays out <install-dir>/v2/<version> and the v2/current link, as AWS's does.
+FAKE_INSTALLER = """#!/bin/bash
+set -e
+while [ $# -gt 0 ]; do
+  case $1 in --install-dir) dir=$2; shift 2 ;; --bin-dir) shift 2 ;; *) shift ;; esac
+done
+mkdir -p "$dir/v2/2.99.0/bin"
+printf '#!/bin/sh\\necho aws-cli/2.99.0\\n' >"$dir/v2/2.99.0/bin/aws"
+chmod 0755 "$dir/v2/2.99.0/bin/aws"
+ln -s 2.99.0 "$dir/v2/current"
+"""
+
+
+def _bundle_dir(tmp_path: Path) -> tuple[Path, str]:
+    directory = tmp_path / "bundle"
+    directory.mkdir()
+    name = f"awscli-exe-linux-{platform.machine()}.zip"
+    with zipfile.ZipFile(directory / name, "w") as archive:
+        info = zipfile.ZipInfo("aws/install")
+        info.external_attr = 0o755 << 16
+        archive.writestr(info, FAKE_INSTALLER)
+    digest = hashlib.sha256((directory / name).read_bytes()).hexdigest()
+    (directory / "SHA256SUMS").write_text(f"{digest}  {name}\n")
+    return directory, hashlib.sha256((directory / "SHA256SUMS").read_bytes()).hexdigest()
+
+
+def test_an_operators_v2_bundle_is_checked_and_installed(tmp_path: Path) -> None:
+    bundle, sums = _bundle_dir(tmp_path)
+    result, calls, root = _install(tmp_path, cli=bundle, kind="bundle", cli_sha256=sums)
+    assert result.returncode == 0, result.stderr
+    assert "aws-cli/2.99.0" in result.stdout
+    assert (root / "usr/local/aws-cli/v2/current/bin/aws").is_file()
+    assert not (root / "usr/local/aws-cli/lib").exists()
+    assert "yum install -y -q python3.11 python3.11-pip" not in calls
+
+
+def test_a_tampered_bundle_or_sums_file_fails_the_install(tmp_path: Path) -> None:
+    bundle, sums = _bundle_dir(tmp_path)
+    result, _, root = _install(tmp_path, cli=bundle, kind="bundle", cli_sha256="0" * 64)
+    assert result.returncode != 0 and "SHA256SUMS does not have the SHA-256" in result.stderr
+    [zip_path] = bundle.glob("*.zip")
+    zip_path.write_bytes(zip_path.read_bytes() + b"\0")
+    result, calls, root = _install(tmp_path, cli=bundle, kind="bundle", cli_sha256=sums)
+    assert result.returncode != 0 and "FAILED" in result.stdout + result.stderr
+    assert not (root / "usr/local/aws-cli/v2").exists()
     assert not any(c.startswith("systemctl") for c in calls)

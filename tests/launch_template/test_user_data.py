@@ -198,3 +198,15 @@ def test_host_assets_dir_holds_what_install_sh_installs() -> None:
     }
     assert expected <= names
     json.loads((HOST_ASSETS_DIR / "cloudwatch-agent.json").read_text())
+
+
+def test_the_aws_cli_kind_reaches_install_sh_and_is_checked() -> None:
+    assert "IRONSIDE_AWS_CLI_KIND=wheelhouse" in _scripts(build_user_data(OPTIONS))[1]
+    bundle = UserDataOptions(
+        "s3://b/k.zip", "eu-west-1", "g", "s3://b/v2.zip", CLI_SHA256, "bundle"
+    )
+    setup = _scripts(build_user_data(bundle))[1]
+    assert "IRONSIDE_AWS_CLI_KIND=bundle" in setup
+    assert 'IRONSIDE_AWS_CLI_KIND="$IRONSIDE_AWS_CLI_KIND"' in setup
+    with pytest.raises(ValueError, match="wheelhouse, bundle"):
+        build_user_data(UserDataOptions("s3://b/k.zip", "r", "g", "s3://b/c.zip", CLI_SHA256, "v3"))

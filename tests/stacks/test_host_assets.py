@@ -11,16 +11,20 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from stacks import wheelhouse
 from stacks.artifacts import ENGINE_ARTIFACTS_DIR
+from stacks.aws_cli_bundle import SUMS, bundle_name
 from stacks.constructs.rds_ca_asset import rds_ca_bundle
 from stacks.constructs.wheel_asset import stage_wheel
 from stacks.engine import RUNTIME_DIR
+from stacks.settings import Settings, SettingsError
 from tests.stacks.conftest import Synthesized
 from tests.stacks.helpers import flatten, statements
+from tests.stacks.synth import build
 
 #: The only URLs the engine host's scripts may call: the instance metadata service and
 #: the engine's own API on loopback.
@@ -188,3 +192,62 @@ def test_engine_host_scripts_pass_shellcheck() -> None:
         capture_output=True, text=True, timeout=120, cwd=ENGINE_ARTIFACTS_DIR,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout
+
+
+def _bundle(directory: Path, arches: tuple[str, ...] = ("x86_64",)) -> Path:
+    """A directory shaped like the operator's: bundles (contents irrelevant here), sums."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for arch in arches:
+        path = directory / bundle_name(arch)
+        path.write_bytes(f"bundle {arch}".encode())
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    (directory / SUMS).write_text("".join(lines))
+    return directory
+
+
+def test_an_operators_aws_cli_bundle_replaces_the_wheelhouse(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path / "bundle")
+    app, platform_ = build(str(tmp_path / "out"), {"ironside:awsCliBundleDir": str(bundle)})
+    app.synth()
+    batch = json.loads(
+        (tmp_path / "out" / f"{platform_.batch.stack_name}.template.json").read_text()
+    )
+    [template] = [r for r in batch["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
+    text = flatten(template["Properties"]["LaunchTemplateData"]["UserData"])
+    sums = hashlib.sha256((bundle / SUMS).read_bytes()).hexdigest()
+    assert f"IRONSIDE_AWS_CLI_SHA256={sums}\n" in text
+    assert "IRONSIDE_AWS_CLI_KIND=bundle\n" in text
+    assets = json.loads(
+        (tmp_path / "out" / f"{platform_.batch.stack_name}.assets.json").read_text()
+    )
+    staged = [tmp_path / "out" / e["source"]["path"] for e in assets["files"].values()]
+    assert any((d / bundle_name("x86_64")).is_file() for d in staged)
+    assert not any((d / wheelhouse.MANIFEST).is_file() for d in staged)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda d: (d / SUMS).unlink(), "has no SHA256SUMS"),
+        (lambda d: (d / bundle_name("x86_64")).write_bytes(b"other"), "does not match"),
+        (lambda d: (d / bundle_name("x86_64")).unlink(), "is missing"),
+    ],
+)
+def test_a_bundle_dir_that_does_not_check_out_is_refused(
+    tmp_path: Path, change: Any, problem: str
+) -> None:
+    bundle = _bundle(tmp_path)
+    change(bundle)
+    with pytest.raises(SettingsError, match=problem) as error:
+        Settings.from_mapping({"awsCliBundleDir": str(bundle)})
+    assert "'ironside:awsCliBundleDir'" in str(error.value)
+
+
+def test_a_bundle_dir_needs_every_batch_architecture(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    with pytest.raises(SettingsError, match="does not list awscli-exe-linux-aarch64.zip"):
+        Settings.from_mapping({"awsCliBundleDir": str(bundle), "gpuInstanceTypes": "g5g"})
+    arm = _bundle(tmp_path / "arm", ("aarch64",))
+    settings = Settings.from_mapping({"awsCliBundleDir": str(arm), "batchInstanceTypes": "m7g"})
+    assert settings.aws_cli_bundle_dir == str(arm)
