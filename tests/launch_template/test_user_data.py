@@ -83,7 +83,7 @@ def test_options_are_interpolated_as_text_tokens_included() -> None:
     assert '{"https://index.docker.io/v1/":{"auth":"%s","email":""}}' in setup
     assert f"IRONSIDE_AWS_CLI_URL='{CLI_URL}'" in setup
     assert f"IRONSIDE_AWS_CLI_SHA256={CLI_SHA256}" in setup
-    assert 'IRONSIDE_AWS_CLI_WHEELHOUSE="$tmp/aws-cli"' in setup
+    assert 'IRONSIDE_AWS_CLI_DIR="$tmp/aws-cli"' in setup
 
 
 #: What a boot may fetch: the kit's assets from S3 and packages from the distribution's
