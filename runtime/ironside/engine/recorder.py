@@ -145,7 +145,7 @@ class Recorder:
     def attempt_submitted(self, cr: CallRun, pid: int | None) -> None:
         """Running with its job id, and the job row (``pid`` -1: still being spawned)."""
         self.store.update_call(cr.store_key, status=CallStatus.RUNNING, job_id=cr.job_id)
-        if cr.job_id is None or cr.recover:
+        if cr.job_id is None:
             return
         row = {
             "workflow_id": cr.wf.id,
@@ -157,7 +157,9 @@ class Recorder:
             "pid": pid if pid is not None and pid > 0 else None,
             "started": cr.started,
         }
-        if pid is not None and pid <= 0:  # being spawned: the row waits for the pid
+        if cr.recover:  # adopted: its row may have been written before the restart
+            self.store.ensure_job(row)
+        elif pid is not None and pid <= 0:  # being spawned: the row waits for the pid
             self._pid_pending.append((cr, row))
         else:
             self.store.add_job(row)

@@ -384,6 +384,13 @@ class Engine:
             except BadRuntimeAttribute as exc:
                 self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
                 continue
+            except Exception as exc:  # e.g. AccessDenied: this call fails, not the engine
+                if is_store_fault(exc):
+                    self.prepared.appendleft(cr)
+                    raise
+                log.warning("%s: submitting the job failed", cr.key, exc_info=True)
+                self.attempts.fail(cr, f"{cr.key}: submitting the job failed: {exc}")
+                continue
             self.running[job_id] = cr
             self._throttled = False
             failpoints.hit("submitted")

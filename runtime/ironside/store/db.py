@@ -42,8 +42,10 @@ Row = dict[str, Any]
 
 TABLES: dict[Table, Table] = {t: t for t in (Workflow, Call, Job, MetadataEvent, Label)}
 
-#: Marker key of call rows inserted only when absent (after a restart).
+#: Marker keys of rows inserted only when absent (after a restart), and their tables.
 _CallIfAbsent = "call-if-absent"
+_JobIfAbsent = "job-if-absent"
+_IF_ABSENT = {_CallIfAbsent: Call, _JobIfAbsent: Job}
 
 
 CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
@@ -226,6 +228,10 @@ class Store:
         """Queue the insert of a job row."""
         self._queue_insert(Job, row)
 
+    def ensure_job(self, row: Row) -> None:
+        """Queue the insert of a job row unless one with its key exists."""
+        self._queue_insert(_JobIfAbsent, row)
+
     def add_event(self, workflow_id: str, key: str, value: Any, ts: float | None = None) -> None:
         """Queue a workflow metadata event."""
         self._queue_insert(
@@ -297,19 +303,11 @@ class Store:
             for model in (Workflow, Call, Job, MetadataEvent, Label):
                 rows = inserts.get(model)
                 if rows:
-                    stmt = insert(TABLES[model])
-                    if self._replay and model is not MetadataEvent:
-                        stmt = stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with(
-                            "IGNORE", dialect="mysql"
-                        )
-                    conn.execute(stmt, rows)
-            if inserts.get(_CallIfAbsent):
-                stmt = (
-                    insert(TABLES[Call])
-                    .prefix_with("OR IGNORE", dialect="sqlite")
-                    .prefix_with("IGNORE", dialect="mysql")
-                )
-                conn.execute(stmt, inserts[_CallIfAbsent])
+                    ignore = self._replay and model is not MetadataEvent
+                    conn.execute(_insert(TABLES[model], ignore), rows)
+            for marker, model in _IF_ABSENT.items():
+                if inserts.get(marker):
+                    conn.execute(_insert(TABLES[model], True), inserts[marker])
             _update_by_call_key(conn, TABLES[Call], updates)
             _update_by_call_key(conn, TABLES[Job], job_updates)
             for wf_id, values in wf_updates:
@@ -463,3 +461,13 @@ def _update_by_call_key(conn: Connection, table: Table, updates: dict[CallKey, R
             .values({c: bindparam(c) for c in cols})
         )
         conn.execute(stmt, rows)
+
+
+def _insert(table: Table, ignore_present: bool) -> Any:
+    """INSERT, or INSERT skipping rows whose key is present (SQLite and MySQL spellings)."""
+    stmt = insert(table)
+    if ignore_present:
+        stmt = stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with(
+            "IGNORE", dialect="mysql"
+        )
+    return stmt
