@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import tempfile
+import weakref
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,22 @@ def describe_wdl_error(exc: BaseException) -> str:
     if isinstance(exc, WdlError.SyntaxError | WdlError.ValidationError):
         return f"{_where(exc.pos)}: {_first_line(getattr(exc, 'message', '') or str(exc))}"
     return _first_line(str(exc))
+
+
+#: Where a server submission's dependencies zip was unpacked, by document (its relative
+#: File defaults resolve there, so the workflow may read under it). Keyed by ``id``:
+#: documents are unhashable; an entry goes with its document.
+_BUNDLES: dict[int, str] = {}
+
+
+def bundle_dir(doc: WDL.Tree.Document) -> str | None:
+    """The directory holding ``doc``'s submitted bundle, when it was loaded from one."""
+    return _BUNDLES.get(id(doc))
+
+
+def _remember_bundle(doc: WDL.Tree.Document, directory: str) -> None:
+    _BUNDLES[id(doc)] = directory
+    weakref.finalize(doc, _BUNDLES.pop, id(doc), None)
 
 
 def extract_imports(imports_zip: bytes, limits: Limits | None = None) -> str:
@@ -130,12 +147,15 @@ def load_document(
         policy = policy.with_roots([zdir])
         search += [zdir] + [os.path.join(dp, d) for dp, dirs, _ in os.walk(zdir) for d in dirs]
     main_abspath = os.path.abspath(path)
-    if imports_zip and source_text is not None and not os.path.isfile(path):  # server bundle
+    in_bundle = bool(imports_zip and source_text is not None and not os.path.isfile(path))
+    if in_bundle:  # a server submission: the main document sits in its bundle
         main_abspath = os.path.join(zdir, os.path.basename(path))
     read_source = ImportResolver(policy, main_abspath, source_text, search)
     if source_text is None and not os.path.isfile(path):
         raise BadWorkflow(f"{path}: workflow file not found")
     doc = parse_bounded(main_abspath, search, read_source, describe_wdl_error, path)
+    if in_bundle:
+        _remember_bundle(doc, zdir)
     if doc.workflow is None:
         if len(doc.tasks) == 1:
             return doc

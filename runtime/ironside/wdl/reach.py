@@ -20,7 +20,7 @@ from ironside.config import Settings
 from ironside.limits import Budget, Limits
 from ironside.wdl.confine import PathPolicy
 from ironside.wdl.imports import ImportPolicy, any_url
-from ironside.wdl.loader import load_document
+from ironside.wdl.loader import bundle_dir, load_document
 from ironside.wdl.stdlib import WorkflowStdLib
 from ironside.wdl.values import files_in
 
@@ -56,6 +56,11 @@ class Confinement:
                     self.paths.check(path, f"workflowInputs: input {binding.name!r}")
         return inputs
 
-    def apply(self, stdlib: WorkflowStdLib) -> None:
-        """Confine a top-level run's stdlib and give it a fresh budget."""
-        stdlib.confine(self.paths, Budget(self.limits))
+    def apply(self, stdlib: WorkflowStdLib, doc: WDL.Tree.Document | None = None) -> None:
+        """Confine a top-level run's stdlib and give it a fresh budget. The submitted bundle
+        of ``doc`` (where its relative File defaults point) may be read too."""
+        paths = self.paths
+        bundle = bundle_dir(doc) if doc is not None else None
+        if paths is not None and bundle:
+            paths = paths.with_roots([bundle])
+        stdlib.confine(paths, Budget(self.limits))
