@@ -91,6 +91,7 @@ def run_command(args: argparse.Namespace) -> int:
         if not args.workflow:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
         reach = Confinement(settings.limits, allow_paths=tuple(args.allow_path))
+        reach = reach.reading_s3(_read_s3_import)  # a boto3 client only when one is imported
         sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports, reach)
         service = build_service(settings)
         try:
@@ -100,6 +101,17 @@ def run_command(args: argparse.Namespace) -> int:
             raise
         wf_id = service.store_only(sub)
     return _execute(service, sub, wf_id, args)
+
+
+def _read_s3_import(url: str, limit: int) -> bytes:
+    """An ``s3://`` import of ``ironside run`` (the default credential chain)."""
+    from ironside.filesystems.dispatch import FileSystems
+
+    files = FileSystems()
+    try:
+        return files.read_prefix(url, limit)
+    finally:
+        files.close()
 
 
 def _execute(service: Any, sub: Any, wf_id: str, args: Any) -> int:

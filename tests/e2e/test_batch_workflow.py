@@ -220,3 +220,41 @@ def _workflow(db: Path) -> tuple[str, str]:
         ).fetchall()
     assert len(rows) == 1
     return str(rows[0][0]), str(rows[0][1])
+
+
+HTTP_WDL = """version 1.0
+task cat {
+  input { File f }
+  command <<< echo "$(basename ~{f}): $(cat ~{f})" >>>
+  output { String s = read_string(stdout()) }
+  runtime { docker: "ubuntu:24.04" }
+}
+workflow web {
+  input { File f }
+  call cat { input: f = f }
+  output { String s = cat.s  String head = read_string(f) }
+}
+"""
+
+
+def test_an_http_input_is_staged_to_s3_by_the_engine(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Batch: the engine downloads an http(s) File (bounded, retried) to the call's
+    ``inputs/`` prefix in S3; the task script localizes it as any s3:// input."""
+    from tests.loopback_http import loopback_http
+
+    d = world["dir"]
+    (d / "web.wdl").write_text(HTTP_WDL)
+    with loopback_http() as http:
+        url = http.serve("/refs/ref.txt", "from the web", etag="r1")
+        http.fail("/refs/ref.txt", 1)  # one 503 first: retried
+        (d / "web.json").write_text(json.dumps({"web.f": url}))
+        args = ["run", "--config", str(d / "ironside.conf"), str(d / "web.wdl"), "-i"]
+        assert cli.main([*args, str(d / "web.json")]) == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out)
+    assert result["outputs"] == {"web.s": "ref.txt: from the web", "web.head": "from the web"}
+    prefix = f"cromwell-execution/web/{result['id']}/call-cat/inputs/http/"
+    listed = world["s3"].list_objects_v2(Bucket=ROOT_BUCKET, Prefix=prefix)
+    keys = [o["Key"][len(prefix) :] for o in listed.get("Contents", [])]
+    assert keys == [f"127.0.0.1_{http.port}/refs/ref.txt"]

@@ -21,8 +21,12 @@ The job id is only known at run time, so the engine renders the command with
 ``WORK_DIR_TOKEN`` standing for the working directory (``map_inputs``), and the
 script substitutes the real one before running it.
 
-``download_inputs`` is the local backend's counterpart: it fetches ``s3://``
-inputs through ``ironside.filesystems.s3`` before the command is rendered.
+``download_inputs`` is the local backend's counterpart: it fetches ``s3://`` and
+``http(s)://`` inputs through ``ironside.filesystems`` before the command is rendered.
+On AWS Batch the engine stages ``http(s)://`` inputs the same way, to
+``<call_root>/inputs/<scheme>/<host>/<path>`` in S3, and the script localizes them
+as any other ``s3://`` input (task images need no curl, and the download is bounded
+and retried by the engine's http client).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from collections.abc import Callable
 
 from WDL import Env, Value
 
+from ironside.filesystems.http import local_name
 from ironside.tasks.script import FileTransfer, ScriptSpec, heredoc_tag
 from ironside.wdl.values import files_in, map_files
 
@@ -43,6 +48,9 @@ LOCAL_DISK = "/cromwell_root"
 MiB = 1024 * 1024
 #: The AWS CLI's default multipart threshold: above it, uploads go in parts.
 MULTIPART_THRESHOLD = 8 * MiB
+#: Files the engine downloads for a task (the Batch script copies only s3:// ones itself).
+REMOTE_PREFIXES = ("s3://", "http://", "https://")
+HTTP_PREFIXES = ("http://", "https://")
 
 _FUNCTIONS = r"""_ironside_sleep() { sleep $(( $1 * $1 * _sleep_base )); }
 _ironside_s3_size() {
@@ -168,23 +176,35 @@ def map_inputs(
     return mapped, list(transfers.values())
 
 
-def download_inputs(
-    env: Env.Bindings[Value.Base], dest_dir: str, fetch: Callable[[str, str], None]
-) -> Env.Bindings[Value.Base]:
-    """Local backend: ``env`` with each ``s3://`` File fetched to ``dest_dir/<bucket>/<key>``.
+def remote_name(uri: str) -> str:
+    """Where a remote file goes under a call's inputs: ``<bucket>/<key>`` for ``s3://``,
+    ``<scheme>/<host>/<path>`` for http(s)."""
+    return uri[len("s3://") :] if uri.startswith("s3://") else local_name(uri)
 
-    ``env`` is returned as is (no copy) when it holds no ``s3://`` file.
+
+def download_inputs(
+    env: Env.Bindings[Value.Base],
+    dest_dir: str,
+    fetch: Callable[[str, str], None],
+    schemes: tuple[str, ...] = REMOTE_PREFIXES,
+) -> Env.Bindings[Value.Base]:
+    """``env`` with each remote File (``s3://``, ``http(s)://``: ``schemes``) fetched to
+    ``dest_dir/<remote_name>``: a local directory (the local backend), or an ``s3://``
+    prefix (AWS Batch: the engine stages http(s) inputs beside the call).
+
+    ``env`` is returned as is (no copy) when it holds no such file.
     """
-    if not any(p.startswith("s3://") for b in env for p in files_in(b.value)):
+    if not any(p.startswith(schemes) for b in env for p in files_in(b.value)):
         return env
+    local_dest = not dest_dir.startswith("s3://")
 
     def fetched(path: str) -> str:
-        if not path.startswith("s3://"):
+        if not path.startswith(schemes):
             return path
-        local = os.path.join(dest_dir, path[len("s3://") :])
-        if not os.path.exists(local):
-            fetch(path, local)
-        return local
+        dest = f"{dest_dir.rstrip('/')}/{remote_name(path)}"
+        if not (local_dest and os.path.exists(dest)):
+            fetch(path, dest)
+        return dest
 
     out: Env.Bindings[Value.Base] = Env.Bindings()
     for binding in reversed(list(env)):

@@ -10,6 +10,7 @@ import tempfile
 import weakref
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import WDL
@@ -133,14 +134,18 @@ def load_document(
     imports: ImportPolicy | None = None,
     allow_paths: tuple[str, ...] = (),
     limits: Limits | None = None,
+    s3_read: Callable[[str, int], bytes] | None = None,
 ) -> WDL.Tree.Document:
     """Parse and typecheck ``path`` (its imports relative to it, then inside the zip).
 
     ``source_text`` replaces the file's contents (a stored workflow being resumed).
     ``imports``: where imports may come from besides the zip (default: ``local_policy``
     with ``allow_paths`` and ``limits``; a server submission passes one without local roots).
+    ``s3_read``: how ``s3://`` imports are read (None: as ``imports`` says).
     """
     policy = imports if imports is not None else local_policy(path, allow_paths, limits)
+    if s3_read is not None:
+        policy = replace(policy, s3_read=s3_read)
     search = [os.path.dirname(os.path.abspath(path))] if imports is None else []
     if imports_zip:
         zdir = extract_imports(imports_zip, policy.limits)

@@ -11,7 +11,8 @@ its stdlib confined and a fresh ``Budget``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import WDL
 from WDL import Env, Value
@@ -33,6 +34,8 @@ class Confinement:
     imports: ImportPolicy | None = None  # None: the WDL's directory and ``allow_paths``
     allow_paths: tuple[str, ...] = ()
     paths: PathPolicy | None = None  # None: any file
+    #: reads ``s3://`` imports (at most limit + 1 bytes); None: s3 imports refused
+    s3_read: Callable[[str, int], bytes] | None = None
 
     @staticmethod
     def for_server(settings: Settings) -> Confinement:
@@ -43,9 +46,16 @@ class Confinement:
             paths=PathPolicy.of(settings.input_roots()),
         )
 
+    def reading_s3(self, reader: Callable[[str, int], bytes]) -> Confinement:
+        """This confinement with ``s3://`` imports read by ``reader`` (where the scheme is
+        allowed: the server checked its URLs when the request came in)."""
+        return replace(self, s3_read=reader)
+
     def load(self, url: str, imports_zip: bytes | None, source: str) -> WDL.Tree.Document:
         """Parse and typecheck ``source`` (from ``url``) under this confinement."""
-        return load_document(url, imports_zip, source, self.imports, self.allow_paths, self.limits)
+        return load_document(
+            url, imports_zip, source, self.imports, self.allow_paths, self.limits, self.s3_read
+        )
 
     def inputs(self, inputs: Env.Bindings[Value.Base]) -> Env.Bindings[Value.Base]:
         """``inputs`` unchanged when every File/Directory in them may be read, else
