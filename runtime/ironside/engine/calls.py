@@ -241,6 +241,21 @@ def eval_runtime(
     return out
 
 
+def runtime_overrides(plan: TaskPlan, cr: Any) -> dict[str, Any]:
+    """The runtime attributes the inputs JSON set for the call ``cr`` (engine names)."""
+    names = []
+    node = cr
+    while node is not None:
+        names.append(node.call.name)
+        node = node.wf.parent
+    given = cr.wf.top_level.runtime_overrides.for_call(".".join(reversed(names)))
+    out = {}
+    for key, value in given.items():
+        name = engine_key(key, plan.version)
+        out[name] = engine_value(name, value)
+    return out
+
+
 def _check_file(lib: TaskStdLib, path: str, execution_dir: str, optional: bool) -> str | None:
     full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
     if not lib.policy.allows(full):
