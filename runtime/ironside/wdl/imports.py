@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 import WDL
 
 from ironside.errors import LimitExceeded, PathRefused
@@ -155,6 +154,8 @@ class ImportResolver:
 
 
 def _http_bytes(url: str, limit: int, timeout: float) -> bytes:
+    import httpx  # only when a document imports a URL
+
     chunks: list[bytes] = []
     size = 0
     try:
