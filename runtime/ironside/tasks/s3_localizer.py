@@ -6,7 +6,8 @@
    host's scratch bind-mounted into the container), so two jobs on one host never
    share a path: ``inputs/`` (copies of S3 inputs), ``work/`` (the command's working
    directory) and ``meta/`` (the command script, ``rc``, ``stdout``, ``stderr``);
-2. localizes every ``s3://`` input with retries, growing sleeps and a size check;
+2. localizes every ``s3://`` input with retries, growing sleeps and a size check (a WDL
+   ``Directory``: every object under its prefix, the file count checked);
 3. runs the command, writes ``rc``;
 4. delocalizes ``stdout``, ``stderr`` and ``rc`` to ``<call_root>/execution/`` first,
    then only the outputs' files (declared paths, files the output section reads, glob
@@ -74,6 +75,26 @@ _ironside_in() {
   echo "ironside: cannot localize $src" >&2
   return 1
 }
+_ironside_in_dir() {
+  # every object under the prefix $1/ into $2/ (relative keys kept), with retries;
+  # the local file count must match the listing's object count
+  local src="${1%/}" dst="$2" i expected actual rest="${1#s3://}"
+  rest="${rest%/}"
+  mkdir -p "$dst" || return 1
+  for i in $(seq 1 "$_tries"); do
+    expected=$("$_aws" s3api list-objects-v2 --bucket "${rest%%/*}" --prefix "${rest#*/}/" \
+      --query 'length(Contents[])' --output text 2>/dev/null)
+    [ "$expected" = "None" ] && expected=0
+    if [ -n "$expected" ] && "$_aws" s3 cp --recursive --only-show-errors "$src/" "$dst/"; then
+      actual=$(find "$dst" -type f | wc -l | tr -d ' ')
+      [ "$actual" = "$expected" ] && return 0
+      echo "ironside: $src/: got $actual files, S3 lists $expected" >&2
+    fi
+    [ "$i" -lt "$_tries" ] && _ironside_sleep "$i"
+  done
+  echo "ironside: cannot localize $src/" >&2
+  return 1
+}
 _ironside_out() {
   local src="$1" dst="$2" i size chunk cfg="$_wd/meta/aws-config"
   size=$(wc -c < "$src" | tr -d ' ') || return 1
@@ -132,7 +153,12 @@ _ironside_pick() {
       (cd "$_wd/work" && for f in $pat; do [ -f "$f" ] && printf '%s\n' "$f"; done)
     done <<< "$2"
   } | sort -u | while IFS= read -r f; do
-    [ -n "$f" ] && [ -f "$_wd/work/$f" ] || continue
+    [ -n "$f" ] || continue
+    if [ -d "$_wd/work/$f" ]; then  # a Directory output: its whole tree
+      mkdir -p "$_wd/out/$f" && cp -RL "$_wd/work/$f/." "$_wd/out/$f/" || return 1
+      continue
+    fi
+    [ -f "$_wd/work/$f" ] || continue
     mkdir -p "$(dirname "$_wd/out/$f")" || return 1
     ln -L "$_wd/work/$f" "$_wd/out/$f" 2>/dev/null || cp -L "$_wd/work/$f" "$_wd/out/$f" \
       || return 1
@@ -149,7 +175,7 @@ _ironside_give_up() {
 
 def container_path(uri: str) -> str:
     """Where the script puts ``s3://bucket/key`` (``WORK_DIR_TOKEN`` stands for the dir)."""
-    rest = uri[len("s3://") :]
+    rest = uri[len("s3://") :].rstrip("/")
     return f"{WORK_DIR_TOKEN}/inputs/{rest}"
 
 
@@ -160,19 +186,22 @@ class NotOnS3(ValueError):
 def map_inputs(
     env: Env.Bindings[Value.Base],
 ) -> tuple[Env.Bindings[Value.Base], list[FileTransfer]]:
-    """``env`` with every ``s3://`` File in its container path, and the copies to make."""
+    """``env`` with every ``s3://`` File and Directory in its container path, and the
+    copies to make (a Directory is every object under its prefix)."""
     transfers: dict[str, FileTransfer] = {}
 
-    def to_container(path: str) -> str:
+    def to_container(value: Value.Base) -> str:
+        path = str(value.value)
         if not path.startswith("s3://"):
             raise NotOnS3(f"input {path} is not in S3 (AWS Batch tasks read s3:// files only)")
         local = container_path(path)
-        transfers.setdefault(path, FileTransfer(path, local))
+        directory = isinstance(value, Value.Directory)
+        transfers.setdefault(path, FileTransfer(path, local, directory=directory))
         return local
 
     mapped: Env.Bindings[Value.Base] = Env.Bindings()
     for binding in reversed(list(env)):
-        mapped = mapped.bind(binding.name, map_files(binding.value, to_container))
+        mapped = mapped.bind(binding.name, Value.rewrite_paths(binding.value, to_container))
     return mapped, list(transfers.values())
 
 
@@ -237,8 +266,9 @@ class BatchLocalizer:
         for f in spec.inputs:
             dest = f.dest.replace(WORK_DIR_TOKEN, "$_wd", 1)
             dest_q = '"$_wd"' + q(dest[len("$_wd") :]) if dest.startswith("$_wd") else q(dest)
+            copy = "_ironside_in_dir" if f.directory else "_ironside_in"
             lines.append(
-                f"_ironside_in {q(f.source)} {dest_q} || "
+                f"{copy} {q(f.source)} {dest_q} || "
                 f"_ironside_give_up {q('cannot localize ' + f.source)}"
             )
         return "\n".join(lines) + ("\n" if lines else "")
