@@ -89,20 +89,36 @@ class FairQueue:
 
 
 class StoreHealth:
-    """The scheduler's view of the store: backoff while it fails, one log line a minute."""
+    """The scheduler's view of the store: backoff while it fails, one log line a minute.
 
-    def __init__(self, max_delay: float = 10.0, clock: Callable[[], float] = time.monotonic):
+    Down for longer than ``patience`` the engine pauses: no ticks (no polling, no
+    submission), only a ping now and then, until the store answers again.
+    """
+
+    def __init__(
+        self,
+        max_delay: float = 10.0,
+        patience: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.max_delay = max_delay
+        self.patience = patience
         self.clock = clock
         self.failures = 0
         self.last_error = ""
         self.down_since: float | None = None
         self._last_log = 0.0
+        self._said_paused = False
 
     @property
     def healthy(self) -> bool:
         """Whether the last store access of the scheduler worked."""
         return self.failures == 0
+
+    @property
+    def paused(self) -> bool:
+        """Whether the store has been down for longer than the patience."""
+        return self.down_since is not None and self.clock() - self.down_since > self.patience
 
     def failed(self, exc: BaseException) -> float:
         """Note a failure; the seconds to wait before trying again."""
@@ -111,12 +127,20 @@ class StoreHealth:
         self.last_error = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
         if self.down_since is None:
             self.down_since = now
-        if self.failures == 1 or now - self._last_log >= 60:
+        newly_paused = self.paused and not self._said_paused
+        if self.failures == 1 or now - self._last_log >= 60 or newly_paused:
             self._last_log = now
+            self._said_paused = self.paused
+            state = (
+                f"beyond system.store-patience ({self.patience:.0f} s): the engine is paused"
+                if self.paused
+                else "the engine retries"
+            )
             log.warning(
-                "store unavailable for %.0f s (%s); the engine waits and keeps its state",
+                "store unavailable for %.0f s (%s); %s and keeps its state",
                 now - self.down_since,
                 self.last_error,
+                state,
             )
         return min(self.max_delay, 0.25 * 2 ** min(self.failures, 10))
 
@@ -124,9 +148,10 @@ class StoreHealth:
         """The store answered."""
         if self.failures:
             down = self.clock() - (self.down_since or self.clock())
-            log.warning("store available again after %.0f s", down)
+            log.warning("store available again after %.0f s; the engine continues", down)
         self.failures = 0
         self.down_since = None
+        self._said_paused = False
 
 
 class Engine:
@@ -202,6 +227,9 @@ class Engine:
         knows kept in memory and the writes kept queued.
         """
         while not until():
+            if self.store_health.paused:
+                self._wait_for_store()
+                continue
             try:
                 self._take_commands(wait=0.0 if self.open else self.poll_interval)
                 if self.open:
@@ -216,6 +244,17 @@ class Engine:
         self._final_flush(until)
         if self.on_tick is not None:
             self.on_tick(self)
+
+    def _wait_for_store(self) -> None:
+        """Paused: one ping, then the backoff when the store still does not answer."""
+        try:
+            self.store.ping()
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            time.sleep(self.store_health.failed(exc))
+            return
+        self.store_health.ok()
 
     def _final_flush(self, until: Callable[[], bool]) -> None:
         while True:
@@ -344,6 +383,13 @@ class Engine:
                 return
             except BadRuntimeAttribute as exc:
                 self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
+                continue
+            except Exception as exc:  # e.g. AccessDenied: this call fails, not the engine
+                if is_store_fault(exc):
+                    self.prepared.appendleft(cr)
+                    raise
+                log.warning("%s: submitting the job failed", cr.key, exc_info=True)
+                self.attempts.fail(cr, f"{cr.key}: submitting the job failed: {exc}")
                 continue
             self.running[job_id] = cr
             self._throttled = False

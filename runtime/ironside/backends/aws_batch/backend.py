@@ -157,11 +157,9 @@ class AwsBatchBackend(Backend):
         api_limiter = AdaptiveRateLimiter(
             poll_rate, clock=clock, sleep=sleep, name="AWS Batch DescribeJobs"
         )
+        self._api_limiter = api_limiter
         self.definitions = JobDefinitions(
-            batch,
-            attempts=self.settings.num_create_definition_attempts,
-            limiter=api_limiter,
-            sleep=sleep,
+            batch, attempts=self.settings.num_create_definition_attempts, limiter=api_limiter
         )
         self.scripts = ScriptStager(s3, self.settings.script_bucket)
         self.poller = StatusPoller(
@@ -229,12 +227,12 @@ class AwsBatchBackend(Backend):
             raise SubmitLater(f"SubmitJob rate {self.submit_limiter.rate:.2f}/s: no token now")
         image = pulled_image(runtime.docker, self.settings.docker_mirror)
         spec = DefinitionSpec.for_call(image, options.job_role_arn, runtime)
+        definition = self.definitions.arn_for(spec)  # SubmitLater when it cannot now
         try:
             script_url = self.scripts.stage(request.script, options.script_prefix)
-            definition = self.definitions.arn_for(spec)
         except ClientError as err:
             if is_retryable(err):
-                raise SubmitLater(f"preparing the job: {err}") from err
+                raise SubmitLater(f"staging the job's script: {err}") from err
             raise
         args: dict[str, Any] = {
             "jobName": job_name(request),
@@ -376,9 +374,21 @@ class AwsBatchBackend(Backend):
                 self._terminating.discard(job_id)
 
     def adopt(self, request: JobRequest) -> str | None:
-        """After a restart: the id of a job already submitted for ``request``, found by name."""
+        """After a restart: the id of a job already submitted for ``request``, found by name
+        (``SubmitLater`` when ListJobs is throttled or fails: asked again at a later tick)."""
         runtime = self.runtime_of(request.runtime)
-        return self._find_by_name(self.queue_for(request, runtime), job_name(request))
+        if not self._api_limiter.try_acquire():
+            raise SubmitLater("finding the job by name: no API token now")
+        try:
+            found = self._find_by_name(self.queue_for(request, runtime), job_name(request))
+        except ClientError as err:
+            if not is_retryable(err):
+                raise
+            if is_throttling(err):
+                self._api_limiter.on_throttle()
+            raise SubmitLater(f"finding the job by name (ListJobs): {err}") from err
+        self._api_limiter.on_success()
+        return found
 
     def recover(self, request: JobRequest, job_id: str | None) -> str | None:
         """After a restart: the stored id, else a job found by its unique name, else None."""
