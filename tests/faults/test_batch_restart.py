@@ -1,15 +1,16 @@
 """``ironside server`` on AWS Batch (moto) SIGKILLed after 85 SubmitJobs, then restarted.
 
 The restarted server adopts the jobs already submitted (found by their unique
-names) and submits the rest: every call has exactly one Batch job. The jobs are
-played by a thread of the test that writes each job's ``rc`` to S3 (moto runs
-them to SUCCEEDED on its own).
+names) and submits the rest: every call has exactly one Batch job. Each job's
+``rc`` is written to S3 as moto's Batch takes the job (moto runs it to SUCCEEDED
+on its own), so that no job can end before its ``rc`` is there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import signal
-import threading
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from moto.batch.models import batch_backends
+from moto.batch_simple.models import BatchSimpleBackend
 
 from tests.e2e.batch_harness import REGION, aws_env, client, config_text, make_queue, start_moto
 from tests.e2e.server_proc import ServerProcess, wait_status
@@ -48,26 +50,27 @@ def _jobs() -> dict[str, Any]:
     return jobs
 
 
-class _RcWriter(threading.Thread):
-    """Writes ``rc`` 0 for each job where its task script would."""
+@contextlib.contextmanager
+def rc_written_at_submission(endpoint: str) -> Iterator[None]:
+    """Each job's ``rc`` 0 is in S3 before moto's Batch has the job (so before it can end):
+    where its task script would have written it before the job SUCCEEDED."""
+    s3 = client("s3", endpoint)
+    real = BatchSimpleBackend.submit_job  # the backend of a moto server without Docker
+    signature = inspect.signature(real)
 
-    def __init__(self, endpoint: str) -> None:
-        super().__init__(daemon=True)
-        self.batch, self.s3 = client("batch", endpoint), client("s3", endpoint)
-        self.done: set[str] = set()
-        self.stop = threading.Event()
+    def submit_job(self: BatchSimpleBackend, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        overrides = bound.arguments.get("container_overrides") or {}
+        env = {e["name"]: e["value"] for e in overrides.get("environment", [])}
+        bucket, _, prefix = env["IRONSIDE_CALL_ROOT"][len("s3://") :].partition("/")
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/execution/rc", Body=b"0\n")
+        return real(self, *args, **kwargs)
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            new = [j for j in list(_jobs()) if j not in self.done]
-            for i in range(0, len(new), 100):
-                for job in self.batch.describe_jobs(jobs=new[i : i + 100])["jobs"]:
-                    env = {e["name"]: e["value"] for e in job["container"]["environment"]}
-                    root = env["IRONSIDE_CALL_ROOT"][len("s3://") :]
-                    bucket, _, prefix = root.partition("/")
-                    self.s3.put_object(Bucket=bucket, Key=f"{prefix}/execution/rc", Body=b"0\n")
-                    self.done.add(job["jobId"])
-            self.stop.wait(0.2)
+    BatchSimpleBackend.submit_job = submit_job  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BatchSimpleBackend.submit_job = real  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -89,27 +92,26 @@ def test_server_killed_after_85_submits_adopts_them_on_restart(
     conf.write_text(
         text.replace("numSubmitAttempts = 6", "numSubmitAttempts = 6\n submit-rate = 1000")
     )
-    writer = _RcWriter(endpoint)
-    writer.start()
     env = {**aws_env(endpoint), "IRONSIDE_FAILPOINT": "submitted:85"}
     server = ServerProcess(tmp_path, conf, env)
-    server.start()
     files = {"workflowSource": ("many.wdl", WDL.encode())}
-    try:
-        wf_id = httpx.post(server.url + "/api/workflows/v1", files=files, timeout=60).json()["id"]
-        assert server.proc is not None
-        server.proc.wait(120)
-        assert server.proc.returncode == -signal.SIGKILL
-        assert len(_jobs()) == 85
-        server.env.pop("IRONSIDE_FAILPOINT")
+    with rc_written_at_submission(endpoint):
         server.start()
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            assert wait_status(http, wf_id, {"Succeeded", "Failed", "Aborted"}, 300) == "Succeeded"
-            outputs = http.get(f"/api/workflows/v1/{wf_id}/outputs").json()["outputs"]
-    finally:
-        server.stop()
-        writer.stop.set()
-        writer.join(10)
+        try:
+            answer = httpx.post(server.url + "/api/workflows/v1", files=files, timeout=60)
+            wf_id = answer.json()["id"]
+            assert server.proc is not None
+            server.proc.wait(120)
+            assert server.proc.returncode == -signal.SIGKILL
+            assert len(_jobs()) == 85
+            server.env.pop("IRONSIDE_FAILPOINT")
+            server.start()
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                status = wait_status(http, wf_id, {"Succeeded", "Failed", "Aborted"}, 300)
+                assert status == "Succeeded", server.log()[-3000:]
+                outputs = http.get(f"/api/workflows/v1/{wf_id}/outputs").json()["outputs"]
+        finally:
+            server.stop()
     assert outputs["many.ns"] == list(range(SHARDS))
     names = Counter(job.job_name for job in _jobs().values())
     assert len(names) == SHARDS and set(names.values()) == {1}, "a call was submitted twice"
