@@ -38,6 +38,7 @@ def build_service(
     """
     provider = settings.provider()
     backend, files = make_backend(provider, batch=batch, s3=s3)
+    files.http.max_bytes = settings.limits.max_http_input_bytes
     try:
         store = open_store(settings.database_url)
     except Exception:
@@ -59,7 +60,7 @@ def build_service(
         poll_interval=poll_interval,
         flush_interval=flush_interval,
         on_close=store.close,
-        confinement=confinement or Confinement(settings.limits),
+        confinement=(confinement or Confinement(settings.limits)).reading_s3(files.read_prefix),
     )
 
 
@@ -71,6 +72,10 @@ def _cache_step(settings: Settings, engine_store: Store, files: Any) -> CacheSte
     from ironside.callcache.engine_setup import cache_step_from_settings, for_store
 
     step = cache_step_from_settings(
-        settings, settings.provider(), engine_store.engine, s3_client=files.s3_client
+        settings,
+        settings.provider(),
+        engine_store.engine,
+        s3_client=files.s3_client,
+        http=files.http,
     )
     return for_store(step, engine_store)

@@ -33,6 +33,7 @@ class Limits:
     max_inputs_bytes: int = 10 * MB  # the inputs JSON (all workflowInputs parts together)
     max_imports_zip_bytes: int = 100 * MB  # the -p imports zip of ``ironside run``
     max_labels: int = 100  # labels per workflow (keys and values are at most 255 characters)
+    max_http_input_bytes: int = 100 * 1024 * MB  # each http(s) File the engine downloads
 
     @staticmethod
     def key(name: str) -> str:

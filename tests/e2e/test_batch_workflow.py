@@ -220,3 +220,117 @@ def _workflow(db: Path) -> tuple[str, str]:
         ).fetchall()
     assert len(rows) == 1
     return str(rows[0][0]), str(rows[0][1])
+
+
+HTTP_WDL = """version 1.0
+task cat {
+  input { File f }
+  command <<< echo "$(basename ~{f}): $(cat ~{f})" >>>
+  output { String s = read_string(stdout()) }
+  runtime { docker: "ubuntu:24.04" }
+}
+workflow web {
+  input { File f }
+  call cat { input: f = f }
+  output { String s = cat.s  String head = read_string(f) }
+}
+"""
+
+
+def test_an_http_input_is_staged_to_s3_by_the_engine(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Batch: the engine downloads an http(s) File (bounded, retried) to the call's
+    ``inputs/`` prefix in S3; the task script localizes it as any s3:// input."""
+    from tests.loopback_http import loopback_http
+
+    d = world["dir"]
+    (d / "web.wdl").write_text(HTTP_WDL)
+    with loopback_http() as http:
+        url = http.serve("/refs/ref.txt", "from the web", etag="r1")
+        http.fail("/refs/ref.txt", 1)  # one 503 first: retried
+        (d / "web.json").write_text(json.dumps({"web.f": url}))
+        args = ["run", "--config", str(d / "ironside.conf"), str(d / "web.wdl"), "-i"]
+        assert cli.main([*args, str(d / "web.json")]) == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out)
+    assert result["outputs"] == {"web.s": "ref.txt: from the web", "web.head": "from the web"}
+    prefix = f"cromwell-execution/web/{result['id']}/call-cat/inputs/http/"
+    listed = world["s3"].list_objects_v2(Bucket=ROOT_BUCKET, Prefix=prefix)
+    keys = [o["Key"][len(prefix) :] for o in listed.get("Contents", [])]
+    assert keys == [f"127.0.0.1_{http.port}/refs/ref.txt"]
+
+
+def _stderrs(s3: Any) -> dict[str, str]:
+    """Every call's stderr under the root bucket (for a failure's message)."""
+    listed = s3.list_objects_v2(Bucket=ROOT_BUCKET).get("Contents", [])
+    keys = [o["Key"] for o in listed if o["Key"].endswith("/execution/stderr")]
+    return {k: _read(s3, f"s3://{ROOT_BUCKET}/{k}") for k in keys}
+
+
+#: pinned by digest: call-cacheable with docker.hash-lookup off
+PINNED = "ubuntu@sha256:" + "0" * 64
+DIR_WDL = """version 1.2
+task index {
+  input { Directory refs }
+  command <<<
+    mkdir -p out/nested
+    ls ~{refs} | sort > out/listing.txt
+    cat ~{refs}/sub/b.txt > out/nested/b-copy.txt
+  >>>
+  output { Directory idx = "out"  String first = read_string("out/listing.txt") }
+  requirements { container: "IMAGE" }
+}
+task read_back {
+  input { Directory idx }
+  command <<< cat ~{idx}/listing.txt ~{idx}/nested/b-copy.txt >>>
+  output { String text = read_string(stdout()) }
+  requirements { container: "IMAGE" }
+}
+workflow dirs {
+  input { Directory refs }
+  call index { input: refs = refs }
+  call read_back { input: idx = index.idx }
+  output { Directory idx = index.idx  String text = read_back.text }
+}
+""".replace("IMAGE", PINNED)
+
+
+def test_directory_inputs_and_outputs_on_batch(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Directory input is an S3 prefix copied down recursively; a Directory output is
+    uploaded under the call's prefix and read by the next job as a Directory input."""
+    d, s3 = world["dir"], world["s3"]
+    prefix = f"{d.name}/refs"
+    for key, body in (("a.txt", "A"), ("sub/b.txt", "bee\n")):
+        s3.put_object(Bucket=DATA_BUCKET, Key=f"{prefix}/{key}", Body=body.encode())
+    (d / "dirs.wdl").write_text(DIR_WDL)
+    (d / "dirs.json").write_text(json.dumps({"dirs.refs": f"s3://{DATA_BUCKET}/{prefix}"}))
+    args = ["run", "--config", str(d / "ironside.conf"), str(d / "dirs.wdl")]
+    rc = cli.main([*args, "-i", str(d / "dirs.json")])
+    assert rc == 0, _stderrs(s3)
+    result = json.loads(capsys.readouterr().out)
+    out = result["outputs"]
+    assert out["dirs.text"] == "a.txt\nsub\nbee"
+    idx = out["dirs.idx"]
+    assert idx.startswith(f"s3://{ROOT_BUCKET}/cromwell-execution/dirs/{result['id']}/call-index/")
+    bucket, _, key = idx[len("s3://") :].partition("/")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key.rstrip("/") + "/")
+    names = sorted(o["Key"][len(key.rstrip("/")) + 1 :] for o in listed["Contents"])
+    assert names == ["listing.txt", "nested/b-copy.txt"]
+    # again: both calls are cache hits (a Directory's identity is its keys and ETags), and
+    # the hit's Directory output is a copy of every object under the prefix
+    jobs = len(world["agent"].runs)
+    md = d / "md.json"
+    assert cli.main([*args, "-i", str(d / "dirs.json"), "-m", str(md)]) == 0
+    caching = {k: v[0].get("callCaching") for k, v in json.loads(md.read_text())["calls"].items()}
+    assert all(c and c["hit"] for c in caching.values()), {
+        k: c and c["hit"] for k, c in caching.items()
+    }
+    again = json.loads(capsys.readouterr().out)
+    assert len(world["agent"].runs) == jobs
+    assert again["outputs"]["dirs.text"] == out["dirs.text"]
+    bucket, _, key = again["outputs"]["dirs.idx"][len("s3://") :].partition("/")
+    assert again["id"] in key
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key.rstrip("/") + "/")
+    assert sorted(o["Key"][len(key.rstrip("/")) + 1 :] for o in listed["Contents"]) == names

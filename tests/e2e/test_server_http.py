@@ -104,25 +104,48 @@ def test_sub_workflows_from_a_dependencies_zip(client: httpx.Client) -> None:
         _check_timing(client, wf, expected_bars=3 + 3)  # 3 sub-workflow calls + 3 tasks
 
 
-@pytest.mark.xfail(
-    reason="after main's import policy / stdlib confinement: to re-check", strict=False
-)
-def test_a_relative_file_default_resolves_in_the_submitted_bundle(client: httpx.Client) -> None:
-    source = """version 1.0
+BUNDLE_DEFAULT = """version 1.0
+task show {
+  input { File g }
+  command <<< cat ~{g} >>>
+  output { String seen = read_string(stdout()) }
+}
 workflow w {
-  input { File f = "data/x.txt" }
-  output { String text = read_string(f) }
+  input { File f = "%s" }
+  call show { input: g = f }
+  output { String text = read_string(f)  String task_text = show.seen }
 }
 """
+
+
+def _bundle(**files: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("data/x.txt", "from the bundle\n")
-    r = _post(client, source, {}, workflowDependencies=buf.getvalue())
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+def test_a_relative_file_default_resolves_in_the_submitted_bundle(client: httpx.Client) -> None:
+    deps = _bundle(**{"data/x.txt": "from the bundle\n"})
+    r = _post(client, BUNDLE_DEFAULT % "data/x.txt", {}, workflowDependencies=deps)
     assert r.status_code == 201, r.text
     wf = r.json()["id"]
-    assert wait_status(client, wf, {"Succeeded", "Failed"}) == "Succeeded"
+    status = wait_status(client, wf, {"Succeeded", "Failed"})
+    failures = client.get(f"/api/workflows/v1/{wf}/metadata").json().get("failures")
+    assert status == "Succeeded", failures
     outputs = client.get(f"/api/workflows/v1/{wf}/outputs").json()["outputs"]
-    assert outputs == {"w.text": "from the bundle"}
+    assert outputs == {"w.text": "from the bundle", "w.task_text": "from the bundle"}
+
+
+def test_a_relative_file_default_cannot_climb_out_of_the_bundle(client: httpx.Client) -> None:
+    deps = _bundle(**{"data/x.txt": "from the bundle\n"})
+    r = _post(client, BUNDLE_DEFAULT % "../../../../etc/hostname", {}, workflowDependencies=deps)
+    assert r.status_code == 201, r.text
+    wf = r.json()["id"]
+    assert wait_status(client, wf, {"Succeeded", "Failed"}) == "Failed"
+    failures = json.dumps(client.get(f"/api/workflows/v1/{wf}/metadata").json()["failures"])
+    assert "etc/hostname is outside the files this workflow may read" in failures
 
 
 def _check_timing(client: httpx.Client, wf: str, expected_bars: int) -> None:

@@ -129,7 +129,8 @@ class LocalBackend(Backend):
         return self._docker
 
     def stage_inputs(self, env: InputEnv, call_root: str) -> tuple[InputEnv, list[FileTransfer]]:
-        """``s3://`` inputs downloaded under ``<call_root>/inputs``; other files used in place."""
+        """``s3://`` and ``http(s)://`` inputs downloaded under ``<call_root>/inputs``; other
+        files used in place."""
         staged = download_inputs(env, os.path.join(call_root, "inputs"), self.files.fetch)
         return super().stage_inputs(staged, call_root)
 

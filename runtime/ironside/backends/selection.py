@@ -40,7 +40,7 @@ def make_backend(
         from ironside.backends.aws_batch import wiring
 
         backend = wiring.make_backend(provider.raw, batch=batch, s3=s3)
-        return backend, FileSystems(s3_client=backend.s3_client)
+        return backend, backend.files
     from ironside.backends.local import LocalBackend
 
     files = FileSystems(s3_client=s3)

@@ -156,16 +156,32 @@ class S3Duplicator:
     def _one(self, path: str, src_root: str, dest_root: str) -> tuple[str, str]:
         target = destination(path, src_root, dest_root)
         try:
-            if self.strategy == "reference" or target is None:
-                if not self.filesystem.exists(path):
-                    raise FileNotFoundError(path)
-                return path, path
-            self.filesystem.copy(path, target)
-            return path, target
+            try:
+                if self.strategy == "reference" or target is None:
+                    if not self.filesystem.exists(path):
+                        raise FileNotFoundError(path)
+                    return path, path
+                self.filesystem.copy(path, target)
+                return path, target
+            except FileNotFoundError:
+                return self._prefix(path, None if self.strategy == "reference" else target)
         except FileNotFoundError as error:
             raise DuplicationFailed(path, "the cached object no longer exists") from error
         except Exception as error:
             raise DuplicationFailed(path, f"{type(error).__name__}: {error}") from error
+
+    def _prefix(self, path: str, target: str | None) -> tuple[str, str]:
+        """A WDL Directory output (a key prefix): every object under it copied below
+        ``target`` (None: referenced); FileNotFoundError when nothing is under it."""
+        prefix = path.rstrip("/") + "/"
+        objects = list(self.filesystem.list(prefix))
+        if not objects:
+            raise FileNotFoundError(path)
+        if target is None:
+            return path, path
+        for uri in objects:
+            self.filesystem.copy(uri, target.rstrip("/") + "/" + uri[len(prefix) :])
+        return path, target.rstrip("/")
 
 
 def strategies_from_config(filesystem: str, caching: Mapping[str, Any] | None) -> tuple[str, ...]:

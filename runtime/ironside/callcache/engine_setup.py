@@ -17,6 +17,7 @@ from sqlalchemy import Engine as SqlEngine
 
 from ironside.config import ProviderSettings, Settings
 from ironside.engine.cache_step import CacheHit
+from ironside.filesystems.base import FileSystem
 from ironside.store.cache_entries import SqlCacheStore, SqlMd5Memo
 from ironside.store.db import Store
 
@@ -31,6 +32,7 @@ def cache_step_from_settings(
     db: SqlEngine,
     s3_client: Any = None,
     ecr_client_for_region: Callable[[str], Any] | None = None,
+    http: FileSystem | None = None,
 ) -> CallCacheStep[CacheHit] | None:
     """The configured cache step over the SQL store at ``db``; None when caching is off.
 
@@ -38,6 +40,7 @@ def cache_step_from_settings(
     copies); without one a default boto3 client is made (standard credential
     chain, ``AWS_ENDPOINT_URL`` honoured; it sends nothing until an ``s3://``
     path comes). ``ecr_client_for_region`` enables digests of private ECR images.
+    ``http``: identifies ``http(s)://`` inputs (ETag, Last-Modified or URL; default: its own).
     """
     if not settings.call_caching_enabled:
         return None
@@ -54,6 +57,7 @@ def cache_step_from_settings(
         s3_client=s3_client,
         ecr_client_for_region=ecr_client_for_region,
         md5_memo=SqlMd5Memo(db),
+        http=http,
     )
 
 

@@ -127,7 +127,23 @@ class FileIdentifier:
         filesystem = self._filesystems.get(scheme)
         if filesystem is None:
             raise ValueError(f"no file system for {scheme}:// paths (call caching needs one)")
-        return filesystem.info(path).content_id
+        try:
+            return filesystem.info(path).content_id
+        except FileNotFoundError:
+            if scheme != "s3":
+                raise
+            return self._s3_prefix(filesystem, path)  # a Directory: a key prefix
+
+    def _s3_prefix(self, filesystem: FileSystem, path: str) -> str:
+        """MD5 of the sorted (relative key, ETag) pairs under ``path/``; missing when none."""
+        prefix = path.rstrip("/") + "/"
+        entries = [
+            [uri[len(prefix) :], filesystem.info(uri).content_id]
+            for uri in sorted(filesystem.list(prefix))
+        ]
+        if not entries:
+            raise FileNotFoundError(path)
+        return md5_hex(canonical_json(entries))
 
     def _local_directory(self, path: str) -> str:
         """MD5 of the sorted (relative path, MD5) pairs of every file under a directory."""

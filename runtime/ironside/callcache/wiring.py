@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from ironside.errors import BadConfig
+from ironside.filesystems.base import FileSystem
+from ironside.filesystems.http import HttpFileSystem
 from ironside.filesystems.s3 import DEFAULT_MULTIPART_THRESHOLD, S3FileSystem
 
 from .docker import (
@@ -110,13 +112,16 @@ def build_cache_step(
     md5_memo: PersistentMemo | None = None,
     metadata_sink: MetadataSink | None = None,
     clock: Callable[[], float] = time.time,
+    http: FileSystem | None = None,
 ) -> CallCacheStep[H]:
     """The engine's cache step, fully configured. BadConfig names any wrong key."""
     config = CallCachingConfig.from_config(call_caching)
     s3 = build_s3_filesystem(s3_client, backend_config) if s3_client is not None else None
-    identifier = FileIdentifier(
-        LocalMd5Hasher(persistent=md5_memo), {"s3": s3} if s3 is not None else {}
-    )
+    remote: dict[str, FileSystem] = {"http": http or HttpFileSystem()}
+    remote["https"] = remote["http"]
+    if s3 is not None:
+        remote["s3"] = s3
+    identifier = FileIdentifier(LocalMd5Hasher(persistent=md5_memo), remote)
     resolver = _resolver(docker_hash_lookup, backend_config, ecr_client_for_region, registry)
     cache = CallCache(store, build_duplicators(backend_config, s3), config, clock=clock)
     # stdout/stderr/rc of local call roots (an s3:// call root has none on local disk)

@@ -85,6 +85,7 @@ class CallAttempts:
         cr.env = env
         defaults = self.default_runtime | cr.wf.options.default_runtime_attributes
         cr.runtime = C.eval_runtime(self.libs, plan, env, ex, defaults)
+        cr.runtime.update(C.runtime_overrides(plan, cr))  # set in the inputs JSON: they win
         if cr.memory_factor != 1.0:
             cr.runtime["memory"] = C.scaled_memory(cr.runtime.get("memory"), cr.memory_factor)
         self._check_runtime(cr)

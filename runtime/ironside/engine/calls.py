@@ -241,13 +241,34 @@ def eval_runtime(
     return out
 
 
-def _check_file(lib: TaskStdLib, path: str, execution_dir: str, optional: bool) -> str | None:
+def runtime_overrides(plan: TaskPlan, cr: Any) -> dict[str, Any]:
+    """The runtime attributes the inputs JSON set for the call ``cr`` (engine names)."""
+    names = []
+    node = cr
+    while node is not None:
+        names.append(node.call.name)
+        node = node.wf.parent
+    given = cr.wf.top_level.runtime_overrides.for_call(".".join(reversed(names)))
+    out = {}
+    for key, value in given.items():
+        name = engine_key(key, plan.version)
+        out[name] = engine_value(name, value)
+    return out
+
+
+def _check_file(
+    lib: TaskStdLib, path: str, execution_dir: str, optional: bool, directory: bool = False
+) -> str | None:
     full = path if os.path.isabs(path) or "://" in path else os.path.join(execution_dir, path)
     if not lib.policy.allows(full):
         raise CallFailure(f"{path} is outside the call's directory (and not one of its inputs)")
     files = lib.files
     if full.startswith("s3://"):
-        if files.exists(full):
+        if directory:  # a prefix: S3 keeps no empty ones, so at least one object under it
+            full = full.rstrip("/")
+            if next(iter(files.list(full + "/")), None) is not None:
+                return full
+        elif files.exists(full):
             return full
     elif "://" in full or os.path.exists(full):
         return full
@@ -260,7 +281,8 @@ def _files_absolute(
     lib: TaskStdLib, value: Value.Base, ty: Type.Base, execution_dir: str
 ) -> Value.Base:
     if isinstance(value, Value.File | Value.Directory):
-        full = _check_file(lib, value.value, execution_dir, ty.optional)
+        directory = isinstance(value, Value.Directory)
+        full = _check_file(lib, value.value, execution_dir, ty.optional, directory)
         if full is None:
             return Value.Null()
         return type(value)(full)
@@ -384,6 +406,9 @@ class _PlanStdLib(TaskStdLib):
         raise _Unknowable(filename)
 
 
+FILE_KINDS = (Type.File, Type.Directory)
+
+
 def _has_file(ty: Type.Base, kinds: tuple[type, ...] = (Type.File,)) -> bool:
     if isinstance(ty, kinds):
         return True
@@ -414,11 +439,11 @@ def upload_plan(
         try:
             value = decl.expr.eval(env, lib).coerce(decl.type)
         except Exception:  # _Unknowable, or an error the real evaluation will report
-            if _has_file(decl.type):
+            if _has_file(decl.type, FILE_KINDS):
                 return None
             continue  # e.g. Int n = read_int("n.txt"): the read file is recorded
         env = env.bind(decl.name, value)
-        if _has_file(decl.type):
-            paths.extend(files_in(value))
+        if _has_file(decl.type, FILE_KINDS):
+            paths.extend(files_in(value))  # a Directory's path: its whole tree
     rel = [r for p in [*paths, *lib.paths] if (r := _relative(p)) is not None]
     return sorted(set(rel)), sorted(set(lib.globs))

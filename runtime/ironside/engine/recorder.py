@@ -44,7 +44,8 @@ class Recorder:
     def workflow_inputs(self, run: WorkflowRun, shown: dict[str, Any]) -> None:
         """The workflow's inputs with defaults filled in, as metadata shows them."""
         prefix = run.name + "."
-        self.store.update_workflow(run.id, inputs=dumps({prefix + k: v for k, v in shown.items()}))
+        inputs = {prefix + k: v for k, v in shown.items()} | run.runtime_overrides.as_inputs(prefix)
+        self.store.update_workflow(run.id, inputs=dumps(inputs))
 
     def workflow_finished(self, run: WorkflowRun, outputs: dict[str, Any] | None) -> None:
         """The workflow's final status, outputs and failures."""

@@ -10,6 +10,7 @@ from WDL import Env, Tree, Value
 from ironside.engine.options import Options
 from ironside.engine.plan import BlockPlan, TaskPlan
 from ironside.store.status import WorkflowStatus
+from ironside.wdl.runtime_overrides import RuntimeOverrides
 from ironside.wdl.stdlib import WorkflowStdLib
 
 SUCCEEDED, FAILED, ABORTED, RUNNING = (
@@ -50,6 +51,8 @@ class WorkflowRun:
         self.active = 0  # queued + running calls and sub-workflows
         self.failures: list[dict[str, Any]] = []
         self.no_new_calls = False
+        #: runtime attributes set in the inputs, by call path (the top-level run's serve all)
+        self.runtime_overrides = RuntimeOverrides()
         self.top: BlockRun | None = None
         self.top_done = False
         self.outputs: Env.Bindings[Value.Base] | None = None

@@ -145,7 +145,7 @@ class WorkflowService:
     def _run_of(self, wf_id: str, sub: S.Submission, resume: bool) -> WorkflowRun:
         root = self.store.workflow(wf_id)["root"]
         run = S.top_run(sub, wf_id, root, resume=self.store if resume else None, files=self.files)
-        self.confinement.apply(run.stdlib)  # its path policy and a fresh budget
+        self.confinement.apply(run.stdlib, sub.doc)  # its path policy and a fresh budget
         return run
 
     def _finished(self, run: WorkflowRun) -> None:

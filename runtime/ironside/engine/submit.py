@@ -22,6 +22,7 @@ from ironside.store.status import WorkflowStatus
 from ironside.wdl import lenient
 from ironside.wdl.loader import load_document
 from ironside.wdl.reach import Confinement
+from ironside.wdl.runtime_overrides import RuntimeOverrides, split_runtime_overrides
 from ironside.wdl.stdlib import WorkflowStdLib
 from ironside.wdl.values import dumps, env_to_json, map_files
 
@@ -38,6 +39,7 @@ class Submission:
     source: str = ""
     url: str = ""
     imports_zip: bytes | None = None
+    runtime_overrides: RuntimeOverrides = field(default_factory=RuntimeOverrides)
 
     @property
     def version(self) -> str:
@@ -196,9 +198,12 @@ def build_submission(
     doc = reach.load(url, imports_zip, source)
     if doc.workflow is None:
         raise BadWorkflow(f"{where.source}: no workflow to run")
+    version = doc.wdl_version or "draft-2"
+    inputs, overrides = split_runtime_overrides(doc.workflow, inputs, version, where.inputs)
     return Submission(
         doc=doc,
         workflow=doc.workflow,
+        runtime_overrides=overrides,
         inputs=reach.inputs(bind_inputs(doc.workflow, inputs, where.inputs)),
         options=parsed_options,
         labels=labels or {},
@@ -232,7 +237,7 @@ def store_submission(
             "workflow_url": sub.url,
             "source": sub.source,
             "imports_zip": sub.imports_zip,
-            "inputs": dumps(env_to_json(sub.inputs, sub.workflow.name + ".")),
+            "inputs": dumps(_stored_inputs(sub)),
             "options": dumps(sub.options.raw),
             "backend": backend,
             "root": os.path.join(_absolute_root(root), sub.workflow.name, wf_id),
@@ -244,9 +249,15 @@ def store_submission(
         },
         sub.labels,
     )
-    for warning in [*sub.options.warnings, *lenient.warnings(sub.doc)]:
+    warnings = [*sub.options.warnings, *lenient.warnings(sub.doc)]
+    for warning in [*warnings, *sub.runtime_overrides.warnings]:
         store.add_event(wf_id, "warning", warning)
     return wf_id
+
+
+def _stored_inputs(sub: Submission) -> dict[str, Any]:
+    prefix = sub.workflow.name + "."
+    return {**env_to_json(sub.inputs, prefix), **sub.runtime_overrides.as_inputs(prefix)}
 
 
 def _absolute_root(root: str) -> str:
@@ -261,9 +272,14 @@ def load_stored(store: Store, wf_id: str) -> tuple[Submission, dict[str, Any]]:
         raise BadInputs(f"{wf_id} is a sub-workflow; resume its top-level workflow")
     doc = load_document(row["workflow_url"], row["imports_zip"], source_text=row["source"])
     assert doc.workflow is not None
-    inputs = bind_inputs(doc.workflow, json.loads(row["inputs"]), f"stored inputs of {wf_id}")
+    where = f"stored inputs of {wf_id}"
+    data, overrides = split_runtime_overrides(
+        doc.workflow, json.loads(row["inputs"]), doc.wdl_version or "draft-2", where
+    )
+    inputs = bind_inputs(doc.workflow, data, where)
     options = parse_options(json.loads(row["options"]))
     sub = Submission(doc, doc.workflow, inputs, options, store.labels(wf_id), row["source"])
+    sub.runtime_overrides = overrides
     return sub, row
 
 
@@ -287,6 +303,7 @@ def top_run(
     write_dir = os.path.join(root, "write_")
     stdlib = WorkflowStdLib(sub.version, write_dir, files, os.path.dirname(sub.url))
     run = WorkflowRun(wf_id, sub.workflow, sub.inputs, sub.options, root, stdlib)
+    run.runtime_overrides = sub.runtime_overrides
     if resume is not None:
         run.resume = resume_index(resume, wf_id)
         _index_children(resume, run)

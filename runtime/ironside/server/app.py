@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -19,8 +19,13 @@ from ironside.server.routes.docs import install_docs
 from ironside.server.settings import ServerSettings
 
 
-def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
-    """The REST server over ``engine``; the engine is started and stopped with the app."""
+def create_app(
+    settings: ServerSettings,
+    engine: EnginePort,
+    s3_read: Callable[[str, int], bytes] | None = None,
+) -> FastAPI:
+    """The REST server over ``engine``; the engine is started and stopped with the app.
+    ``s3_read``: how submissions' ``s3://`` imports are read (None: refused)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +45,7 @@ def create_app(settings: ServerSettings, engine: EnginePort) -> FastAPI:
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.s3_read = s3_read
     app.state.metadata_cache = MetadataCache(settings.metadata_cache_bytes)
     install_error_handlers(app)
     # Cromwell answers /api/workflows/{version}/... for any version: v1 is documented,

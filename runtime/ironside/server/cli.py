@@ -69,7 +69,7 @@ def run_server(args: argparse.Namespace) -> int:
             "listening on %s without a bearer token: anyone who can reach it can submit",
             settings.host,
         )
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, s3_read=engine.service.files.read_prefix)
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
     )  # its logging is configured now: filter it from here on

@@ -9,13 +9,15 @@ loopback only, no remote ``workflowUrl``, no auth unless a token is configured.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ironside.errors import BadConfig
 from ironside.limits import Limits, limits_from_config
-from ironside.wdl.imports import ImportPolicy
+
+if TYPE_CHECKING:  # the WDL package loads when a submission is checked: not for --version
+    from ironside.wdl.imports import ImportPolicy
 
 TOKEN_ENV = "IRONSIDE_SERVER_TOKEN"
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -51,9 +53,12 @@ class ServerSettings:
         hosts = {h.lower() for h in self.workflow_url_hosts}
         return "*" in hosts or host.lower() in hosts
 
-    def import_policy(self) -> ImportPolicy:
-        """Imports of a submission: its zip, and URLs of the allowed schemes and hosts."""
-        return ImportPolicy(url_allowed=self.url_allowed, limits=self.limits)
+    def import_policy(self, s3_read: Callable[[str, int], bytes] | None = None) -> ImportPolicy:
+        """Imports of a submission: its zip, and URLs of the allowed schemes and hosts
+        (``s3://`` ones read by ``s3_read``, the engine's S3 access; None: refused)."""
+        from ironside.wdl.imports import ImportPolicy
+
+        return ImportPolicy(url_allowed=self.url_allowed, limits=self.limits, s3_read=s3_read)
 
     def host_names(self) -> frozenset[str]:
         """Host names the server answers to (the Host header, without the port)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,7 +226,10 @@ def check_sizes(fields: Fields, limits: Limits) -> None:
 
 
 async def parse_submissions(
-    fields: Fields, settings: ServerSettings, batch: bool = False
+    fields: Fields,
+    settings: ServerSettings,
+    batch: bool = False,
+    s3_read: Callable[[str, int], bytes] | None = None,
 ) -> list[Submission]:
     """Validated submissions from the form fields (one, or one per batch input object)."""
     kind, version = workflow_type(fields)
@@ -241,7 +245,7 @@ async def parse_submissions(
         check_zip(dependencies, settings.zip_max_bytes, settings.zip_max_files)
     source, url, base_dir = await workflow_source(fields, settings)
     limits = wdl_check.Limits(
-        settings.zip_max_bytes, settings.zip_max_files, settings.import_policy()
+        settings.zip_max_bytes, settings.zip_max_files, settings.import_policy(s3_read)
     )
     name = await run_in_threadpool(
         _validate_wdl, source, dependencies, base_dir, version, inputs_list, limits, not url

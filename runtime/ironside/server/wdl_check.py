@@ -24,6 +24,7 @@ from ironside.limits import Limits as CostLimits
 from ironside.server.zipsafe import safe_extract
 from ironside.wdl.imports import ImportPolicy, ImportResolver
 from ironside.wdl.loader import parse_bounded
+from ironside.wdl.runtime_overrides import split_runtime_overrides
 
 MAIN_NAME = "workflow.wdl"
 WDL_VERSIONS = ("draft-2", "1.0", "1.1", "1.2", "development")
@@ -122,7 +123,11 @@ def executable(doc: WDL.Tree.Document) -> WDL.Tree.Workflow | WDL.Tree.Task | No
 
 
 def check_inputs(target: WDL.Tree.Workflow | WDL.Tree.Task, inputs: dict[str, Any]) -> None:
-    """``BadInputs`` unless ``inputs`` names known inputs, of the right types, with all required."""
+    """``BadInputs`` unless ``inputs`` names known inputs, of the right types, with all required
+    (``<call>.runtime.<attribute>`` keys name calls of the workflow)."""
+    if isinstance(target, WDL.Tree.Workflow):
+        version = target.effective_wdl_version or "draft-2"
+        inputs, _ = split_runtime_overrides(target, inputs, version, "workflowInputs")
     prefix = target.name + "."
     given = {k[len(prefix) :] if k.startswith(prefix) else k for k in inputs}
     missing = sorted(prefix + b.name for b in target.required_inputs if b.name not in given)

@@ -6,7 +6,8 @@
    host's scratch bind-mounted into the container), so two jobs on one host never
    share a path: ``inputs/`` (copies of S3 inputs), ``work/`` (the command's working
    directory) and ``meta/`` (the command script, ``rc``, ``stdout``, ``stderr``);
-2. localizes every ``s3://`` input with retries, growing sleeps and a size check;
+2. localizes every ``s3://`` input with retries, growing sleeps and a size check (a WDL
+   ``Directory``: every object under its prefix, the file count checked);
 3. runs the command, writes ``rc``;
 4. delocalizes ``stdout``, ``stderr`` and ``rc`` to ``<call_root>/execution/`` first,
    then only the outputs' files (declared paths, files the output section reads, glob
@@ -21,8 +22,12 @@ The job id is only known at run time, so the engine renders the command with
 ``WORK_DIR_TOKEN`` standing for the working directory (``map_inputs``), and the
 script substitutes the real one before running it.
 
-``download_inputs`` is the local backend's counterpart: it fetches ``s3://``
-inputs through ``ironside.filesystems.s3`` before the command is rendered.
+``download_inputs`` is the local backend's counterpart: it fetches ``s3://`` and
+``http(s)://`` inputs through ``ironside.filesystems`` before the command is rendered.
+On AWS Batch the engine stages ``http(s)://`` inputs the same way, to
+``<call_root>/inputs/<scheme>/<host>/<path>`` in S3, and the script localizes them
+as any other ``s3://`` input (task images need no curl, and the download is bounded
+and retried by the engine's http client).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from collections.abc import Callable
 
 from WDL import Env, Value
 
+from ironside.filesystems.http import local_name
 from ironside.tasks.script import FileTransfer, ScriptSpec, heredoc_tag
 from ironside.wdl.values import files_in, map_files
 
@@ -43,6 +49,9 @@ LOCAL_DISK = "/cromwell_root"
 MiB = 1024 * 1024
 #: The AWS CLI's default multipart threshold: above it, uploads go in parts.
 MULTIPART_THRESHOLD = 8 * MiB
+#: Files the engine downloads for a task (the Batch script copies only s3:// ones itself).
+REMOTE_PREFIXES = ("s3://", "http://", "https://")
+HTTP_PREFIXES = ("http://", "https://")
 
 _FUNCTIONS = r"""_ironside_sleep() { sleep $(( $1 * $1 * _sleep_base )); }
 _ironside_s3_size() {
@@ -64,6 +73,26 @@ _ironside_in() {
     [ "$i" -lt "$_tries" ] && _ironside_sleep "$i"
   done
   echo "ironside: cannot localize $src" >&2
+  return 1
+}
+_ironside_in_dir() {
+  # every object under the prefix $1/ into $2/ (relative keys kept), with retries;
+  # the local file count must match the listing's object count
+  local src="${1%/}" dst="$2" i expected actual rest="${1#s3://}"
+  rest="${rest%/}"
+  mkdir -p "$dst" || return 1
+  for i in $(seq 1 "$_tries"); do
+    expected=$("$_aws" s3api list-objects-v2 --bucket "${rest%%/*}" --prefix "${rest#*/}/" \
+      --query 'length(Contents[])' --output text 2>/dev/null)
+    [ "$expected" = "None" ] && expected=0
+    if [ -n "$expected" ] && "$_aws" s3 cp --recursive --only-show-errors "$src/" "$dst/"; then
+      actual=$(find "$dst" -type f | wc -l | tr -d ' ')
+      [ "$actual" = "$expected" ] && return 0
+      echo "ironside: $src/: got $actual files, S3 lists $expected" >&2
+    fi
+    [ "$i" -lt "$_tries" ] && _ironside_sleep "$i"
+  done
+  echo "ironside: cannot localize $src/" >&2
   return 1
 }
 _ironside_out() {
@@ -124,7 +153,12 @@ _ironside_pick() {
       (cd "$_wd/work" && for f in $pat; do [ -f "$f" ] && printf '%s\n' "$f"; done)
     done <<< "$2"
   } | sort -u | while IFS= read -r f; do
-    [ -n "$f" ] && [ -f "$_wd/work/$f" ] || continue
+    [ -n "$f" ] || continue
+    if [ -d "$_wd/work/$f" ]; then  # a Directory output: its whole tree
+      mkdir -p "$_wd/out/$f" && cp -RL "$_wd/work/$f/." "$_wd/out/$f/" || return 1
+      continue
+    fi
+    [ -f "$_wd/work/$f" ] || continue
     mkdir -p "$(dirname "$_wd/out/$f")" || return 1
     ln -L "$_wd/work/$f" "$_wd/out/$f" 2>/dev/null || cp -L "$_wd/work/$f" "$_wd/out/$f" \
       || return 1
@@ -141,7 +175,7 @@ _ironside_give_up() {
 
 def container_path(uri: str) -> str:
     """Where the script puts ``s3://bucket/key`` (``WORK_DIR_TOKEN`` stands for the dir)."""
-    rest = uri[len("s3://") :]
+    rest = uri[len("s3://") :].rstrip("/")
     return f"{WORK_DIR_TOKEN}/inputs/{rest}"
 
 
@@ -152,39 +186,54 @@ class NotOnS3(ValueError):
 def map_inputs(
     env: Env.Bindings[Value.Base],
 ) -> tuple[Env.Bindings[Value.Base], list[FileTransfer]]:
-    """``env`` with every ``s3://`` File in its container path, and the copies to make."""
+    """``env`` with every ``s3://`` File and Directory in its container path, and the
+    copies to make (a Directory is every object under its prefix)."""
     transfers: dict[str, FileTransfer] = {}
 
-    def to_container(path: str) -> str:
+    def to_container(value: Value.Base) -> str:
+        path = str(value.value)
         if not path.startswith("s3://"):
             raise NotOnS3(f"input {path} is not in S3 (AWS Batch tasks read s3:// files only)")
         local = container_path(path)
-        transfers.setdefault(path, FileTransfer(path, local))
+        directory = isinstance(value, Value.Directory)
+        transfers.setdefault(path, FileTransfer(path, local, directory=directory))
         return local
 
     mapped: Env.Bindings[Value.Base] = Env.Bindings()
     for binding in reversed(list(env)):
-        mapped = mapped.bind(binding.name, map_files(binding.value, to_container))
+        mapped = mapped.bind(binding.name, Value.rewrite_paths(binding.value, to_container))
     return mapped, list(transfers.values())
 
 
-def download_inputs(
-    env: Env.Bindings[Value.Base], dest_dir: str, fetch: Callable[[str, str], None]
-) -> Env.Bindings[Value.Base]:
-    """Local backend: ``env`` with each ``s3://`` File fetched to ``dest_dir/<bucket>/<key>``.
+def remote_name(uri: str) -> str:
+    """Where a remote file goes under a call's inputs: ``<bucket>/<key>`` for ``s3://``,
+    ``<scheme>/<host>/<path>`` for http(s)."""
+    return uri[len("s3://") :] if uri.startswith("s3://") else local_name(uri)
 
-    ``env`` is returned as is (no copy) when it holds no ``s3://`` file.
+
+def download_inputs(
+    env: Env.Bindings[Value.Base],
+    dest_dir: str,
+    fetch: Callable[[str, str], None],
+    schemes: tuple[str, ...] = REMOTE_PREFIXES,
+) -> Env.Bindings[Value.Base]:
+    """``env`` with each remote File (``s3://``, ``http(s)://``: ``schemes``) fetched to
+    ``dest_dir/<remote_name>``: a local directory (the local backend), or an ``s3://``
+    prefix (AWS Batch: the engine stages http(s) inputs beside the call).
+
+    ``env`` is returned as is (no copy) when it holds no such file.
     """
-    if not any(p.startswith("s3://") for b in env for p in files_in(b.value)):
+    if not any(p.startswith(schemes) for b in env for p in files_in(b.value)):
         return env
+    local_dest = not dest_dir.startswith("s3://")
 
     def fetched(path: str) -> str:
-        if not path.startswith("s3://"):
+        if not path.startswith(schemes):
             return path
-        local = os.path.join(dest_dir, path[len("s3://") :])
-        if not os.path.exists(local):
-            fetch(path, local)
-        return local
+        dest = f"{dest_dir.rstrip('/')}/{remote_name(path)}"
+        if not (local_dest and os.path.exists(dest)):
+            fetch(path, dest)
+        return dest
 
     out: Env.Bindings[Value.Base] = Env.Bindings()
     for binding in reversed(list(env)):
@@ -217,8 +266,9 @@ class BatchLocalizer:
         for f in spec.inputs:
             dest = f.dest.replace(WORK_DIR_TOKEN, "$_wd", 1)
             dest_q = '"$_wd"' + q(dest[len("$_wd") :]) if dest.startswith("$_wd") else q(dest)
+            copy = "_ironside_in_dir" if f.directory else "_ironside_in"
             lines.append(
-                f"_ironside_in {q(f.source)} {dest_q} || "
+                f"{copy} {q(f.source)} {dest_q} || "
                 f"_ironside_give_up {q('cannot localize ' + f.source)}"
             )
         return "\n".join(lines) + ("\n" if lines else "")

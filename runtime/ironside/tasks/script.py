@@ -17,11 +17,13 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class FileTransfer:
-    """A file to move: ``source`` to ``dest`` (``optional``: skip quietly when absent)."""
+    """A file to move: ``source`` to ``dest`` (``optional``: skip quietly when absent;
+    ``directory``: a WDL ``Directory``, every file under it)."""
 
     source: str
     dest: str
     optional: bool = False
+    directory: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 import WDL
 
 from ironside.errors import LimitExceeded, PathRefused
@@ -46,8 +45,9 @@ class ImportPolicy:
     url_allowed: UrlCheck = no_url
     limits: Limits = Limits()
     timeout: float = 30.0
-    #: reads an ``s3://`` object (the engine's ``FileSystems``); None: s3 imports refused
-    s3_read: Callable[[str], bytes] | None = None
+    #: reads at most (limit + 1) bytes of an ``s3://`` object (the engine's
+    #: ``FileSystems.read_prefix``); None: s3 imports refused
+    s3_read: Callable[[str, int], bytes] | None = None
 
     def with_roots(self, roots: Sequence[str]) -> ImportPolicy:
         """This policy with more local roots (resolved now)."""
@@ -148,12 +148,14 @@ class ImportResolver:
         if self.policy.s3_read is None:
             raise PathRefused(f"import {url}: s3:// imports are not available here")
         try:
-            return self.policy.s3_read(url)
+            return self.policy.s3_read(url, self.policy.limits.max_wdl_bytes)
         except Exception as exc:  # botocore's errors are many
             raise PathRefused(f"import {url}: cannot read: {type(exc).__name__}") from None
 
 
 def _http_bytes(url: str, limit: int, timeout: float) -> bytes:
+    import httpx  # only when a document imports a URL
+
     chunks: list[bytes] = []
     size = 0
     try:

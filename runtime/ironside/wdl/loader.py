@@ -7,8 +7,10 @@ import io
 import os
 import shutil
 import tempfile
+import weakref
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import WDL
@@ -47,6 +49,22 @@ def describe_wdl_error(exc: BaseException) -> str:
     if isinstance(exc, WdlError.SyntaxError | WdlError.ValidationError):
         return f"{_where(exc.pos)}: {_first_line(getattr(exc, 'message', '') or str(exc))}"
     return _first_line(str(exc))
+
+
+#: Where a server submission's dependencies zip was unpacked, by document (its relative
+#: File defaults resolve there, so the workflow may read under it). Keyed by ``id``:
+#: documents are unhashable; an entry goes with its document.
+_BUNDLES: dict[int, str] = {}
+
+
+def bundle_dir(doc: WDL.Tree.Document) -> str | None:
+    """The directory holding ``doc``'s submitted bundle, when it was loaded from one."""
+    return _BUNDLES.get(id(doc))
+
+
+def _remember_bundle(doc: WDL.Tree.Document, directory: str) -> None:
+    _BUNDLES[id(doc)] = directory
+    weakref.finalize(doc, _BUNDLES.pop, id(doc), None)
 
 
 def extract_imports(imports_zip: bytes, limits: Limits | None = None) -> str:
@@ -116,26 +134,33 @@ def load_document(
     imports: ImportPolicy | None = None,
     allow_paths: tuple[str, ...] = (),
     limits: Limits | None = None,
+    s3_read: Callable[[str, int], bytes] | None = None,
 ) -> WDL.Tree.Document:
     """Parse and typecheck ``path`` (its imports relative to it, then inside the zip).
 
     ``source_text`` replaces the file's contents (a stored workflow being resumed).
     ``imports``: where imports may come from besides the zip (default: ``local_policy``
     with ``allow_paths`` and ``limits``; a server submission passes one without local roots).
+    ``s3_read``: how ``s3://`` imports are read (None: as ``imports`` says).
     """
     policy = imports if imports is not None else local_policy(path, allow_paths, limits)
+    if s3_read is not None:
+        policy = replace(policy, s3_read=s3_read)
     search = [os.path.dirname(os.path.abspath(path))] if imports is None else []
     if imports_zip:
         zdir = extract_imports(imports_zip, policy.limits)
         policy = policy.with_roots([zdir])
         search += [zdir] + [os.path.join(dp, d) for dp, dirs, _ in os.walk(zdir) for d in dirs]
     main_abspath = os.path.abspath(path)
-    if imports_zip and source_text is not None and not os.path.isfile(path):  # server bundle
+    in_bundle = bool(imports_zip and source_text is not None and not os.path.isfile(path))
+    if in_bundle:  # a server submission: the main document sits in its bundle
         main_abspath = os.path.join(zdir, os.path.basename(path))
     read_source = ImportResolver(policy, main_abspath, source_text, search)
     if source_text is None and not os.path.isfile(path):
         raise BadWorkflow(f"{path}: workflow file not found")
     doc = parse_bounded(main_abspath, search, read_source, describe_wdl_error, path)
+    if in_bundle:
+        _remember_bundle(doc, zdir)
     if doc.workflow is None:
         if len(doc.tasks) == 1:
             return doc

@@ -11,7 +11,8 @@ its stdlib confined and a fresh ``Budget``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import WDL
 from WDL import Env, Value
@@ -20,7 +21,7 @@ from ironside.config import Settings
 from ironside.limits import Budget, Limits
 from ironside.wdl.confine import PathPolicy
 from ironside.wdl.imports import ImportPolicy, any_url
-from ironside.wdl.loader import load_document
+from ironside.wdl.loader import bundle_dir, load_document
 from ironside.wdl.stdlib import WorkflowStdLib
 from ironside.wdl.values import files_in
 
@@ -33,6 +34,8 @@ class Confinement:
     imports: ImportPolicy | None = None  # None: the WDL's directory and ``allow_paths``
     allow_paths: tuple[str, ...] = ()
     paths: PathPolicy | None = None  # None: any file
+    #: reads ``s3://`` imports (at most limit + 1 bytes); None: s3 imports refused
+    s3_read: Callable[[str, int], bytes] | None = None
 
     @staticmethod
     def for_server(settings: Settings) -> Confinement:
@@ -43,9 +46,16 @@ class Confinement:
             paths=PathPolicy.of(settings.input_roots()),
         )
 
+    def reading_s3(self, reader: Callable[[str, int], bytes]) -> Confinement:
+        """This confinement with ``s3://`` imports read by ``reader`` (where the scheme is
+        allowed: the server checked its URLs when the request came in)."""
+        return replace(self, s3_read=reader)
+
     def load(self, url: str, imports_zip: bytes | None, source: str) -> WDL.Tree.Document:
         """Parse and typecheck ``source`` (from ``url``) under this confinement."""
-        return load_document(url, imports_zip, source, self.imports, self.allow_paths, self.limits)
+        return load_document(
+            url, imports_zip, source, self.imports, self.allow_paths, self.limits, self.s3_read
+        )
 
     def inputs(self, inputs: Env.Bindings[Value.Base]) -> Env.Bindings[Value.Base]:
         """``inputs`` unchanged when every File/Directory in them may be read, else
@@ -56,6 +66,11 @@ class Confinement:
                     self.paths.check(path, f"workflowInputs: input {binding.name!r}")
         return inputs
 
-    def apply(self, stdlib: WorkflowStdLib) -> None:
-        """Confine a top-level run's stdlib and give it a fresh budget."""
-        stdlib.confine(self.paths, Budget(self.limits))
+    def apply(self, stdlib: WorkflowStdLib, doc: WDL.Tree.Document | None = None) -> None:
+        """Confine a top-level run's stdlib and give it a fresh budget. The submitted bundle
+        of ``doc`` (where its relative File defaults point) may be read too."""
+        paths = self.paths
+        bundle = bundle_dir(doc) if doc is not None else None
+        if paths is not None and bundle:
+            paths = paths.with_roots([bundle])
+        stdlib.confine(paths, Budget(self.limits))

@@ -22,6 +22,9 @@ from ironside.filesystems.dispatch import FileSystems
 from ironside.limits import Budget
 from ironside.wdl.confine import PathPolicy, real_call_dir
 
+#: Files read through a local copy the engine downloads.
+REMOTE_PREFIXES = ("s3://", "http://", "https://")
+
 
 class _BoundedRange(StdLib.EagerFunction):
     """``range(n)`` that refuses ``n`` over the shard limit before building anything."""
@@ -126,7 +129,7 @@ class WorkflowStdLib(StdLib.Base):
     def _devirtualize_filename(self, filename: str) -> str:
         if self.policy is not None:
             self.policy.check(filename, "workflow expression")
-        if filename.startswith("s3://"):
+        if filename.startswith(REMOTE_PREFIXES):
             return self.files.local_copy(filename)
         if not os.path.isabs(filename) and self.source_dir:
             if self.policy is not None:  # relative to the engine's directory: not a submission's
@@ -204,7 +207,7 @@ class TaskStdLib(StdLib.TaskOutputs):
         if not os.path.isabs(filename) and "://" not in filename:
             filename = os.path.join(self.execution_dir, filename)
         self.policy.check(filename, "task expression")
-        if filename.startswith("s3://"):
+        if filename.startswith(REMOTE_PREFIXES):
             return self.files.local_copy(filename)
         return filename
 

@@ -23,8 +23,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ironside.backends.base import Backend, InputEnv, JobRequest, JobState, SubmitLater
+from ironside.filesystems.dispatch import FileSystems
 from ironside.tasks import FileTransfer
-from ironside.tasks.s3_localizer import BatchLocalizer, map_inputs
+from ironside.tasks.s3_localizer import HTTP_PREFIXES, BatchLocalizer, download_inputs, map_inputs
 
 from .images import pulled_image
 from .job_definitions import DefinitionSpec, JobDefinitions
@@ -142,6 +143,7 @@ class AwsBatchBackend(Backend):
         self.settings = config if isinstance(config, AwsBatchSettings) else parse_settings(config)
         self._batch = batch
         self.s3_client = s3  # also the engine's client for every s3:// path
+        self.files = FileSystems(s3_client=s3)  # the engine's, sharing the client
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.submit_limiter = AdaptiveRateLimiter(
@@ -186,8 +188,10 @@ class AwsBatchBackend(Backend):
         return parse_options(options, self.settings)
 
     def stage_inputs(self, env: InputEnv, call_root: str) -> tuple[InputEnv, list[FileTransfer]]:
-        """Every ``s3://`` File mapped to its path in the container; the script copies them."""
-        return map_inputs(env)
+        """Every ``s3://`` File mapped to its path in the container; the script copies them.
+        ``http(s)://`` inputs are first staged by the engine to ``<call_root>/inputs/``."""
+        staged = download_inputs(env, f"{call_root}/inputs", self.files.fetch, HTTP_PREFIXES)
+        return map_inputs(staged)
 
     def runtime_of(self, runtime: Mapping[str, Any]) -> BatchRuntime:
         """The validated runtime attributes, config defaults applied."""

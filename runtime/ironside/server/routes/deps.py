@@ -26,6 +26,12 @@ def settings_of(request: Request) -> ServerSettings:
     return settings
 
 
+def s3_read_of(request: Request) -> Callable[[str, int], bytes] | None:
+    """How the app reads ``s3://`` imports (the engine's S3 access; None: it cannot)."""
+    reader: Callable[[str, int], bytes] | None = request.app.state.s3_read
+    return reader
+
+
 async def blocking(func: Callable[..., T], *args: Any) -> T:
     """Run a blocking engine call in the thread pool."""
     return await run_in_threadpool(func, *args)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from ironside.errors import UserError
 from ironside.server import openapi_docs
 from ironside.server.describe import describe
-from ironside.server.routes.deps import blocking, settings_of
+from ironside.server.routes.deps import blocking, s3_read_of, settings_of
 from ironside.server.submission import (
     check_sizes,
     read_fields,
@@ -40,6 +40,8 @@ async def describe_workflow(request: Request) -> dict[str, Any]:
         if not isinstance(parsed, dict):
             raise UserError("workflowInputs: must be a JSON object")
         inputs = parsed
-    limits = Limits(settings.zip_max_bytes, settings.zip_max_files, settings.import_policy())
+    limits = Limits(
+        settings.zip_max_bytes, settings.zip_max_files, settings.import_policy(s3_read_of(request))
+    )
     deps = fields.get("workflowDependencies") or None
     return await blocking(describe, source, inputs, deps, limits, not url, version)

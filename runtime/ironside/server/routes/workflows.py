@@ -25,7 +25,7 @@ from ironside.server.metadata_view import (
 )
 from ironside.server.query import pairs_from_body, parse_query, run_query
 from ironside.server.responses import check_workflow_id
-from ironside.server.routes.deps import blocking, engine_of, settings_of
+from ironside.server.routes.deps import blocking, engine_of, s3_read_of, settings_of
 from ironside.server.submission import parse_submissions, read_fields
 from ironside.server.timing import render_timing
 
@@ -37,7 +37,9 @@ async def _submit(request: Request, batch: bool) -> list[dict[str, str]]:
     settings = settings_of(request)
     engine = engine_of(request)
     fields = await read_fields(request, settings)
-    submissions = await parse_submissions(fields, settings, batch=batch)
+    submissions = await parse_submissions(
+        fields, settings, batch=batch, s3_read=s3_read_of(request)
+    )
     answers = []
     for submission in submissions:
         wf_id, status = await blocking(engine.submit, submission)
