@@ -12,12 +12,13 @@ from __future__ import annotations
 import enum
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from WDL import Env, Value
 
+from ironside.errors import BadRuntimeAttribute
 from ironside.tasks import FileTransfer
 from ironside.wdl.values import files_in
 
@@ -132,6 +133,31 @@ class Backend(ABC):
     @abstractmethod
     def submit(self, request: JobRequest) -> str:
         """Start the job; return its backend job id. Must not block on the job."""
+
+    def submit_all(self, requests: Sequence[JobRequest]) -> Iterator[tuple[int, str | Exception]]:
+        """Start the jobs of all attempts prepared in one dispatch.
+
+        Yields (index into ``requests``, outcome) once per request as each becomes known:
+        the job id, or the ``SubmitLater``/``BadRuntimeAttribute`` it got. A backend may
+        group requests (AWS Batch: one array job for alike shards). Other exceptions
+        propagate. The default submits one at a time, each only when the previous one's
+        outcome was taken, and from the first ``SubmitLater`` on answers ``SubmitLater``
+        for the rest without trying them.
+        """
+        later: SubmitLater | None = None
+        for i, request in enumerate(requests):
+            if later is not None:
+                yield i, later
+                continue
+            try:
+                job_id = self.submit(request)
+            except SubmitLater as exc:
+                later = exc
+                yield i, exc
+            except BadRuntimeAttribute as exc:
+                yield i, exc
+            else:
+                yield i, job_id
 
     @abstractmethod
     def poll(self, job_ids: Sequence[str]) -> Mapping[str, JobState]:

@@ -330,24 +330,27 @@ class Engine:
                 self.prepared.append(cr)
 
     def _submit_prepared(self) -> None:
+        """Every prepared attempt in one backend call (which may group them into arrays)."""
+        crs = []
         while self.prepared:
             cr = self.prepared.popleft()
             if cr.wf.stopping():
                 self.recorder.attempt_aborted(cr)
                 self.graph.dec_active(cr.wf)
                 continue
-            try:
-                job_id = self.attempts.submit(cr, cr.request)
-            except SubmitLater:
-                self.prepared.appendleft(cr)  # throttled: poll, then try again
-                self._throttled = True
-                return
-            except BadRuntimeAttribute as exc:
-                self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
-                continue
-            self.running[job_id] = cr
-            self._throttled = False
-            failpoints.hit("submitted")
+            crs.append(cr)
+        later = []
+        for cr, outcome in self.attempts.submit_all(crs):
+            if isinstance(outcome, SubmitLater):
+                later.append(cr)  # throttled: poll, then try again
+            elif isinstance(outcome, BadRuntimeAttribute):
+                self.attempts.fail(cr, f"{cr.key}: {outcome}", retry=False)
+            else:
+                assert isinstance(outcome, str)
+                self.running[outcome] = cr
+                failpoints.hit("submitted")
+        self.prepared.extendleft(reversed(later))
+        self._throttled = bool(later)
 
     def _backend_has_room(self) -> bool:
         free = self.backend.available_slots()

@@ -62,8 +62,12 @@ class JobDetails:
     call_root: str | None
 
     @classmethod
-    def from_description(cls, job: Mapping[str, Any]) -> JobDetails:
-        """Pick the fields we use out of one ``DescribeJobs`` entry."""
+    def from_description(cls, job: Mapping[str, Any], call_root: str | None = None) -> JobDetails:
+        """Pick the fields we use out of one ``DescribeJobs`` entry.
+
+        ``call_root``: where the engine knows the job's call root to be (an array
+        child's environment is its array's, which names no call root).
+        """
         container = job.get("container") or {}
         env = {e.get("name"): e.get("value") for e in container.get("environment") or []}
         log_options = (container.get("logConfiguration") or {}).get("options") or {}
@@ -75,7 +79,7 @@ class JobDetails:
             exit_code=container.get("exitCode"),
             log_group=log_options.get("awslogs-group", "/aws/batch/job"),
             log_stream=container.get("logStreamName"),
-            call_root=env.get(CALL_ROOT_ENV),
+            call_root=call_root or env.get(CALL_ROOT_ENV),
         )
 
     @property
@@ -128,6 +132,8 @@ class StatusPoller:
         self._cycle = 0
         self._seen: dict[str, int] = {}  # job id -> the cycle it was last described in
         self.details: dict[str, JobDetails] = {}
+        #: job id -> call root, for jobs whose environment names none (array children)
+        self.call_roots: dict[str, str] = {}
 
     def describe(self, job_ids: Sequence[str]) -> tuple[set[str], dict[str, JobDetails]]:
         """``DescribeJobs`` in chunks of 100, least recently described first, until refused.
@@ -152,7 +158,9 @@ class StatusPoller:
             asked.update(chunk)
             self._seen.update(dict.fromkeys(chunk, self._cycle))
             for job in response.get("jobs", []):
-                found[job["jobId"]] = JobDetails.from_description(job)
+                found[job["jobId"]] = JobDetails.from_description(
+                    job, self.call_roots.get(job["jobId"])
+                )
         self.details.update(found)
         return asked, found
 
