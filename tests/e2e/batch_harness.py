@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -133,6 +134,7 @@ class JobAgent:
         self.runs: list[subprocess.CompletedProcess[str]] = []
         self.job_ids: list[str] = []  # single jobs' and array children's, in run order
         self.arrays: dict[str, int] = {}  # array job id -> size
+        self.seconds = 0.0  # time spent playing jobs (inside the engine's SubmitJob calls)
         #: called with each job id before it runs; answers False: the job does not run
         self.before_run: Callable[[str], bool | None] | None = None
         (scratch / "cromwell_root").mkdir(parents=True, exist_ok=True)
@@ -147,6 +149,13 @@ class JobAgent:
         batch.meta.events.register("after-call.batch.SubmitJob", self._on_submit)
 
     def _on_submit(self, parsed: dict[str, Any], **_: Any) -> None:
+        started = time.monotonic()
+        try:
+            self._run_submitted(parsed)
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def _run_submitted(self, parsed: dict[str, Any]) -> None:
         if "jobId" not in parsed:
             return  # a failed call (e.g. an injected throttling error)
         job_id = parsed["jobId"]

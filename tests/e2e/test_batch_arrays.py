@@ -8,6 +8,7 @@ task script would write); the retry cases run the real ``fetch_and_run.sh``.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,10 @@ def test_2500_shards_are_one_array_job(world: World, capsys: pytest.CaptureFixtu
     assert world.calls("DescribeJobs") <= 2 * 2500 / 100
 
 
+@pytest.mark.skipif(
+    not os.environ.get("IRONSIDE_LARGE_TESTS"),
+    reason="25,000 shards take minutes on moto: set IRONSIDE_LARGE_TESTS=1",
+)
 def test_25000_shards_are_three_submit_jobs(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
