@@ -27,6 +27,13 @@ def _request(shard: int, attempt: int = 1, memory: str = "1 GiB", call: str = "w
     )
 
 
+def _ids(backend: AwsBatchBackend, requests: list[JobRequest]) -> dict[int, str]:
+    """submit_all's outcomes, each a job id."""
+    outcomes = dict(backend.submit_all(requests))
+    assert all(isinstance(o, str) for o in outcomes.values()), outcomes
+    return {i: str(o) for i, o in outcomes.items()}
+
+
 def _backend(config: dict[str, Any], batch: Any, s3: Any, **extra: Any) -> AwsBatchBackend:
     return make_backend({**config, **extra}, batch=batch, s3=s3)
 
@@ -45,7 +52,7 @@ def test_alike_shards_are_one_array_the_rest_single_jobs(
     counter = CallCounter(batch)
     requests = [_request(i) for i in range(3)]
     requests += [_request(3, memory="2 GiB"), _request(4, attempt=2), _request(0, call="wf.u")]
-    outcomes = dict(backend.submit_all(requests))
+    outcomes = _ids(backend, requests)
     submits = counter.params["SubmitJob"]
     assert len(submits) == 4  # one array (shards 0-2) and three single jobs
     [array] = [p for p in submits if "arrayProperties" in p]
@@ -65,7 +72,7 @@ def test_alike_shards_are_one_array_the_rest_single_jobs(
 def test_never_and_min_size_submit_single_jobs(config: dict[str, Any], batch: Any, s3: Any) -> None:
     for extra in ({"array-jobs": "never"}, {"array-jobs-min-size": 4}):
         backend = _backend(config, batch, s3, **extra)
-        outcomes = dict(backend.submit_all([_request(i) for i in range(3)]))
+        outcomes = _ids(backend, [_request(i) for i in range(3)])
         assert all(arrays.array_of(job_id) is None for job_id in outcomes.values()), extra
 
 
