@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -167,9 +168,16 @@ class JobAgent:
             return
         self.arrays[job_id] = size
         roots = self.call_roots(env["BATCH_FILE_S3_URL"])
-        for index in range(size):
-            child = {**env, "AWS_BATCH_JOB_ARRAY_INDEX": str(index)}
-            self._play(f"{job_id}:{index}", child, roots[index])
+        children = [
+            (f"{job_id}:{i}", {**env, "AWS_BATCH_JOB_ARRAY_INDEX": str(i)}, roots[i])
+            for i in range(size)
+        ]
+        if self.mode == "rc-only":  # as many hosts would: 16 at a time
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(lambda child: self._play(*child), children))
+            return
+        for child in children:
+            self._play(*child)
 
     def call_roots(self, scripts_url: str) -> list[str]:
         """The call root at each index of an array (from the engine's manifest of it)."""
