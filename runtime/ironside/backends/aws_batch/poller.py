@@ -30,6 +30,9 @@ from ironside.backends.base import JobState, JobStatus
 from .throttle import AdaptiveRateLimiter, is_retryable, is_throttling
 
 BATCH_SIZE = 100
+#: Jobs described in one cycle at most: an array's children end by the thousand, and the
+#: engine finishes (outputs, rows, metadata) what a cycle reports in one tick.
+CYCLE_JOBS = 1000
 #: Parallel rc reads of one poll cycle (an array's children end by the thousand).
 RC_READERS = 16
 CALL_ROOT_ENV = "IRONSIDE_CALL_ROOT"
@@ -117,6 +120,7 @@ class StatusPoller:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         min_gap: float = 0.2,
+        cycle_jobs: int = CYCLE_JOBS,
         backoff: float = 0.25,
         max_backoff: float = 10.0,
         memory_retry_keys: Sequence[str] = ("OutOfMemory", "Killed"),
@@ -127,6 +131,7 @@ class StatusPoller:
         self._clock = clock
         self._rng = rng or random.Random()
         self._min_gap = min_gap
+        self._cycle_jobs = cycle_jobs
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._memory_keys = tuple(memory_retry_keys)
@@ -143,7 +148,8 @@ class StatusPoller:
         """``DescribeJobs`` in chunks of 100, least recently described first, until refused.
 
         Returns (the ids asked about, what Batch said); ids asked but absent are
-        unknown to Batch. Nothing is asked while backing off, nor within ``min_gap``
+        unknown to Batch. At most ``cycle_jobs`` jobs are asked about (the rest keep
+        their last known state). Nothing is asked while backing off, nor within ``min_gap``
         seconds of the last cycle (an engine in a hurry gets the last known states).
         """
         self._cycle += 1
@@ -154,6 +160,7 @@ class StatusPoller:
             return asked, found
         self._not_before = now + self._min_gap
         unique = sorted(dict.fromkeys(job_ids), key=lambda j: self._seen.get(j, -1))
+        unique = unique[: self._cycle_jobs]
         for start in range(0, len(unique), BATCH_SIZE):
             chunk = unique[start : start + BATCH_SIZE]
             response = self._describe_chunk(chunk)
