@@ -55,6 +55,7 @@ def build_service(
         cache=_cache_step(settings, engine_store, files),
         max_workflows=max_workflows or settings.max_concurrent_workflows,
         max_system_retries=settings.max_system_retries,
+        store_patience=settings.store_patience,
         poll_interval=poll_interval,
         flush_interval=flush_interval,
         on_close=store.close,

@@ -7,6 +7,7 @@ value of the wrong type is a ``BadConfig``. Without any config the embedded
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import re
@@ -109,6 +110,8 @@ class Settings:
     max_concurrent_workflows: int = 5000
     #: ``system.max-retries``: new attempts after lost ones (process or host gone), per call
     max_system_retries: int = 3
+    #: ``system.store-patience``: seconds of store outage after which the engine pauses
+    store_patience: float = 600.0
     #: the whole merged config, for sections other modules read (``section``)
     tree: Any = field(default=None, compare=False, repr=False)
     limits: Limits = field(default_factory=Limits)  # ironside.limits
@@ -135,6 +138,33 @@ class Settings:
         if key not in self.providers:
             raise BadConfig(f"config: backend.providers has no provider {key!r}")
         return self.providers[key]
+
+
+_DURATION_UNITS = {
+    "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+    "s": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+}  # fmt: skip
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds in a HOCON duration (``"20 minutes"``, ``"30s"``, or a number of milliseconds).
+
+    pyhocon reads an unquoted duration as a ``timedelta`` or a ``relativedelta``."""
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if type(value).__name__ == "relativedelta":
+        epoch = datetime.datetime(2000, 1, 1)
+        return ((epoch + value) - epoch).total_seconds()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) / 1000.0
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in {**_DURATION_UNITS, "": 0.001}:
+        raise BadConfig(f"not a duration: {value!r} (e.g. '20 minutes')")
+    return float(match.group(1)) * _DURATION_UNITS.get(unit, 0.001)
 
 
 def _default_tree() -> ConfigTree:
@@ -220,8 +250,20 @@ def _settings_from_tree(tree: ConfigTree, where: str) -> Settings:
             1, _get(tree, "system.max-concurrent-workflows", int, where, 5000)
         ),
         max_system_retries=max(0, _get(tree, "system.max-retries", int, where, 3)),
+        store_patience=_duration(tree, "system.store-patience", where, "10 minutes"),
         tree=tree,
     )
+
+
+def _duration(tree: ConfigTree, key: str, where: str, default: str) -> float:
+    try:
+        value = tree.get(key, default)
+    except ConfigException:
+        value = default
+    try:
+        return parse_duration(value if value is not None else default)
+    except BadConfig as exc:
+        raise BadConfig(f"config {where}: {key}: {exc}") from None
 
 
 def _roots(tree: ConfigTree, where: str) -> tuple[str, ...]:

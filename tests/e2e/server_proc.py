@@ -41,9 +41,17 @@ database {{ url = "sqlite:///{root / "ironside.sqlite"}" }}
 class ServerProcess:
     """Start/stop/kill ``ironside server``; logs go to ``<root>/server-N.log``."""
 
-    def __init__(self, root: Path, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: Path,
+        env: dict[str, str] | None = None,
+        own_session: bool = False,
+    ) -> None:
+        """``own_session``: the server (and the tasks it starts) in a session of their own."""
         self.root = root
         self.config = config
+        self.own_session = own_session
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -66,6 +74,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             cwd=self.root,
             env=self.env,
+            start_new_session=self.own_session,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

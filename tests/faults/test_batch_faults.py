@@ -82,6 +82,24 @@ def test_everything_throttled_for_a_while(
     )
 
 
+def test_job_definition_calls_throttled_for_a_while(
+    endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DescribeJobDefinitions and RegisterJobDefinition refused for 10 s: only a delay."""
+    batch, s3 = engine_clients(endpoint)
+    window = {"DescribeJobDefinitions": 10.0, "RegisterJobDefinition": 10.0}
+    faults = Faults(random.Random(16), window=window)
+    faults.attach(batch)
+    with caplog.at_level(logging.INFO, logger="ironside"):
+        run = run_scatter(endpoint, tmp_path, 20, batch=batch, s3=s3, poll_interval=POLL)
+    assert run.status == "Succeeded"
+    assert run.outputs == {"wf.ns": list(range(20))}
+    assert faults.refused["DescribeJobDefinitions"] > 1
+    assert faults.succeeded("RegisterJobDefinition") <= 1 and len(set(run.names)) == 20
+    assert "Traceback" not in caplog.text
+    print(f"definition calls refused: {faults.refused}")
+
+
 def test_s3_500s_on_a_tenth_of_the_engine_s_calls(endpoint: str, tmp_path: Path) -> None:
     batch, s3 = engine_clients(endpoint)
     faults = S3Faults(random.Random(10), share=0.1)

@@ -84,40 +84,100 @@ def test_engine_and_its_tasks_killed_together_mid_scatter(tmp_path: Path) -> Non
     world.check(_resume(world, wf_id), lost_window=True)
 
 
-SERVER_POINTS = ["stored", "intent", "call-done:100", "output-copy:29"]
-
-
-@pytest.mark.parametrize("point", SERVER_POINTS)
-def test_server_killed_then_restarted(tmp_path: Path, point: str) -> None:
-    world = World(tmp_path)
-    server = ServerProcess(tmp_path, world.config, {"IRONSIDE_FAILPOINT": point})
-    server.start()
+def _post(server: ServerProcess, world: World) -> str | None:
+    """Submit the workflow; its id, or None when the server died before answering."""
     files = {
-        "workflowSource": ("crash.wdl", (tmp_path / "crash.wdl").read_bytes()),
-        "workflowInputs": ("i.json", (tmp_path / "inputs.json").read_bytes()),
-        "workflowOptions": ("o.json", (tmp_path / "options.json").read_bytes()),
+        name: (fname, (world.root / fname).read_bytes())
+        for name, fname in (
+            ("workflowSource", "crash.wdl"),
+            ("workflowInputs", "inputs.json"),
+            ("workflowOptions", "options.json"),
+        )
     }
     try:
-        httpx.post(server.url + "/api/workflows/v1", files=files, timeout=60)
+        answer = httpx.post(server.url + "/api/workflows/v1", files=files, timeout=60)
     except httpx.HTTPError:
-        pass  # killed while answering
+        return None  # killed while answering
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def _killed_server(world: World, point: str) -> ServerProcess:
+    """A server started with crash point ``point``, after it SIGKILLed itself there."""
+    server = ServerProcess(world.root, world.config, {"IRONSIDE_FAILPOINT": point})
+    server.start()
+    _post(server, world)
     assert server.proc is not None
     server.proc.wait(300)
     assert server.proc.returncode == -signal.SIGKILL
-    (wf_id,) = world.workflow_ids()
     server.env.pop("IRONSIDE_FAILPOINT")
+    return server
+
+
+def _restarted(server: ServerProcess, wf_id: str) -> dict[str, object]:
+    """Start ``server`` again; the workflow's outputs once it Succeeded."""
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            assert wait_status(client, wf_id, {"Succeeded", "Failed", "Aborted"}, 300) == (
-                "Succeeded"
-            )
+            status = wait_status(client, wf_id, {"Succeeded", "Failed", "Aborted"}, 300)
+            assert status == "Succeeded", server.log()[-3000:]
             outputs = client.get(f"/api/workflows/v1/{wf_id}/outputs").json()["outputs"]
+            return outputs  # type: ignore[no-any-return]
     finally:
         server.stop()
-    assert outputs["crash.total"] == SHARDS
-    # the stored outputs are the execution paths; the copies are under the final dir
-    finals = sorted(p for p in world.final.rglob("*") if p.is_file())
-    assert len(finals) == SHARDS
-    lines = world.side_lines()
-    assert sorted(lines) == list(range(SHARDS)) and set(lines.values()) == {1}
+
+
+@pytest.mark.parametrize(("point", "what"), POINTS, ids=[p for p, _ in POINTS])
+def test_server_killed_then_restarted(tmp_path: Path, point: str, what: str) -> None:
+    """Killed at ``point`` (``what``), started again: Succeeded, each shard once."""
+    world = World(tmp_path)
+    server = _killed_server(world, point)
+    (wf_id,) = world.workflow_ids()
+    world.check(_restarted(server, wf_id), in_final=False)
+
+
+def test_server_killed_before_the_workflow_is_stored_leaves_nothing(tmp_path: Path) -> None:
+    """Killed after validation, before the row: no 201 was sent, nothing runs at restart."""
+    world = World(tmp_path)
+    server = _killed_server(world, "validated")
+    assert world.workflow_ids() == []
+    server.start()
+    try:
+        listed = httpx.get(server.url + "/api/workflows/v1/query", timeout=30).json()
+    finally:
+        server.stop()
+    assert listed["totalResultsCount"] == 0 and world.side_lines() == {}
+
+
+def test_server_killed_during_call_cache_copies(tmp_path: Path) -> None:
+    """A second, identical workflow hits the cache for every shard; killed while copying."""
+    world = World(tmp_path)
+    server = ServerProcess(tmp_path, world.config)
+    server.start()
+    try:
+        first = _post(server, world)
+        assert first is not None
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            assert wait_status(client, first, {"Succeeded", "Failed"}, 300) == "Succeeded"
+    finally:
+        server.stop()
+    world.final = tmp_path / "final-2"  # the second workflow's own final outputs
+    options = {"final_workflow_outputs_dir": str(world.final)}
+    (tmp_path / "options.json").write_text(json.dumps(options))
+    server = _killed_server(world, "cache-copy:60")
+    (second,) = [w for w in world.workflow_ids() if w != first]
+    world.check(_restarted(server, second), in_final=False)  # shards ran in the first only
+    assert len(list(world.root.glob(f"ex/crash/{second}/call-shard/shard-*"))) == SHARDS
+
+
+def test_server_and_its_tasks_killed_together_mid_scatter(tmp_path: Path) -> None:
+    """The engine host reboots under the server: lost attempts are retried, none failed."""
+    world = World(tmp_path)
+    server = ServerProcess(tmp_path, world.config, own_session=True)
+    server.start()
+    wf_id = _post(server, world)
+    assert wf_id is not None and server.proc is not None
+    wait_for(lambda: sum(world.side_lines().values()) >= 50)
+    kill_session(server.proc.pid)
+    server.proc.wait(60)
+    world.check(_restarted(server, wf_id), lost_window=True, in_final=False)

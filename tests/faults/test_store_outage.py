@@ -3,7 +3,8 @@
 MariaDB (a private server the test starts, stops and starts again) and SQLite
 (a second connection holding the write lock in bursts). While the database is
 down a submission gets 503 and nothing is stored; ``/engine/v1/status`` says
-the database is not ok (500).
+the database is not ok (500), and that the engine is paused once the outage
+outlasts ``system.store-patience``.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ def mariadb(tmp_path: Path) -> Iterator[own_mariadb.OwnMariaDB]:
     db.stop()
 
 
+PATIENCE = 30.0  # the 90 s outage outlasts it: the engine pauses, then goes on
+
+
 def _config(world: World, url: str) -> str:
     text_ = world.config.read_text().replace(f"sqlite:///{world.db}", url)
-    world.config.write_text(text_)
+    world.config.write_text(text_ + f"\nsystem.store-patience = {PATIENCE:.0f} seconds\n")
     return str(world.config)
 
 
@@ -83,6 +87,8 @@ def test_mariadb_outage_mid_run(
         health = client.get("/engine/v1/status")
         assert health.status_code == 500 and health.json()["ok"] is False
         time.sleep(outage)
+        paused = "paused" in str(client.get("/engine/v1/status").json())
+        assert paused == (outage > PATIENCE)
         mariadb.start()
         _wait_succeeded(client, wf_id)
         outputs = client.get(f"/api/workflows/v1/{wf_id}/outputs").json()["outputs"]

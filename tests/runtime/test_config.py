@@ -82,3 +82,15 @@ def test_env_var_and_wrong_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         load_settings(str(conf))
     with pytest.raises(BadConfig, match="cannot read"):
         load_settings(str(tmp_path / "missing.conf"))
+
+
+def test_store_patience_is_a_duration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``system.store-patience``: 10 minutes by default, any HOCON duration, else named."""
+    monkeypatch.delenv("IRONSIDE_CONFIG", raising=False)
+    assert load_settings(None).store_patience == 600.0
+    conf = tmp_path / "p.conf"
+    conf.write_text("system { store-patience = 90 seconds }\n")
+    assert load_settings(str(conf)).store_patience == 90.0
+    conf.write_text('system { store-patience = "a while" }\n')
+    with pytest.raises(BadConfig, match=r"p\.conf: system\.store-patience: not a duration"):
+        load_settings(str(conf))

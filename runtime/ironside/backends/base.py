@@ -18,7 +18,6 @@ from typing import Any
 
 from WDL import Env, Value
 
-from ironside.errors import BadRuntimeAttribute
 from ironside.tasks import FileTransfer
 from ironside.wdl.values import files_in
 
@@ -138,11 +137,11 @@ class Backend(ABC):
         """Start the jobs of all attempts prepared in one dispatch.
 
         Yields (index into ``requests``, outcome) once per request as each becomes known:
-        the job id, or the ``SubmitLater``/``BadRuntimeAttribute`` it got. A backend may
-        group requests (AWS Batch: one array job for alike shards). Other exceptions
-        propagate. The default submits one at a time, each only when the previous one's
-        outcome was taken, and from the first ``SubmitLater`` on answers ``SubmitLater``
-        for the rest without trying them.
+        the job id, or the exception submitting it raised (``SubmitLater``: try again
+        later; any other: the attempt failed). A backend may group requests (AWS Batch:
+        one array job for alike shards). The default submits one at a time, each only when
+        the previous one's outcome was taken, and from the first ``SubmitLater`` on answers
+        ``SubmitLater`` for the rest without trying them.
         """
         later: SubmitLater | None = None
         for i, request in enumerate(requests):
@@ -154,7 +153,7 @@ class Backend(ABC):
             except SubmitLater as exc:
                 later = exc
                 yield i, exc
-            except BadRuntimeAttribute as exc:
+            except Exception as exc:  # this attempt's failure (the engine fails the call)
                 yield i, exc
             else:
                 yield i, job_id

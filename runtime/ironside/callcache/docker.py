@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ironside.config import parse_duration
 from ironside.errors import BadConfig
 
 MANIFEST_MEDIA_TYPES = (
@@ -172,26 +173,6 @@ class DockerHashLookupSettings:
             failure_ttl=parse_duration(config.get("failure-ttl", "1 minute")),
             timeout=parse_duration(config.get("timeout", "10 seconds")),
         )
-
-
-_DURATION_UNITS = {
-    "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
-    "s": 1.0, "second": 1.0, "seconds": 1.0,
-    "m": 60.0, "minute": 60.0, "minutes": 60.0,
-    "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
-    "d": 86400.0, "day": 86400.0, "days": 86400.0,
-}  # fmt: skip
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds in a HOCON duration (``"20 minutes"``, ``"30s"``, or a number of milliseconds)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) / 1000.0
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in {**_DURATION_UNITS, "": 0.001}:
-        raise BadConfig(f"not a duration: {value!r} (e.g. '20 minutes')")
-    return float(match.group(1)) * _DURATION_UNITS.get(unit, 0.001)
 
 
 def _int(value: Any, key: str) -> int:

@@ -127,15 +127,15 @@ class CallAttempts:
         """Adopt (after a restart) or submit the attempts' jobs, the fresh ones in one
         backend call (``Backend.submit_all``, which may group them).
 
-        Yields each attempt with its job id (recorded) or the ``SubmitLater``/
-        ``BadRuntimeAttribute`` the backend answered, as each becomes known.
+        Yields each attempt with its job id (recorded) or the exception the backend
+        answered (``SubmitLater``, ``BadRuntimeAttribute``, any other), as each is known.
         """
         fresh: list[CallRun] = []
         for cr in crs:
             assert cr.request is not None
             try:
                 job_id = self.backend.recover(cr.request, cr.job_id) if cr.recover else None
-            except BadRuntimeAttribute as exc:
+            except Exception as exc:  # SubmitLater (ListJobs throttled), or the attempt failed
                 yield cr, exc
                 continue
             if job_id is None:

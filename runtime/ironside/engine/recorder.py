@@ -32,7 +32,8 @@ class Recorder:
         self.clock = clock
         self.flush_interval = flush_interval
         self._last_flush = 0.0
-        self._pid_pending: list[CallRun] = []
+        #: attempts being spawned, with their job row when it is not written yet
+        self._pid_pending: list[tuple[CallRun, dict[str, Any] | None]] = []
 
     # ---- workflows --------------------------------------------------------------------------
     def workflow_started(self, run: WorkflowRun) -> None:
@@ -146,20 +147,20 @@ class Recorder:
         self.store.update_call(cr.store_key, status=CallStatus.RUNNING, job_id=cr.job_id)
         if cr.job_id is None or cr.recover:
             return
-        if pid is not None and pid <= 0:
-            self._pid_pending.append(cr)
-        self.store.add_job(
-            {
-                "workflow_id": cr.wf.id,
-                "fqn": cr.key,
-                "shard": cr.shard,
-                "attempt": cr.attempt,
-                "backend": self.backend_name,
-                "job_id": cr.job_id,
-                "pid": pid if pid is not None and pid > 0 else None,
-                "started": cr.started,
-            }
-        )
+        row = {
+            "workflow_id": cr.wf.id,
+            "fqn": cr.key,
+            "shard": cr.shard,
+            "attempt": cr.attempt,
+            "backend": self.backend_name,
+            "job_id": cr.job_id,
+            "pid": pid if pid is not None and pid > 0 else None,
+            "started": cr.started,
+        }
+        if pid is not None and pid <= 0:  # being spawned: the row waits for the pid
+            self._pid_pending.append((cr, row))
+        else:
+            self.store.add_job(row)
 
     def attempt_succeeded(
         self, cr: CallRun, outputs: dict[str, Any], rc: int | None, cached: bool
@@ -220,11 +221,17 @@ class Recorder:
         return time.monotonic() - self._last_flush
 
     def _record_pids(self, pid_of: Callable[[str], int | None]) -> None:
-        waiting = []
-        for cr in self._pid_pending:
+        """Job rows of spawned processes, with their pid (one INSERT, not INSERT + UPDATE,
+        for a process started since the last flush); a row still without a pid is written
+        without and updated later."""
+        waiting: list[tuple[CallRun, dict[str, Any] | None]] = []
+        for cr, row in self._pid_pending:
             pid = pid_of(cr.job_id) if cr.job_id else None
-            if pid is not None and pid > 0:
+            known = pid is not None and pid > 0
+            if row is not None:
+                self.store.add_job({**row, "pid": pid} if known else row)
+            elif known:
                 self.store.update_job(cr.store_key, pid=pid)
-            elif pid is not None:
-                waiting.append(cr)  # still starting
+            if pid is not None and not known:
+                waiting.append((cr, None))  # still starting
         self._pid_pending = waiting

@@ -89,20 +89,36 @@ class FairQueue:
 
 
 class StoreHealth:
-    """The scheduler's view of the store: backoff while it fails, one log line a minute."""
+    """The scheduler's view of the store: backoff while it fails, one log line a minute.
 
-    def __init__(self, max_delay: float = 10.0, clock: Callable[[], float] = time.monotonic):
+    Down for longer than ``patience`` the engine pauses: no ticks (no polling, no
+    submission), only a ping now and then, until the store answers again.
+    """
+
+    def __init__(
+        self,
+        max_delay: float = 10.0,
+        patience: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.max_delay = max_delay
+        self.patience = patience
         self.clock = clock
         self.failures = 0
         self.last_error = ""
         self.down_since: float | None = None
         self._last_log = 0.0
+        self._said_paused = False
 
     @property
     def healthy(self) -> bool:
         """Whether the last store access of the scheduler worked."""
         return self.failures == 0
+
+    @property
+    def paused(self) -> bool:
+        """Whether the store has been down for longer than the patience."""
+        return self.down_since is not None and self.clock() - self.down_since > self.patience
 
     def failed(self, exc: BaseException) -> float:
         """Note a failure; the seconds to wait before trying again."""
@@ -111,12 +127,20 @@ class StoreHealth:
         self.last_error = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
         if self.down_since is None:
             self.down_since = now
-        if self.failures == 1 or now - self._last_log >= 60:
+        newly_paused = self.paused and not self._said_paused
+        if self.failures == 1 or now - self._last_log >= 60 or newly_paused:
             self._last_log = now
+            self._said_paused = self.paused
+            state = (
+                f"beyond system.store-patience ({self.patience:.0f} s): the engine is paused"
+                if self.paused
+                else "the engine retries"
+            )
             log.warning(
-                "store unavailable for %.0f s (%s); the engine waits and keeps its state",
+                "store unavailable for %.0f s (%s); %s and keeps its state",
                 now - self.down_since,
                 self.last_error,
+                state,
             )
         return min(self.max_delay, 0.25 * 2 ** min(self.failures, 10))
 
@@ -124,9 +148,10 @@ class StoreHealth:
         """The store answered."""
         if self.failures:
             down = self.clock() - (self.down_since or self.clock())
-            log.warning("store available again after %.0f s", down)
+            log.warning("store available again after %.0f s; the engine continues", down)
         self.failures = 0
         self.down_since = None
+        self._said_paused = False
 
 
 class Engine:
@@ -202,6 +227,9 @@ class Engine:
         knows kept in memory and the writes kept queued.
         """
         while not until():
+            if self.store_health.paused:
+                self._wait_for_store()
+                continue
             try:
                 self._take_commands(wait=0.0 if self.open else self.poll_interval)
                 if self.open:
@@ -216,6 +244,17 @@ class Engine:
         self._final_flush(until)
         if self.on_tick is not None:
             self.on_tick(self)
+
+    def _wait_for_store(self) -> None:
+        """Paused: one ping, then the backoff when the store still does not answer."""
+        try:
+            self.store.ping()
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            time.sleep(self.store_health.failed(exc))
+            return
+        self.store_health.ok()
 
     def _final_flush(self, until: Callable[[], bool]) -> None:
         while True:
@@ -339,18 +378,29 @@ class Engine:
                 self.graph.dec_active(cr.wf)
                 continue
             crs.append(cr)
-        later = []
-        for cr, outcome in self.attempts.submit_all(crs):
-            if isinstance(outcome, SubmitLater):
-                later.append(cr)  # throttled: poll, then try again
-            elif isinstance(outcome, BadRuntimeAttribute):
-                self.attempts.fail(cr, f"{cr.key}: {outcome}", retry=False)
-            else:
-                assert isinstance(outcome, str)
-                self.running[outcome] = cr
-                failpoints.hit("submitted")
-        self.prepared.extendleft(reversed(later))
-        self._throttled = bool(later)
+        later: list[CallRun] = []
+        unanswered = {id(cr): cr for cr in crs}
+        store_fault: Exception | None = None
+        try:
+            for cr, outcome in self.attempts.submit_all(crs):
+                del unanswered[id(cr)]
+                if isinstance(outcome, str):
+                    self.running[outcome] = cr
+                    failpoints.hit("submitted")
+                elif isinstance(outcome, SubmitLater) or is_store_fault(outcome):
+                    later.append(cr)  # throttled (or the store is down): poll, then try again
+                    if not isinstance(outcome, SubmitLater):
+                        store_fault = store_fault or outcome
+                elif isinstance(outcome, BadRuntimeAttribute):
+                    self.attempts.fail(cr, f"{cr.key}: {outcome}", retry=False)
+                else:  # e.g. AccessDenied: this call fails, not the engine
+                    log.warning("%s: submitting the job failed", cr.key, exc_info=outcome)
+                    self.attempts.fail(cr, f"{cr.key}: submitting the job failed: {outcome}")
+        finally:
+            self.prepared.extendleft(reversed(later + list(unanswered.values())))
+            self._throttled = bool(later)
+        if store_fault is not None:
+            raise store_fault
 
     def _backend_has_room(self) -> bool:
         free = self.backend.available_slots()

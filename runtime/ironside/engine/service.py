@@ -54,6 +54,7 @@ class WorkflowService:
         cache: CacheStep | None = None,
         max_workflows: int = 5000,
         max_system_retries: int = 3,
+        store_patience: float = 600.0,
         poll_interval: float = 1.0,
         flush_interval: float = 0.2,
         on_close: Callable[[], None] | None = None,
@@ -79,6 +80,7 @@ class WorkflowService:
             files=files,
         )
         self.engine.attempts.max_system_retries = max_system_retries
+        self.engine.store_health.patience = store_patience
         self.engine.finalizer = self._finalize
         self.engine.on_finished = self._finished
         self._on_close = on_close
@@ -259,7 +261,9 @@ class WorkflowService:
         except Exception as exc:
             messages.append(f"cannot reach the database: {type(exc).__name__}")
         scheduler = self.engine.store_health
-        if not scheduler.healthy:
+        if scheduler.paused:
+            messages.append(f"the engine is paused until the store answers: {scheduler.last_error}")
+        elif not scheduler.healthy:
             messages.append(f"the scheduler cannot write: {scheduler.last_error}")
         systems = {
             "Engine Database": {"ok": not messages, "messages": messages},

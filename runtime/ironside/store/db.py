@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -47,6 +47,7 @@ _CallIfAbsent = "call-if-absent"
 
 
 CALL_KEY = ("workflow_id", "fqn", "shard", "attempt")
+CallKey = tuple[str, str, int, int]
 
 
 #: MySQL/MariaDB errors a retry of the same transaction can get past.
@@ -203,9 +204,9 @@ class Store:
         self.engine = engine
         self._lock = threading.Lock()
         self._inserts: dict[Table | str, list[Row]] = {}
-        self._call_updates: list[tuple[tuple[str, ...], list[Row]]] = []
+        self._call_updates: dict[CallKey, Row] = {}
         self._wf_updates: list[tuple[str, Row]] = []
-        self._job_updates: list[tuple[tuple[str, str, int, int], Row]] = []
+        self._job_updates: dict[CallKey, Row] = {}
         self._replay = False  # the last flush failed: its inserts may have landed
 
     # ---- batched writes -------------------------------------------------------------
@@ -237,22 +238,16 @@ class Store:
             },
         )
 
-    def update_call(self, key: tuple[str, str, int, int], **values: Any) -> None:
-        """Queue an update of a call-attempt row; batched by the set of columns changed."""
-        cols = tuple(sorted(values))
-        row = dict(values)
-        row.update({"k_" + k: v for k, v in zip(CALL_KEY, key, strict=True)})
+    def update_call(self, key: CallKey, **values: Any) -> None:
+        """Queue an update of a call-attempt row; updates of one row between two flushes
+        merge into one (a short task's Running and Done are one UPDATE)."""
         with self._lock:
-            # order matters (a row may be updated twice in one batch): group only runs
-            if self._call_updates and self._call_updates[-1][0] == cols:
-                self._call_updates[-1][1].append(row)
-            else:
-                self._call_updates.append((cols, [row]))
+            self._call_updates.setdefault(key, {}).update(values)
 
-    def update_job(self, key: tuple[str, str, int, int], **values: Any) -> None:
+    def update_job(self, key: CallKey, **values: Any) -> None:
         """Queue an update of a job row (e.g. the pid once the process started)."""
         with self._lock:
-            self._job_updates.append((key, values))
+            self._job_updates.setdefault(key, {}).update(values)
 
     def update_workflow(self, workflow_id: str, **values: Any) -> None:
         """Queue an update of a workflow row."""
@@ -271,9 +266,9 @@ class Store:
         """Write everything queued, in one transaction."""
         with self._lock:
             inserts, self._inserts = self._inserts, {}
-            updates, self._call_updates = self._call_updates, []
+            updates, self._call_updates = self._call_updates, {}
             wf_updates, self._wf_updates = self._wf_updates, []
-            job_updates, self._job_updates = self._job_updates, []
+            job_updates, self._job_updates = self._job_updates, {}
         if not (inserts or updates or wf_updates or job_updates):
             return
         try:
@@ -284,9 +279,9 @@ class Store:
             with self._lock:
                 for model, rows in inserts.items():
                     self._inserts[model] = rows + self._inserts.get(model, [])
-                self._call_updates = updates + self._call_updates
+                self._call_updates = _merged(updates, self._call_updates)
                 self._wf_updates = wf_updates + self._wf_updates
-                self._job_updates = job_updates + self._job_updates
+                self._job_updates = _merged(job_updates, self._job_updates)
                 self._replay = True
             raise
         self._replay = False
@@ -294,9 +289,9 @@ class Store:
     def _write(
         self,
         inserts: dict[Table | str, list[Row]],
-        updates: list[tuple[tuple[str, ...], list[Row]]],
+        updates: dict[CallKey, Row],
         wf_updates: list[tuple[str, Row]],
-        job_updates: list[tuple[tuple[str, str, int, int], Row]],
+        job_updates: dict[CallKey, Row],
     ) -> None:
         with self.engine.begin() as conn:
             for model in (Workflow, Call, Job, MetadataEvent, Label):
@@ -315,40 +310,10 @@ class Store:
                     .prefix_with("IGNORE", dialect="mysql")
                 )
                 conn.execute(stmt, inserts[_CallIfAbsent])
-            for cols, rows in updates:
-                self._execute_call_update(conn, cols, rows)
-            if job_updates:
-                self._execute_job_update(conn, job_updates)
+            _update_by_call_key(conn, TABLES[Call], updates)
+            _update_by_call_key(conn, TABLES[Job], job_updates)
             for wf_id, values in wf_updates:
                 conn.execute(update(Workflow).where(Workflow.c.id == wf_id).values(**values))
-
-    @staticmethod
-    def _execute_job_update(
-        conn: Connection, updates: list[tuple[tuple[str, str, int, int], Row]]
-    ) -> None:
-        table = TABLES[Job]
-        by_cols: dict[tuple[str, ...], list[Row]] = {}
-        for key, values in updates:
-            row = dict(values)
-            row.update({"k_" + k: v for k, v in zip(CALL_KEY, key, strict=True)})
-            by_cols.setdefault(tuple(sorted(values)), []).append(row)
-        for cols, rows in by_cols.items():
-            stmt = (
-                update(table)
-                .where(and_(*[table.c[k] == bindparam("k_" + k) for k in CALL_KEY]))
-                .values({c: bindparam(c) for c in cols})
-            )
-            conn.execute(stmt, rows)
-
-    @staticmethod
-    def _execute_call_update(conn: Connection, cols: Sequence[str], rows: list[Row]) -> None:
-        table = TABLES[Call]
-        stmt = (
-            update(table)
-            .where(and_(*[table.c[k] == bindparam("k_" + k) for k in CALL_KEY]))
-            .values({c: bindparam(c) for c in cols})
-        )
-        conn.execute(stmt, rows)
 
     # ---- immediate writes ------------------------------------------------------------
     def create_workflow(self, row: Row, labels: Mapping[str, str] | None = None) -> None:
@@ -474,3 +439,27 @@ class Store:
         """Flush and dispose of the engine's connections."""
         self.flush()
         self.engine.dispose()
+
+
+def _merged(older: dict[CallKey, Row], newer: dict[CallKey, Row]) -> dict[CallKey, Row]:
+    """Queued row updates ``older`` then ``newer``, as one set of updates."""
+    out = {key: dict(values) for key, values in older.items()}
+    for key, values in newer.items():
+        out.setdefault(key, {}).update(values)
+    return out
+
+
+def _update_by_call_key(conn: Connection, table: Table, updates: dict[CallKey, Row]) -> None:
+    """One executemany per set of changed columns, rows found by their call key."""
+    by_cols: dict[tuple[str, ...], list[Row]] = {}
+    for key, values in updates.items():
+        row = dict(values)
+        row.update({"k_" + k: v for k, v in zip(CALL_KEY, key, strict=True)})
+        by_cols.setdefault(tuple(sorted(values)), []).append(row)
+    for cols, rows in by_cols.items():
+        stmt = (
+            update(table)
+            .where(and_(*[table.c[k] == bindparam("k_" + k) for k in CALL_KEY]))
+            .values({c: bindparam(c) for c in cols})
+        )
+        conn.execute(stmt, rows)

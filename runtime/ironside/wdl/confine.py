@@ -10,6 +10,7 @@ else is a ``PathRefused`` that names the path, never its content.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,26 @@ def _is_url(path: str) -> bool:
 
 def _real(path: str) -> str:
     return os.path.realpath(path[len("file://") :] if path.startswith("file://") else path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_engine_dir(path: str) -> str:
+    return os.path.realpath(path)
+
+
+def real_call_dir(call_dir: str) -> str:
+    """``realpath`` of a call's directory, with its parent's resolution cached.
+
+    The parent (the workflow's or the scatter's directory) is made by the engine and
+    lies outside what a containerized task can change (only the call's directory is
+    mounted), so it is resolved once per process; the call's directory itself, which
+    a task could replace, is checked every time.
+    """
+    call_dir = os.path.abspath(call_dir)
+    if os.path.islink(call_dir):
+        return os.path.realpath(call_dir)
+    parent, name = os.path.split(call_dir)
+    return os.path.join(_real_engine_dir(parent), name)
 
 
 def _under(path: str, root: str) -> bool:
@@ -57,6 +78,10 @@ class PathPolicy:
     def with_files(self, files: Iterable[str]) -> PathPolicy:
         """This policy plus ``files`` (e.g. a call's inputs)."""
         return PathPolicy(self.roots, self.files | _files(files))
+
+    def with_resolved_roots(self, roots: Iterable[str]) -> PathPolicy:
+        """This policy plus ``roots``, already resolved by the caller."""
+        return PathPolicy(tuple(roots) + self.roots, self.files)
 
     def with_roots(self, roots: Iterable[str]) -> PathPolicy:
         """This policy plus ``roots``."""

@@ -20,7 +20,7 @@ from WDL import Error, StdLib, Type, Value
 from ironside.errors import LimitExceeded
 from ironside.filesystems.dispatch import FileSystems
 from ironside.limits import Budget
-from ironside.wdl.confine import PathPolicy
+from ironside.wdl.confine import PathPolicy, real_call_dir
 
 
 class _BoundedRange(StdLib.EagerFunction):
@@ -220,7 +220,10 @@ class TaskStdLib(StdLib.TaskOutputs):
 
 def call_policy(execution_dir: str, inputs: Iterable[str]) -> PathPolicy:
     """What a call's own expressions may read: its directory, its input files, ``s3://``."""
-    return PathPolicy.of((os.path.dirname(execution_dir.rstrip("/")), "s3://"), inputs)
+    call_dir = os.path.dirname(execution_dir.rstrip("/"))
+    if "://" in call_dir:
+        return PathPolicy.of((call_dir, "s3://"), inputs)
+    return PathPolicy.of(("s3://",), inputs).with_resolved_roots((real_call_dir(call_dir),))
 
 
 def _s3_glob(files: FileSystems, execution_dir: str, pattern: str) -> list[str]:

@@ -325,6 +325,28 @@ def test_adopt_finds_job_submitted_before_restart(
     assert counter.calls["SubmitJob"] == 0
 
 
+def test_throttled_list_jobs_at_adoption_hands_back_without_waiting(
+    backend: AwsBatchBackend, config: dict[str, Any], batch: Any, s3: Any, clock: FakeClock
+) -> None:
+    """A restart adopting many jobs is paced, and throttled ListJobs is only a "later"."""
+    job_id = backend.submit(request(5))
+    restarted = AwsBatchBackend(config, batch=batch, s3=s3, clock=clock, sleep=clock.sleep)
+    left = [2]
+
+    def throttle(**_: Any) -> None:
+        if left[0]:
+            left[0] -= 1
+            raise throttled("ListJobs")
+
+    batch.meta.events.register("before-call.batch.ListJobs", throttle)
+    for _ in range(2):
+        with pytest.raises(SubmitLater, match="ListJobs"):
+            restarted.recover(request(5), None)
+        clock.now += 5.0  # the engine's next ticks
+    assert restarted.recover(request(5), None) == job_id
+    assert not clock.sleeps
+
+
 def test_job_names_are_sanitized_and_unique() -> None:
     base = request(12)
     name = job_name(base)

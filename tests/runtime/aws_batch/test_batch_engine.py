@@ -131,6 +131,23 @@ def test_throttled_submissions_and_polls_still_succeed(harness: Harness) -> None
     assert not harness.clock.sleeps  # handed back to the engine, never waited
 
 
+def test_a_refused_submission_fails_its_call_not_the_engine(harness: Harness) -> None:
+    """AccessDenied on SubmitJob (say, the engine role may not pass the job role): the call
+    fails after its retries with Batch's message; the scheduler goes on."""
+    from .batch_helpers import aws_error
+
+    def deny(**_: Any) -> None:
+        raise aws_error("AccessDeniedException", 403, "SubmitJob", "not authorized: PassRole")
+
+    harness.batch.meta.events.register("before-call.batch.SubmitJob", deny)
+    wf_id, status = harness.run()
+    assert status == "Failed"
+    failures = json.dumps(workflow_metadata(harness.store, wf_id)["failures"])
+    assert "submitting the job failed" in failures and "not authorized: PassRole" in failures
+    names = [p["jobName"] for p in _submits(harness)]
+    assert any("-a2-" in n for n in names) and len(names) <= 6  # maxRetries 1 applies
+
+
 def test_spot_reclaim_is_a_new_attempt_not_a_failure(harness: Harness) -> None:
     reclaimed: set[str] = set()
 

@@ -1,10 +1,11 @@
-"""Job definitions: identity without cpu/memory, memo, lookup before register, retries."""
+"""Job definitions: identity without cpu/memory, memo, lookup before register, throttling."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from ironside.backends.aws_batch.job_definitions import (
@@ -15,8 +16,9 @@ from ironside.backends.aws_batch.job_definitions import (
 )
 from ironside.backends.aws_batch.runtime_attributes import parse_runtime
 from ironside.backends.aws_batch.throttle import AdaptiveRateLimiter
+from ironside.backends.base import SubmitLater
 
-from .batch_helpers import CallCounter, FakeClock
+from .batch_helpers import CallCounter, FakeClock, aws_error, throttled
 
 QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/default"
 ROLE = "arn:aws:iam::123456789012:role/JobRole"
@@ -29,7 +31,7 @@ def spec_for(**runtime: Any) -> DefinitionSpec:
 
 def definitions(batch: Any, clock: FakeClock, attempts: int = 3) -> JobDefinitions:
     limiter = AdaptiveRateLimiter(100.0, clock=clock, sleep=clock.sleep)
-    return JobDefinitions(batch, attempts=attempts, limiter=limiter, sleep=clock.sleep)
+    return JobDefinitions(batch, attempts=attempts, limiter=limiter)
 
 
 def test_cpu_memory_gpu_never_change_identity() -> None:
@@ -105,21 +107,36 @@ def test_inactive_definitions_are_ignored(batch: Any, clock: FakeClock) -> None:
     assert second.endswith(":2")
 
 
-def test_register_retried_on_throttling(batch: Any, clock: FakeClock) -> None:
-    failures = [2]
+def _answers(batch: Any, operation: str, errors: list[ClientError]) -> None:
+    """``operation`` answers each of ``errors`` in turn, then goes through."""
 
-    def throttle(**_: Any) -> None:
-        if failures[0]:
-            failures[0] -= 1
-            raise ClientError(
-                {
-                    "Error": {"Code": "TooManyRequestsException", "Message": "slow down"},
-                    "ResponseMetadata": {"HTTPStatusCode": 429},
-                },
-                "RegisterJobDefinition",
-            )
+    def fail(**_: Any) -> None:
+        if errors:
+            raise errors.pop(0)
 
-    batch.meta.events.register("before-call.batch.RegisterJobDefinition", throttle)
-    arn = definitions(batch, clock, attempts=3).arn_for(spec_for())
-    assert arn.startswith("arn:aws:batch:")
-    assert failures == [0]
+    batch.meta.events.register(f"before-call.batch.{operation}", fail)
+
+
+def test_throttled_register_hands_back_without_waiting(batch: Any, clock: FakeClock) -> None:
+    """Throttling never sleeps on the scheduler's thread and never fails the call."""
+    _answers(batch, "RegisterJobDefinition", [throttled("RegisterJobDefinition")] * 5)
+    limiter = AdaptiveRateLimiter(100.0, clock=clock, sleep=clock.sleep)
+    defs = JobDefinitions(batch, attempts=2, limiter=limiter)
+    for _ in range(5):  # more throttled answers than attempts: still only "later"
+        with pytest.raises(SubmitLater, match="throttled"):
+            defs.arn_for(spec_for())
+    assert limiter.rate < 100.0 and not clock.sleeps
+    assert defs.arn_for(spec_for()).startswith("arn:aws:batch:")
+
+
+def test_server_errors_fail_after_the_attempts(batch: Any, clock: FakeClock) -> None:
+    """A 5xx is asked again later, ``numCreateDefinitionAttempts`` times in a row at most."""
+    errors = [aws_error("ServerException", 500, "DescribeJobDefinitions")] * 3
+    _answers(batch, "DescribeJobDefinitions", errors)
+    defs = definitions(batch, clock, attempts=3)
+    for _ in range(2):
+        with pytest.raises(SubmitLater, match="tried again"):
+            defs.arn_for(spec_for())
+    with pytest.raises(ClientError, match="ServerException"):
+        defs.arn_for(spec_for())
+    assert not clock.sleeps

@@ -24,8 +24,8 @@ from ironside.callcache.docker import (
     LookupFailed,
     RegistryV2Lookup,
     build_resolver,
-    parse_duration,
 )
+from ironside.config import parse_duration
 from ironside.errors import BadConfig
 
 pytestmark = pytest.mark.timeout(60)

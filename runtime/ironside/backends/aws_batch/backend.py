@@ -23,7 +23,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ironside.backends.base import Backend, InputEnv, JobRequest, JobState, SubmitLater
-from ironside.errors import BadRuntimeAttribute
 from ironside.tasks import FileTransfer
 from ironside.tasks.s3_localizer import BatchLocalizer, map_inputs
 
@@ -163,11 +162,9 @@ class AwsBatchBackend(Backend):
         api_limiter = AdaptiveRateLimiter(
             poll_rate, clock=clock, sleep=sleep, name="AWS Batch DescribeJobs"
         )
+        self._api_limiter = api_limiter
         self.definitions = JobDefinitions(
-            batch,
-            attempts=self.settings.num_create_definition_attempts,
-            limiter=api_limiter,
-            sleep=sleep,
+            batch, attempts=self.settings.num_create_definition_attempts, limiter=api_limiter
         )
         self.scripts = ScriptStager(s3, self.settings.script_bucket)
         self.arrays = arrays.ArrayStager(s3, self.settings.script_bucket)
@@ -236,12 +233,12 @@ class AwsBatchBackend(Backend):
             raise SubmitLater(f"SubmitJob rate {self.submit_limiter.rate:.2f}/s: no token now")
         image = pulled_image(runtime.docker, self.settings.docker_mirror)
         spec = DefinitionSpec.for_call(image, options.job_role_arn, runtime)
+        definition = self.definitions.arn_for(spec)  # SubmitLater when it cannot now
         try:
             script_url = self.scripts.stage(request.script, options.script_prefix)
-            definition = self.definitions.arn_for(spec)
         except ClientError as err:
             if is_retryable(err):
-                raise SubmitLater(f"preparing the job: {err}") from err
+                raise SubmitLater(f"staging the job's script: {err}") from err
             raise
         args: dict[str, Any] = {
             "jobName": job_name(request),
@@ -278,8 +275,8 @@ class AwsBatchBackend(Backend):
     def submit_all(self, requests: Sequence[JobRequest]) -> Iterator[tuple[int, str | Exception]]:
         """Alike first attempts of a scatter's call as array jobs, the rest one by one.
 
-        Per request its job id (a child's: ``<array id>:<index>``) or ``SubmitLater``
-        (throttled, or beyond ``concurrent-job-limit``) or ``BadRuntimeAttribute``.
+        Per request its job id (a child's: ``<array id>:<index>``), ``SubmitLater``
+        (throttled, or beyond ``concurrent-job-limit``) or the error that failed it.
         """
         room = self._job_room()
         keyed: list[tuple[int, Hashable | None]] = []
@@ -289,20 +286,22 @@ class AwsBatchBackend(Backend):
                 continue
             try:
                 keyed.append((i, self._array_key(request)))
-            except BadRuntimeAttribute as exc:
+            except Exception as exc:  # BadRuntimeAttribute, ...: this attempt fails
                 yield i, exc
         chunks, singles = arrays.group(keyed, lambda item: item[1], self.settings.array_min_size)
         later: SubmitLater | None = None
-        ids: list[str] = []
         for chunk in chunks:
             indices = [i for i, _ in chunk]
+            outcomes: Sequence[str | Exception] = [later] * len(indices) if later else []
             if later is None:
                 try:
-                    ids = self._submit_array([requests[i] for i in indices])
+                    outcomes = self._submit_array([requests[i] for i in indices])
                 except SubmitLater as exc:
                     later = exc
-            for k, i in enumerate(indices):
-                yield i, later if later is not None else ids[k]
+                    outcomes = [exc] * len(indices)
+                except Exception as exc:  # e.g. AccessDenied: these attempts fail
+                    outcomes = [exc] * len(indices)
+            yield from zip(indices, outcomes, strict=True)
         for i, _ in singles:
             if later is None:
                 try:
@@ -310,7 +309,7 @@ class AwsBatchBackend(Backend):
                     continue
                 except SubmitLater as exc:
                     later = exc
-                except BadRuntimeAttribute as exc:
+                except Exception as exc:
                     yield i, exc
                     continue
             yield i, later
@@ -341,12 +340,12 @@ class AwsBatchBackend(Backend):
         members = [arrays.Member(job_name(r), r.call_root) for r in requests]
         name = arrays.array_name(first.call_fqn, first.workflow_id, [m.job_name for m in members])
         prefix = arrays.array_prefix(options.script_prefix, first.workflow_id, name)
+        definition = self.definitions.arn_for(spec)  # SubmitLater when it cannot now
         try:
             scripts_url = self.arrays.stage(prefix, name, [r.script for r in requests], members)
-            definition = self.definitions.arn_for(spec)
         except ClientError as err:
             if is_retryable(err):
-                raise SubmitLater(f"preparing the array job: {err}") from err
+                raise SubmitLater(f"staging the array's scripts: {err}") from err
             raise
         tags = job_tags(first)
         del tags["ironside:shard"], tags["ironside:attempt"]
@@ -521,18 +520,40 @@ class AwsBatchBackend(Backend):
         """After a restart: the id of a job already submitted for ``request``.
 
         An array child is found through the workflow's array manifests (array name and
-        index) and its array by name; a single job by its unique name.
+        index) and its array by name; a single job by its unique name. ``SubmitLater``
+        when S3 or ListJobs is throttled or fails: asked again at a later tick.
         """
         runtime = self.runtime_of(request.runtime)
         queue = self.queue_for(request, runtime)
         name = job_name(request)
         script_prefix = self.options_of(request.options).script_prefix
-        for array, index in self.arrays.places(script_prefix, request.workflow_id, name):
-            array_id = self._array_ids.get(array) or self._find_by_name(queue, array)
+        try:
+            places = self.arrays.places(script_prefix, request.workflow_id, name)
+        except ClientError as err:
+            if not is_retryable(err):
+                raise
+            raise SubmitLater(f"reading the workflow's array manifests: {err}") from err
+        for array, index in places:
+            array_id = self._array_ids.get(array) or self._lookup(queue, array)
             if array_id is not None:
                 self._array_ids[array] = array_id
                 return arrays.child_id(array_id, index)
-        return self._find_by_name(queue, name)
+        return self._lookup(queue, name)
+
+    def _lookup(self, queue: str, name: str) -> str | None:
+        """``_find_by_name`` through the API limiter; ``SubmitLater`` when it cannot now."""
+        if not self._api_limiter.try_acquire():
+            raise SubmitLater("finding the job by name: no API token now")
+        try:
+            found = self._find_by_name(queue, name)
+        except ClientError as err:
+            if not is_retryable(err):
+                raise
+            if is_throttling(err):
+                self._api_limiter.on_throttle()
+            raise SubmitLater(f"finding the job by name (ListJobs): {err}") from err
+        self._api_limiter.on_success()
+        return found
 
     def recover(self, request: JobRequest, job_id: str | None) -> str | None:
         """After a restart: the stored id, else a job found by its unique name, else None."""

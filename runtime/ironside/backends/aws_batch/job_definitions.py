@@ -18,12 +18,17 @@ import hashlib
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from ironside.backends.base import SubmitLater
+
 from .runtime_attributes import BatchRuntime
-from .throttle import AdaptiveRateLimiter, call_with_retries
+from .throttle import AdaptiveRateLimiter, is_retryable, is_throttling
 
 FETCH_AND_RUN = "/usr/local/bin/fetch_and_run.sh"
 AWS_CLI = "/usr/local/aws-cli"
@@ -119,22 +124,20 @@ class DefinitionSpec:
 
 
 class JobDefinitions:
-    """Resolves specs to job definition ARNs, registering each distinct one at most once."""
+    """Resolves specs to job definition ARNs, registering each distinct one at most once.
 
-    def __init__(
-        self,
-        batch: Any,
-        *,
-        attempts: int,
-        limiter: AdaptiveRateLimiter,
-        sleep: Callable[[float], None],
-    ) -> None:
+    Never waits on the caller's (the scheduler's) thread: on throttling (which slows
+    ``limiter`` down), or on a 5xx (up to ``attempts`` in a row for one spec, then the error
+    is raised) it raises ``SubmitLater`` and the engine asks again at a later tick.
+    """
+
+    def __init__(self, batch: Any, *, attempts: int, limiter: AdaptiveRateLimiter) -> None:
         self._batch = batch
         self._attempts = attempts
         self._limiter = limiter
-        self._sleep = sleep
         self._arns: dict[DefinitionSpec, str] = {}
         self._locks: dict[DefinitionSpec, threading.Lock] = {}
+        self._failures: Counter[DefinitionSpec] = Counter()
         self._guard = threading.Lock()
 
     def arn_for(self, spec: DefinitionSpec) -> str:
@@ -153,10 +156,20 @@ class JobDefinitions:
         """Drop a memoised ARN (its definition was deregistered outside this process)."""
         self._arns.pop(spec, None)
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        return call_with_retries(
-            fn, attempts=self._attempts, limiter=self._limiter, sleep=self._sleep
-        )
+    def _call(self, spec: DefinitionSpec, fn: Callable[[], Any]) -> Any:
+        try:  # not paced: one or two calls per distinct definition
+            result = fn()
+        except ClientError as err:
+            if is_throttling(err):
+                self._limiter.on_throttle()
+                raise SubmitLater(f"job definition call throttled: {err}") from err
+            if is_retryable(err) and self._failures[spec] + 1 < self._attempts:
+                self._failures[spec] += 1
+                raise SubmitLater(f"job definition call failed, to be tried again: {err}") from err
+            raise
+        self._limiter.on_success()
+        self._failures.pop(spec, None)
+        return result
 
     def _find(self, spec: DefinitionSpec) -> str | None:
         found: list[dict[str, Any]] = []
@@ -165,7 +178,7 @@ class JobDefinitions:
             args: dict[str, Any] = {"jobDefinitionName": spec.name(), "status": "ACTIVE"}
             if token:
                 args["nextToken"] = token
-            page = self._call(functools.partial(self._batch.describe_job_definitions, **args))
+            page = self._call(spec, functools.partial(self._batch.describe_job_definitions, **args))
             found += page.get("jobDefinitions", [])
             token = page.get("nextToken")
             if not token:
@@ -177,5 +190,5 @@ class JobDefinitions:
 
     def _register(self, spec: DefinitionSpec) -> str:
         request = spec.register_request()
-        response = self._call(lambda: self._batch.register_job_definition(**request))
+        response = self._call(spec, lambda: self._batch.register_job_definition(**request))
         return str(response["jobDefinitionArn"])
