@@ -7,7 +7,10 @@
 #
 # Environment:
 #   BATCH_FILE_TYPE            must be "script"
-#   BATCH_FILE_S3_URL          s3://bucket/key of the task script
+#   BATCH_FILE_S3_URL          s3://bucket/key of the task script; for an array job's child,
+#                              s3://bucket/prefix/ (ending in /): the script is at
+#                              prefix/$AWS_BATCH_JOB_ARRAY_INDEX
+#   AWS_BATCH_JOB_ARRAY_INDEX  set by AWS Batch in an array job's children
 #   FETCH_AND_RUN_ATTEMPTS     download attempts (default 5)
 #   FETCH_AND_RUN_SLEEP_BASE   seconds; attempt n waits n * base before the next (default 2)
 #   FETCH_AND_RUN_AWS_CLI      the preferred CLI (default /usr/local/aws-cli/v2/current/bin/aws)
@@ -52,11 +55,21 @@ download() {
   fi
 }
 
+# array_index: the child's index (an array job's script URL is a prefix ending in /).
+array_index() {
+  local index=${AWS_BATCH_JOB_ARRAY_INDEX:-}
+  case "$index" in
+    '' | *[!0-9]*) die "BATCH_FILE_S3_URL ends in / (an array job's scripts) but AWS_BATCH_JOB_ARRAY_INDEX is '$index', not an index" ;;
+  esac
+  echo "$index"
+}
+
 main() {
   [ "${BATCH_FILE_TYPE:-}" = "script" ] \
     || die "BATCH_FILE_TYPE must be 'script', not '${BATCH_FILE_TYPE:-}'"
   local url=${BATCH_FILE_S3_URL:-}
   case "$url" in
+    s3://?*/?*/) url="$url$(array_index)" || exit 1 ;;
     s3://?*/?*) ;;
     *) die "BATCH_FILE_S3_URL must be s3://bucket/key, not '$url'" ;;
   esac

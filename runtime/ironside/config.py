@@ -50,6 +50,8 @@ KNOWN_PROVIDER_CONFIG = {
     "submit-rate",
     "submit-rate-min",
     "submit-rate-max",
+    "array-jobs",
+    "array-jobs-min-size",
     "root",
     "concurrent-job-limit",
     "numSubmitAttempts",

@@ -6,7 +6,9 @@ agent: a botocore ``after-call`` hook on the engine's Batch client runs each new
 job's command (the launch template's ``fetch_and_run.sh``, with the job's
 environment, ``AWS_BATCH_JOB_ID`` set, the venv's AWS CLI as the host CLI and
 ``AWS_ENDPOINT_URL`` at the moto server) inside the submission, so the job's
-files are in S3 before the engine can see the job finished.
+files are in S3 before the engine can see the job finished. An array job's
+children run one after another, each with ``AWS_BATCH_JOB_ID=<array id>:<index>``
+and ``AWS_BATCH_JOB_ARRAY_INDEX``, as on Batch.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +74,14 @@ def make_queue(endpoint: str, name: str = "default") -> str:
     return make_batch_queue(client("batch", endpoint), client("iam", endpoint), name)
 
 
-def config_text(queue_arn: str, database: str, job_limit: int = 20) -> str:
-    """An ``ironside run`` config: AWS Batch by Cromwell's keys, SQLite state."""
+def config_text(
+    queue_arn: str, database: str, job_limit: int = 20, array_jobs: str | None = None
+) -> str:
+    """An ``ironside run`` config: AWS Batch by Cromwell's keys, SQLite state.
+
+    ``array_jobs``: the ``array-jobs`` key's value (None: the engine's default, auto).
+    """
+    arrays = "" if array_jobs is None else f'array-jobs = "{array_jobs}"'
     return f"""
 backend {{
   default = "AWSBatch"
@@ -82,6 +92,7 @@ backend {{
         root = "s3://{ROOT_BUCKET}/cromwell-execution"
         concurrent-job-limit = {job_limit}
         numSubmitAttempts = 6
+        {arrays}
         default-runtime-attributes {{
           queueArn = "{queue_arn}"
           scriptBucketName = "{SCRIPT_BUCKET}"
@@ -122,8 +133,11 @@ class JobAgent:
         self.batch = client("batch", endpoint)
         self.s3 = client("s3", endpoint)
         self.runs: list[subprocess.CompletedProcess[str]] = []
-        self.job_ids: list[str] = []
-        self.before_run: Callable[[str], None] | None = None
+        self.job_ids: list[str] = []  # single jobs' and array children's, in run order
+        self.arrays: dict[str, int] = {}  # array job id -> size
+        self.seconds = 0.0  # time spent playing jobs (inside the engine's SubmitJob calls)
+        #: called with each job id before it runs; answers False: the job does not run
+        self.before_run: Callable[[str], bool | None] | None = None
         (scratch / "cromwell_root").mkdir(parents=True, exist_ok=True)
 
     @property
@@ -136,16 +150,47 @@ class JobAgent:
         batch.meta.events.register("after-call.batch.SubmitJob", self._on_submit)
 
     def _on_submit(self, parsed: dict[str, Any], **_: Any) -> None:
+        started = time.monotonic()
+        try:
+            self._run_submitted(parsed)
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def _run_submitted(self, parsed: dict[str, Any]) -> None:
         if "jobId" not in parsed:
             return  # a failed call (e.g. an injected throttling error)
         job_id = parsed["jobId"]
         job = self.batch.describe_jobs(jobs=[job_id])["jobs"][0]
         env = {e["name"]: e["value"] for e in job["container"]["environment"]}
+        size = job.get("arrayProperties", {}).get("size")
+        if size is None:
+            self._play(job_id, env, env["IRONSIDE_CALL_ROOT"])
+            return
+        self.arrays[job_id] = size
+        roots = self.call_roots(env["BATCH_FILE_S3_URL"])
+        children = [
+            (f"{job_id}:{i}", {**env, "AWS_BATCH_JOB_ARRAY_INDEX": str(i)}, roots[i])
+            for i in range(size)
+        ]
+        if self.mode == "rc-only":  # as many hosts would: 16 at a time
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(lambda child: self._play(*child), children))
+            return
+        for child in children:
+            self._play(*child)
+
+    def call_roots(self, scripts_url: str) -> list[str]:
+        """The call root at each index of an array (from the engine's manifest of it)."""
+        bucket, _, prefix = scripts_url[len("s3://") :].partition("/")
+        body = self.s3.get_object(Bucket=bucket, Key=f"{prefix}manifest.json")["Body"].read()
+        return [member["callRoot"] for member in json.loads(body)["members"]]
+
+    def _play(self, job_id: str, env: dict[str, str], call_root: str) -> None:
         self.job_ids.append(job_id)
-        if self.before_run is not None:
-            self.before_run(job_id)
+        if self.before_run is not None and self.before_run(job_id) is False:
+            return
         if self.mode == "rc-only":
-            bucket, _, prefix = env["IRONSIDE_CALL_ROOT"][len("s3://") :].partition("/")
+            bucket, _, prefix = call_root[len("s3://") :].partition("/")
             self.s3.put_object(Bucket=bucket, Key=f"{prefix}/execution/rc", Body=b"0\n")
             return
         self.runs.append(self._run(job_id, env))

@@ -169,7 +169,8 @@ def test_workflow_succeeds_on_batch(
     assert [_read(s3, u) for u in out["main.uppers"]] == ["ALPHA\nBETA\n", "GAMMA\n"]
     assert _read(s3, out["main.total"]) == "sum\n3\n"
     assert sorted(u.rsplit("/", 1)[1] for u in out["main.texts"]) == ["note.txt", "total.txt"]
-    assert _calls(world["counters"], "SubmitJob") == 3
+    assert _calls(world["counters"], "SubmitJob") == 2  # the scatter's array job, the summary
+    assert len(agent.arrays) == 1 and list(agent.arrays.values()) == [2]
     assert _calls(world["counters"], "RegisterJobDefinition") == 1  # one image, one role
     # isolation
     wheres = [_read(s3, u).strip() for u in out["main.wheres"]]
@@ -202,11 +203,11 @@ def test_restarted_engine_finishes_without_resubmitting(
         mp.setattr(wiring, "make_clients", crash_on_first_poll)
         with pytest.raises(Crash):
             _run(world)
-    assert _calls(world["counters"], "SubmitJob") == 2  # the scatter's two shards
+    assert _calls(world["counters"], "SubmitJob") == 1  # the scatter's two shards: one array
     wf_id, status = _workflow(world["db"])
     assert status == "Running"
     assert _run(world, "--resume", wf_id) == 0, capsys.readouterr().err
-    assert _calls(world["counters"], "SubmitJob") == 3  # one per task: nothing resubmitted
+    assert _calls(world["counters"], "SubmitJob") == 2  # nothing resubmitted
     out = capsys.readouterr().out
     result = json.loads(out[out.index("{") :])
     assert result["id"] == wf_id

@@ -88,7 +88,9 @@ def test_server_killed_after_85_submits_adopts_them_on_restart(
 ) -> None:
     queue = make_queue(endpoint, "restart")
     conf = tmp_path / "ironside.conf"
-    text = config_text(queue, str(tmp_path / "ironside.sqlite"), job_limit=SHARDS)
+    text = config_text(
+        queue, str(tmp_path / "ironside.sqlite"), job_limit=SHARDS, array_jobs="never"
+    )
     conf.write_text(
         text.replace("numSubmitAttempts = 6", "numSubmitAttempts = 6\n submit-rate = 1000")
     )

@@ -93,6 +93,16 @@ def test_runs_the_script_and_exits_with_its_code(endpoint: str, tmp_path: Path) 
     assert (tmp_path / "work" / "result.txt").read_text() == "out\n"
 
 
+def test_array_child_runs_the_script_at_its_index(endpoint: str, tmp_path: Path) -> None:
+    """An array job's URL is its scripts' prefix: each child runs ``<prefix><index>``."""
+    for index in range(3):
+        _put(endpoint, f"arrays/wf/name/{index}", f"echo child {index}; exit {10 + index}\n")
+    for index in (0, 2):
+        env = {"AWS_BATCH_JOB_ARRAY_INDEX": str(index)}
+        result = _run(endpoint, tmp_path, f"s3://{BUCKET}/arrays/wf/name/", **env)
+        assert (result.returncode, result.stdout) == (10 + index, f"child {index}\n"), result.stderr
+
+
 def test_zero_exit_code_passes_through(endpoint: str, tmp_path: Path) -> None:
     url = _put(endpoint, "scripts/ok", "true\n")
     assert _run(endpoint, tmp_path, url).returncode == 0
@@ -170,6 +180,14 @@ def test_prefers_the_host_cli_when_mounted(endpoint: str, tmp_path: Path) -> Non
         ({"BATCH_FILE_S3_URL": "https://x/y"}, "BATCH_FILE_S3_URL must be s3://bucket/key"),
         ({"BATCH_FILE_S3_URL": "s3://bucket-only"}, "BATCH_FILE_S3_URL must be s3://bucket/key"),
         ({"FETCH_AND_RUN_SLEEP_BASE": "soon"}, "must be whole numbers"),
+        (
+            {"BATCH_FILE_S3_URL": f"s3://{BUCKET}/arrays/a/"},
+            "AWS_BATCH_JOB_ARRAY_INDEX is '', not an index",
+        ),
+        (
+            {"BATCH_FILE_S3_URL": f"s3://{BUCKET}/arrays/a/", "AWS_BATCH_JOB_ARRAY_INDEX": "x1"},
+            "AWS_BATCH_JOB_ARRAY_INDEX is 'x1', not an index",
+        ),
     ],
 )
 def test_bad_environment_is_rejected(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +132,31 @@ class Backend(ABC):
     @abstractmethod
     def submit(self, request: JobRequest) -> str:
         """Start the job; return its backend job id. Must not block on the job."""
+
+    def submit_all(self, requests: Sequence[JobRequest]) -> Iterator[tuple[int, str | Exception]]:
+        """Start the jobs of all attempts prepared in one dispatch.
+
+        Yields (index into ``requests``, outcome) once per request as each becomes known:
+        the job id, or the exception submitting it raised (``SubmitLater``: try again
+        later; any other: the attempt failed). A backend may group requests (AWS Batch:
+        one array job for alike shards). The default submits one at a time, each only when
+        the previous one's outcome was taken, and from the first ``SubmitLater`` on answers
+        ``SubmitLater`` for the rest without trying them.
+        """
+        later: SubmitLater | None = None
+        for i, request in enumerate(requests):
+            if later is not None:
+                yield i, later
+                continue
+            try:
+                job_id = self.submit(request)
+            except SubmitLater as exc:
+                later = exc
+                yield i, exc
+            except Exception as exc:  # this attempt's failure (the engine fails the call)
+                yield i, exc
+            else:
+                yield i, job_id
 
     @abstractmethod
     def poll(self, job_ids: Sequence[str]) -> Mapping[str, JobState]:

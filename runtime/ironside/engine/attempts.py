@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,17 +124,38 @@ class CallAttempts:
         self.recorder.attempt_intent(cr)
         cr.intent_recorded = True
 
-    def submit(self, cr: CallRun, request: JobRequest) -> str:
-        """Adopt (after a restart) or submit the attempt's job; ``SubmitLater`` passes through."""
-        job_id = self.backend.recover(request, cr.job_id) if cr.recover else None
-        if job_id is None:
-            job_id = self.backend.submit(request)
+    def submit_all(self, crs: Sequence[CallRun]) -> Iterator[tuple[CallRun, str | Exception]]:
+        """Adopt (after a restart) or submit the attempts' jobs, the fresh ones in one
+        backend call (``Backend.submit_all``, which may group them).
+
+        Yields each attempt with its job id (recorded) or the exception the backend
+        answered (``SubmitLater``, ``BadRuntimeAttribute``, any other), as each is known.
+        """
+        fresh: list[CallRun] = []
+        for cr in crs:
+            assert cr.request is not None
+            try:
+                job_id = self.backend.recover(cr.request, cr.job_id) if cr.recover else None
+            except Exception as exc:  # SubmitLater (ListJobs throttled), or the attempt failed
+                yield cr, exc
+                continue
+            if job_id is None:
+                fresh.append(cr)
+                continue
+            self._submitted(cr, job_id)
+            yield cr, job_id
+        requests = [cr.request for cr in fresh if cr.request is not None]
+        for i, outcome in self.backend.submit_all(requests):
+            if isinstance(outcome, str):
+                self._submitted(fresh[i], outcome)
+            yield fresh[i], outcome
+
+    def _submitted(self, cr: CallRun, job_id: str) -> None:
         cr.job_id = job_id
         cr.request = None
         self.counts["running"] += 1
         self.recorder.attempt_submitted(cr, None if cr.recover else self.backend.pid(job_id))
         self._backend_metadata(cr)
-        return job_id
 
     def _check_runtime(self, cr: CallRun) -> None:
         try:

@@ -369,31 +369,38 @@ class Engine:
                 self.prepared.append(cr)
 
     def _submit_prepared(self) -> None:
+        """Every prepared attempt in one backend call (which may group them into arrays)."""
+        crs = []
         while self.prepared:
             cr = self.prepared.popleft()
             if cr.wf.stopping():
                 self.recorder.attempt_aborted(cr)
                 self.graph.dec_active(cr.wf)
                 continue
-            try:
-                job_id = self.attempts.submit(cr, cr.request)
-            except SubmitLater:
-                self.prepared.appendleft(cr)  # throttled: poll, then try again
-                self._throttled = True
-                return
-            except BadRuntimeAttribute as exc:
-                self.attempts.fail(cr, f"{cr.key}: {exc}", retry=False)
-                continue
-            except Exception as exc:  # e.g. AccessDenied: this call fails, not the engine
-                if is_store_fault(exc):
-                    self.prepared.appendleft(cr)
-                    raise
-                log.warning("%s: submitting the job failed", cr.key, exc_info=True)
-                self.attempts.fail(cr, f"{cr.key}: submitting the job failed: {exc}")
-                continue
-            self.running[job_id] = cr
-            self._throttled = False
-            failpoints.hit("submitted")
+            crs.append(cr)
+        later: list[CallRun] = []
+        unanswered = {id(cr): cr for cr in crs}
+        store_fault: Exception | None = None
+        try:
+            for cr, outcome in self.attempts.submit_all(crs):
+                del unanswered[id(cr)]
+                if isinstance(outcome, str):
+                    self.running[outcome] = cr
+                    failpoints.hit("submitted")
+                elif isinstance(outcome, SubmitLater) or is_store_fault(outcome):
+                    later.append(cr)  # throttled (or the store is down): poll, then try again
+                    if not isinstance(outcome, SubmitLater):
+                        store_fault = store_fault or outcome
+                elif isinstance(outcome, BadRuntimeAttribute):
+                    self.attempts.fail(cr, f"{cr.key}: {outcome}", retry=False)
+                else:  # e.g. AccessDenied: this call fails, not the engine
+                    log.warning("%s: submitting the job failed", cr.key, exc_info=outcome)
+                    self.attempts.fail(cr, f"{cr.key}: submitting the job failed: {outcome}")
+        finally:
+            self.prepared.extendleft(reversed(later + list(unanswered.values())))
+            self._throttled = bool(later)
+        if store_fault is not None:
+            raise store_fault
 
     def _backend_has_room(self) -> bool:
         free = self.backend.available_slots()

@@ -101,8 +101,8 @@ class Harness:
 
 @pytest.fixture
 def harness(config: dict[str, Any], batch: Any, s3: Any, tmp_path: Path) -> Iterator[Harness]:
-    """The harness on moto."""
-    h = Harness(config, batch, s3, tmp_path)
+    """The harness on moto, one job per shard (arrays: ``test_batch_arrays``)."""
+    h = Harness({**config, "array-jobs": "never"}, batch, s3, tmp_path)
     yield h
     h.files.close()
 

@@ -171,3 +171,34 @@ def test_an_engine_in_a_hurry_gets_last_known_states(s3: Any, clock: FakeClock) 
     clock.now += 0.5
     poller.poll(["j1"])
     assert Batch.calls == 2
+
+
+def test_many_finished_jobs_read_their_rc_in_parallel(s3: Any, clock: FakeClock) -> None:
+    """250 ended array children: each one's own rc (call roots from the engine); an S3 500
+    on one read leaves that job RUNNING until the next poll, a missing rc is FAILED."""
+    roots = {f"arr:{i}": f"s3://{ROOT_BUCKET}/wf/1/call-a/shard-{i}" for i in range(250)}
+    for i in range(248):
+        s3.put_object(Bucket=ROOT_BUCKET, Key=f"wf/1/call-a/shard-{i}/execution/rc", Body=b"%d" % i)
+
+    def fail_shard_248(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"].startswith("wf/1/call-a/shard-248/"):
+            raise ClientError(
+                {"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                "GetObject",
+            )
+
+    s3.meta.events.register("provide-client-params.s3.GetObject", fail_shard_248)
+
+    class Batch:
+        def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+            # an array child's environment is its array's: no call root in it
+            return {"jobs": [{"jobId": j, "status": "SUCCEEDED", "container": {}} for j in jobs]}
+
+    limiter = AdaptiveRateLimiter(100.0, clock=clock, sleep=clock.sleep)
+    poller = StatusPoller(Batch(), s3, limiter=limiter, clock=clock, min_gap=0.0)
+    poller.call_roots.update(roots)
+    states = poller.poll(list(roots))
+    assert [states[f"arr:{i}"].return_code for i in range(248)] == list(range(248))
+    assert states["arr:248"].status is JobStatus.RUNNING
+    assert states["arr:249"].status is JobStatus.FAILED
+    assert "no rc at" in (states["arr:249"].reason or "")

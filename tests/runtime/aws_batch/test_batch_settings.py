@@ -122,6 +122,11 @@ def test_dockerhub_token_never_in_repr() -> None:
         ("submit-rate-min", 50, "submit-rate-min: 50.0 is above submit-rate 10.0"),
         ("submit-rate-max", -1, "submit-rate-max"),
         ("submit-rate-max", 5, "submit-rate-max: 5.0 is below submit-rate 10.0"),
+        ("array-jobs", "always", "array-jobs: 'always' is not one of auto, never"),
+        ("array-jobs", True, "array-jobs: True is not one of auto, never"),
+        ("array-jobs-min-size", 1, "array-jobs-min-size: 1 is below 2"),
+        ("array-jobs-min-size", 10_001, "array-jobs-min-size: 10001 is above 10000"),
+        ("array-jobs-min-size", "few", "array-jobs-min-size: 'few' is not an integer"),
     ],
 )
 def test_bad_config_names_the_key(path: str, value: Any, named: str) -> None:

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from ironside.filesystems.dispatch import FileSystems
 from ironside.tasks import FileTransfer
 from ironside.tasks.s3_localizer import HTTP_PREFIXES, BatchLocalizer, download_inputs, map_inputs
 
+from . import arrays
 from .images import pulled_image
 from .job_definitions import DefinitionSpec, JobDefinitions
 from .options import BatchOptions, parse_options
@@ -60,6 +61,8 @@ class SubmittedJob:
     queue_arn: str
     call_key: tuple[str, str, int]  # (workflow id, call, shard): attempts of one call share it
     preemptible: int
+    array_job_id: str | None = None  # an array child: its array's job id
+    array_index: int | None = None
 
 
 def _definition_gone(err: ClientError) -> bool:
@@ -105,22 +108,26 @@ def _tag_text(text: str) -> str:
     return _UNSAFE_TAG.sub("_", text)
 
 
-def container_overrides(runtime: BatchRuntime, script_url: str, call_root: str) -> dict[str, Any]:
-    """The task's real cpu, memory and GPUs, and the environment ``fetch_and_run.sh`` reads."""
+def container_overrides(
+    runtime: BatchRuntime, script_url: str, call_root: str | None
+) -> dict[str, Any]:
+    """The task's real cpu, memory and GPUs, and the environment ``fetch_and_run.sh`` reads.
+
+    An array job's ``script_url`` is its scripts' prefix and it has no one call root.
+    """
     resources = [
         {"type": "VCPU", "value": str(runtime.vcpus)},
         {"type": "MEMORY", "value": str(runtime.memory_mib)},
     ]
     if runtime.gpu_count:
         resources.append({"type": "GPU", "value": str(runtime.gpu_count)})
-    return {
-        "resourceRequirements": resources,
-        "environment": [
-            {"name": "BATCH_FILE_TYPE", "value": "script"},
-            {"name": "BATCH_FILE_S3_URL", "value": script_url},
-            {"name": CALL_ROOT_ENV, "value": call_root},
-        ],
-    }
+    environment = [
+        {"name": "BATCH_FILE_TYPE", "value": "script"},
+        {"name": "BATCH_FILE_S3_URL", "value": script_url},
+    ]
+    if call_root is not None:
+        environment.append({"name": CALL_ROOT_ENV, "value": call_root})
+    return {"resourceRequirements": resources, "environment": environment}
 
 
 class AwsBatchBackend(Backend):
@@ -162,6 +169,7 @@ class AwsBatchBackend(Backend):
             batch, attempts=self.settings.num_create_definition_attempts, limiter=api_limiter
         )
         self.scripts = ScriptStager(s3, self.settings.script_bucket)
+        self.arrays = arrays.ArrayStager(s3, self.settings.script_bucket)
         self.poller = StatusPoller(
             batch, s3, limiter=api_limiter, clock=clock, rng=self._rng, min_gap=1.0 / poll_rate
         )
@@ -171,6 +179,8 @@ class AwsBatchBackend(Backend):
         self._counted: set[str] = set()
         self._uncertain: set[str] = set()  # job names a 5xx SubmitJob may have created
         self._terminating: set[str] = set()  # aborts Batch has not taken yet (throttled)
+        self._children: dict[str, set[str]] = {}  # array job id -> its children not yet ended
+        self._array_ids: dict[str, str] = {}  # array job name -> id (submitted or adopted)
         self._lock = threading.Lock()
 
     # -- validation (no AWS calls) -------------------------------------------------
@@ -254,10 +264,124 @@ class AwsBatchBackend(Backend):
             call_key(request),
             runtime.preemptible,
         )
-        with self._lock:
-            self._active.add(job_id)
-            self.jobs[job_id] = job
+        self._track(job, request.call_root)
         return job_id
+
+    def _track(self, job: SubmittedJob, call_root: str) -> None:
+        """Remember a submitted (or adopted) job: in flight, its metadata, where its rc is."""
+        with self._lock:
+            self._active.add(job.job_id)
+            self.jobs[job.job_id] = job
+            if job.array_job_id is not None:
+                self._children.setdefault(job.array_job_id, set()).add(job.job_id)
+        self.poller.call_roots[job.job_id] = call_root
+
+    def submit_all(self, requests: Sequence[JobRequest]) -> Iterator[tuple[int, str | Exception]]:
+        """Alike first attempts of a scatter's call as array jobs, the rest one by one.
+
+        Per request its job id (a child's: ``<array id>:<index>``), ``SubmitLater``
+        (throttled, or beyond ``concurrent-job-limit``) or the error that failed it.
+        """
+        room = self._job_room()
+        keyed: list[tuple[int, Hashable | None]] = []
+        for i, request in enumerate(requests):
+            if room is not None and len(keyed) >= room:
+                yield i, SubmitLater(f"concurrent-job-limit {self.settings.concurrent_job_limit}")
+                continue
+            try:
+                keyed.append((i, self._array_key(request)))
+            except Exception as exc:  # BadRuntimeAttribute, ...: this attempt fails
+                yield i, exc
+        chunks, singles = arrays.group(keyed, lambda item: item[1], self.settings.array_min_size)
+        later: SubmitLater | None = None
+        for chunk in chunks:
+            indices = [i for i, _ in chunk]
+            outcomes: Sequence[str | Exception] = [later] * len(indices) if later else []
+            if later is None:
+                try:
+                    outcomes = self._submit_array([requests[i] for i in indices])
+                except SubmitLater as exc:
+                    later = exc
+                    outcomes = [exc] * len(indices)
+                except Exception as exc:  # e.g. AccessDenied: these attempts fail
+                    outcomes = [exc] * len(indices)
+            yield from zip(indices, outcomes, strict=True)
+        for i, _ in singles:
+            if later is None:
+                try:
+                    yield i, self.submit(requests[i])
+                    continue
+                except SubmitLater as exc:
+                    later = exc
+                except Exception as exc:
+                    yield i, exc
+                    continue
+            yield i, later
+
+    def _array_key(self, request: JobRequest) -> Hashable | None:
+        """What an array's members share (None: a single job): call, definition, resources."""
+        runtime = self.runtime_of(request.runtime)
+        if self.settings.array_jobs == "never" or request.attempt != 1 or request.shard < 0:
+            return None
+        options = self.options_of(request.options)
+        return (
+            request.workflow_id,
+            request.call_fqn,
+            self.queue_for(request, runtime),
+            runtime,
+            options,
+        )
+
+    def _submit_array(self, requests: Sequence[JobRequest]) -> list[str]:
+        """Stage the scripts and manifest, then one SubmitJob of an array; the children's ids."""
+        first = requests[0]
+        runtime = self.runtime_of(first.runtime)
+        options = self.options_of(first.options)
+        if not self.submit_limiter.try_acquire():
+            raise SubmitLater(f"SubmitJob rate {self.submit_limiter.rate:.2f}/s: no token now")
+        image = pulled_image(runtime.docker, self.settings.docker_mirror)
+        spec = DefinitionSpec.for_call(image, options.job_role_arn, runtime)
+        members = [arrays.Member(job_name(r), r.call_root) for r in requests]
+        name = arrays.array_name(first.call_fqn, first.workflow_id, [m.job_name for m in members])
+        prefix = arrays.array_prefix(options.script_prefix, first.workflow_id, name)
+        definition = self.definitions.arn_for(spec)  # SubmitLater when it cannot now
+        try:
+            scripts_url = self.arrays.stage(prefix, name, [r.script for r in requests], members)
+        except ClientError as err:
+            if is_retryable(err):
+                raise SubmitLater(f"staging the array's scripts: {err}") from err
+            raise
+        tags = job_tags(first)
+        del tags["ironside:shard"], tags["ironside:attempt"]
+        args: dict[str, Any] = {
+            "jobName": name,
+            "jobQueue": self.queue_for(first, runtime),
+            "jobDefinition": definition,
+            "arrayProperties": {"size": len(requests)},
+            "containerOverrides": container_overrides(runtime, scripts_url, None),
+            "tags": tags,
+            "propagateTags": True,
+        }
+        array_id = self._submit_with_definition(spec, args)
+        self._array_ids[name] = array_id
+        ids = []
+        for index, request in enumerate(requests):
+            job = SubmittedJob(
+                arrays.child_id(array_id, index),
+                name,
+                runtime.docker,
+                image,
+                args["jobDefinition"],
+                f"{scripts_url}{index}",
+                args["jobQueue"],
+                call_key(request),
+                runtime.preemptible,
+                array_id,
+                index,
+            )
+            self._track(job, request.call_root)
+            ids.append(job.job_id)
+        return ids
 
     def _submit_with_definition(self, spec: DefinitionSpec, args: dict[str, Any]) -> str:
         """SubmitJob; if the memoised definition was deregistered outside, register it again."""
@@ -323,11 +447,21 @@ class AwsBatchBackend(Backend):
                 if state.status.terminal:
                     self._active.discard(job_id)
                     self._terminating.discard(job_id)
+                    self._child_ended(job_id)
                 else:
                     self._active.add(job_id)
                 if state.retryable and job_id in self.jobs:
                     states[job_id] = self._spot_reclaimed(self.jobs[job_id], state)
         return states
+
+    def _child_ended(self, job_id: str) -> None:
+        """Forget an ended array child; the array with it once no child runs (lock held)."""
+        array_id = arrays.array_of(job_id)
+        children = self._children.get(array_id) if array_id else None
+        if children is not None:
+            children.discard(job_id)
+            if not children:
+                del self._children[array_id]  # type: ignore[arg-type]
 
     def _spot_reclaimed(self, job: SubmittedJob, state: JobState) -> JobState:
         """Count a Spot reclaim of the call; past ``preemptible``: fallback queue or fail."""
@@ -347,40 +481,75 @@ class AwsBatchBackend(Backend):
         """TerminateJob (cancels a queued job, stops a running one); idempotent.
 
         Never waits: throttled or refused with a 5xx, it is sent again at each
-        poll until Batch takes it (or the job ends).
+        poll until Batch takes it (or the job ends). An array child's abort goes
+        at the next poll, so that aborting every child of an array is one
+        TerminateJob of the array (a child alone is terminated by its own id).
         """
         with self._lock:
             self._terminating.add(job_id)
-        self._send_terminations()
+        if arrays.array_of(job_id) is None:
+            self._send_terminations()
+
+    def _termination_targets(self) -> list[tuple[str, set[str]]]:
+        """(id to terminate, the aborts it settles): an array whose running children are
+        all being aborted is one target; other children and single jobs are their own."""
+        with self._lock:
+            pending = set(self._terminating)
+            targets: list[tuple[str, set[str]]] = []
+            for array_id, children in self._children.items():
+                if children and children <= pending:
+                    targets.append((array_id, set(children)))
+                    pending -= children
+        return targets + [(job_id, {job_id}) for job_id in sorted(pending)]
 
     def _send_terminations(self) -> None:
         """TerminateJob for every abort not yet taken, while the limiter has tokens."""
-        with self._lock:
-            pending = sorted(self._terminating)
-        for job_id in pending:
+        for target, settled in self._termination_targets():
             if not self.submit_limiter.try_acquire():
                 return
             try:
-                self._batch.terminate_job(jobId=job_id, reason=ABORT_REASON)
+                self._batch.terminate_job(jobId=target, reason=ABORT_REASON)
             except ClientError as err:
                 if is_retryable(err):
                     if is_throttling(err):
                         self.submit_limiter.on_throttle()
                     return
-                log.warning("TerminateJob %s refused: %s", job_id, err)
+                log.warning("TerminateJob %s refused: %s", target, err)
             else:
                 self.submit_limiter.on_success()
             with self._lock:
-                self._terminating.discard(job_id)
+                self._terminating -= settled
 
     def adopt(self, request: JobRequest) -> str | None:
-        """After a restart: the id of a job already submitted for ``request``, found by name
-        (``SubmitLater`` when ListJobs is throttled or fails: asked again at a later tick)."""
+        """After a restart: the id of a job already submitted for ``request``.
+
+        An array child is found through the workflow's array manifests (array name and
+        index) and its array by name; a single job by its unique name. ``SubmitLater``
+        when S3 or ListJobs is throttled or fails: asked again at a later tick.
+        """
         runtime = self.runtime_of(request.runtime)
+        queue = self.queue_for(request, runtime)
+        name = job_name(request)
+        script_prefix = self.options_of(request.options).script_prefix
+        try:
+            places = self.arrays.places(script_prefix, request.workflow_id, name)
+        except ClientError as err:
+            if not is_retryable(err):
+                raise
+            raise SubmitLater(f"reading the workflow's array manifests: {err}") from err
+        for array, index in places:
+            array_id = self._array_ids.get(array) or self._lookup(queue, array)
+            if array_id is not None:
+                self._array_ids[array] = array_id
+                return arrays.child_id(array_id, index)
+        return self._lookup(queue, name)
+
+    def _lookup(self, queue: str, name: str) -> str | None:
+        """``_find_by_name`` through the API limiter; ``SubmitLater`` when it cannot now."""
         if not self._api_limiter.try_acquire():
             raise SubmitLater("finding the job by name: no API token now")
         try:
-            found = self._find_by_name(self.queue_for(request, runtime), job_name(request))
+            found = self._find_by_name(queue, name)
         except ClientError as err:
             if not is_retryable(err):
                 raise
@@ -392,7 +561,14 @@ class AwsBatchBackend(Backend):
 
     def recover(self, request: JobRequest, job_id: str | None) -> str | None:
         """After a restart: the stored id, else a job found by its unique name, else None."""
-        return job_id if job_id is not None else self.adopt(request)
+        job_id = job_id if job_id is not None else self.adopt(request)
+        if job_id is not None:
+            self.poller.call_roots[job_id] = request.call_root
+            array_id = arrays.array_of(job_id)
+            if array_id is not None:
+                with self._lock:
+                    self._children.setdefault(array_id, set()).add(job_id)
+        return job_id
 
     def _find_by_name(self, queue: str, name: str, skip: set[str] | None = None) -> str | None:
         """The newest job named ``name`` on ``queue`` (ListJobs, any status), ids in skip aside."""
@@ -406,7 +582,9 @@ class AwsBatchBackend(Backend):
             matches += [
                 job
                 for job in page.get("jobSummaryList", [])
-                if job.get("jobName") == name and job["jobId"] not in (skip or set())
+                if job.get("jobName") == name
+                and job["jobId"] not in (skip or set())
+                and arrays.array_of(job["jobId"]) is None  # an array's children share its name
             ]
             if not page.get("nextToken"):
                 break
@@ -433,6 +611,8 @@ class AwsBatchBackend(Backend):
                 jobQueue=job.queue_arn,
                 script=job.script_url,
             )
+            if job.array_job_id is not None:
+                info.update(arrayJobId=job.array_job_id, arrayIndex=job.array_index)
         if details is not None:
             info["backendStatus"] = details.batch_status
             if details.batch_status == "FAILED":

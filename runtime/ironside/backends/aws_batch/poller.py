@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,11 @@ from ironside.backends.base import JobState, JobStatus
 from .throttle import AdaptiveRateLimiter, is_retryable, is_throttling
 
 BATCH_SIZE = 100
+#: Jobs described in one cycle at most: an array's children end by the thousand, and the
+#: engine finishes (outputs, rows, metadata) what a cycle reports in one tick.
+CYCLE_JOBS = 1000
+#: Parallel rc reads of one poll cycle (an array's children end by the thousand).
+RC_READERS = 16
 CALL_ROOT_ENV = "IRONSIDE_CALL_ROOT"
 ABORT_REASON = "Aborted by Ironside"
 OOM_PREFIX = "OutOfMemory"
@@ -62,8 +68,12 @@ class JobDetails:
     call_root: str | None
 
     @classmethod
-    def from_description(cls, job: Mapping[str, Any]) -> JobDetails:
-        """Pick the fields we use out of one ``DescribeJobs`` entry."""
+    def from_description(cls, job: Mapping[str, Any], call_root: str | None = None) -> JobDetails:
+        """Pick the fields we use out of one ``DescribeJobs`` entry.
+
+        ``call_root``: where the engine knows the job's call root to be (an array
+        child's environment is its array's, which names no call root).
+        """
         container = job.get("container") or {}
         env = {e.get("name"): e.get("value") for e in container.get("environment") or []}
         log_options = (container.get("logConfiguration") or {}).get("options") or {}
@@ -75,7 +85,7 @@ class JobDetails:
             exit_code=container.get("exitCode"),
             log_group=log_options.get("awslogs-group", "/aws/batch/job"),
             log_stream=container.get("logStreamName"),
-            call_root=env.get(CALL_ROOT_ENV),
+            call_root=call_root or env.get(CALL_ROOT_ENV),
         )
 
     @property
@@ -110,6 +120,7 @@ class StatusPoller:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         min_gap: float = 0.2,
+        cycle_jobs: int = CYCLE_JOBS,
         backoff: float = 0.25,
         max_backoff: float = 10.0,
         memory_retry_keys: Sequence[str] = ("OutOfMemory", "Killed"),
@@ -120,6 +131,7 @@ class StatusPoller:
         self._clock = clock
         self._rng = rng or random.Random()
         self._min_gap = min_gap
+        self._cycle_jobs = cycle_jobs
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._memory_keys = tuple(memory_retry_keys)
@@ -128,12 +140,16 @@ class StatusPoller:
         self._cycle = 0
         self._seen: dict[str, int] = {}  # job id -> the cycle it was last described in
         self.details: dict[str, JobDetails] = {}
+        #: job id -> call root, for jobs whose environment names none (array children)
+        self.call_roots: dict[str, str] = {}
+        self._rc_pool: ThreadPoolExecutor | None = None
 
     def describe(self, job_ids: Sequence[str]) -> tuple[set[str], dict[str, JobDetails]]:
         """``DescribeJobs`` in chunks of 100, least recently described first, until refused.
 
         Returns (the ids asked about, what Batch said); ids asked but absent are
-        unknown to Batch. Nothing is asked while backing off, nor within ``min_gap``
+        unknown to Batch. At most ``cycle_jobs`` jobs are asked about (the rest keep
+        their last known state). Nothing is asked while backing off, nor within ``min_gap``
         seconds of the last cycle (an engine in a hurry gets the last known states).
         """
         self._cycle += 1
@@ -144,6 +160,7 @@ class StatusPoller:
             return asked, found
         self._not_before = now + self._min_gap
         unique = sorted(dict.fromkeys(job_ids), key=lambda j: self._seen.get(j, -1))
+        unique = unique[: self._cycle_jobs]
         for start in range(0, len(unique), BATCH_SIZE):
             chunk = unique[start : start + BATCH_SIZE]
             response = self._describe_chunk(chunk)
@@ -152,7 +169,9 @@ class StatusPoller:
             asked.update(chunk)
             self._seen.update(dict.fromkeys(chunk, self._cycle))
             for job in response.get("jobs", []):
-                found[job["jobId"]] = JobDetails.from_description(job)
+                found[job["jobId"]] = JobDetails.from_description(
+                    job, self.call_roots.get(job["jobId"])
+                )
         self.details.update(found)
         return asked, found
 
@@ -179,11 +198,12 @@ class StatusPoller:
         A job not described this cycle (throttled) keeps its last known state.
         """
         asked, found = self.describe(job_ids)
+        rcs = self._read_rcs(found.values())
         states: dict[str, JobState] = {}
         for job_id in job_ids:
             details = found.get(job_id)
             if details is not None:
-                states[job_id] = self._state_or_later(details)
+                states[job_id] = self._state_or_later(details, rcs)
                 if states[job_id].status.terminal:
                     self._seen.pop(job_id, None)
             elif job_id in asked:
@@ -198,26 +218,63 @@ class StatusPoller:
         status = STATUS_MAP.get(last.batch_status, JobStatus.QUEUED) if last else JobStatus.QUEUED
         return JobState(job_id, JobStatus.RUNNING if status.terminal else status)
 
-    def _state_or_later(self, details: JobDetails) -> JobState:
+    def _read_rcs(self, described: Iterable[JobDetails]) -> dict[str, int | None | ClientError]:
+        """The rc of every finished job described, read ``RC_READERS`` at a time.
+
+        A failed read is kept as its error, for ``state_of`` to raise as if it read there.
+        """
+        roots = {
+            d.job_id: d.call_root
+            for d in described
+            if d.call_root and STATUS_MAP.get(d.batch_status, JobStatus.QUEUED).terminal
+        }
+        if len(roots) < 2:
+            return {}
+        if self._rc_pool is None:
+            self._rc_pool = ThreadPoolExecutor(RC_READERS, thread_name_prefix="batch-rc")
+        return dict(zip(roots, self._rc_pool.map(self._rc_or_error, roots.values()), strict=True))
+
+    def _rc_or_error(self, call_root: str) -> int | None | ClientError:
+        try:
+            return self.read_rc(call_root)
+        except ClientError as err:
+            return err
+
+    def _state_or_later(
+        self, details: JobDetails, rcs: Mapping[str, int | None | ClientError]
+    ) -> JobState:
         """``state_of``; a finished job whose rc S3 will not give now: RUNNING until next poll."""
         try:
-            return self.state_of(details)
+            return self.state_of(details, rcs)
         except ClientError as err:
             if not is_retryable(err):
                 raise
             return JobState(details.job_id, JobStatus.RUNNING)
 
-    def state_of(self, details: JobDetails) -> JobState:
-        """Map one job's details to a ``JobState`` (reads ``rc`` when finished)."""
+    def state_of(
+        self, details: JobDetails, rcs: Mapping[str, int | None | ClientError] | None = None
+    ) -> JobState:
+        """Map one job's details to a ``JobState`` (reads ``rc`` when finished, unless ``rcs``
+        holds what reading it gave)."""
         status = STATUS_MAP.get(details.batch_status, JobStatus.QUEUED)
         if not status.terminal:
             return JobState(details.job_id, status)
         if status is JobStatus.FAILED and ABORT_REASON in (details.status_reason or ""):
             return JobState(details.job_id, JobStatus.ABORTED, reason=details.status_reason)
-        rc = self.read_rc(details.call_root) if details.call_root else None
+        rc = self._rc_of(details, rcs or {})
         if rc is not None:
             return JobState(details.job_id, JobStatus.SUCCEEDED, return_code=rc)
         return self._failed(details)
+
+    def _rc_of(
+        self, details: JobDetails, rcs: Mapping[str, int | None | ClientError]
+    ) -> int | None:
+        if details.job_id in rcs:
+            rc = rcs[details.job_id]
+            if isinstance(rc, ClientError):
+                raise rc
+            return rc
+        return self.read_rc(details.call_root) if details.call_root else None
 
     def _failed(self, details: JobDetails) -> JobState:
         message = details.failure_message()

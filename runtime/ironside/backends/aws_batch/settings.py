@@ -19,6 +19,9 @@ T = TypeVar("T")
 
 _MISSING = object()
 DUPLICATION_STRATEGIES = ("copy", "reference")
+ARRAY_JOB_MODES = ("auto", "never")
+#: AWS Batch's bounds on ``arrayProperties.size``.
+ARRAY_SIZE_MIN, ARRAY_SIZE_MAX = 2, 10_000
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class AwsBatchSettings:
     submit_rate_min: float = 0.1  # the floor throttling halves it down to
     submit_rate_max: float = 10.0  # the ceiling successes raise it up to
     default_runtime_attributes: Mapping[str, Any] = field(default_factory=dict)
+    array_jobs: str = "auto"  # auto: a scatter's alike shards go as array jobs; never
+    array_min_size: int = ARRAY_SIZE_MIN  # fewer alike shards than this go as single jobs
 
     @property
     def root(self) -> str:
@@ -162,6 +167,16 @@ def _submit_rates(config: Mapping[str, Any]) -> tuple[float, float, float]:
     return start, low, high
 
 
+def _array_mode(value: Any) -> str:
+    if value not in ARRAY_JOB_MODES:
+        raise ValueError(f"{value!r} is not one of {', '.join(ARRAY_JOB_MODES)}")
+    return str(value)
+
+
+def _array_min(value: Any) -> int:
+    return values.integer(value, low=ARRAY_SIZE_MIN, high=ARRAY_SIZE_MAX)
+
+
 def _dockerhub(config: Mapping[str, Any]) -> DockerHub:
     account = _field(config, "dockerhub.account", _string, None)
     token = _field(config, "dockerhub.token", _string, None)
@@ -237,4 +252,6 @@ def parse_settings(config: Mapping[str, Any]) -> AwsBatchSettings:
         submit_rate_min=rate_min,
         submit_rate_max=rate_max,
         default_runtime_attributes=defaults,
+        array_jobs=_field(config, "array-jobs", _array_mode, "auto"),
+        array_min_size=_field(config, "array-jobs-min-size", _array_min, ARRAY_SIZE_MIN),
     )
