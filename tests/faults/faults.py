@@ -133,9 +133,7 @@ def run_scatter(
     """``shards`` tasks through the real engine (``build_service``) on moto; the run's result."""
     queue = make_queue(endpoint, f"q{abs(hash(str(tmp))) % 10**8}")
     # one job a shard: these faults are counted per SubmitJob (arrays: test_batch_arrays)
-    conf = config_text(
-        queue, str(tmp / "ironside.sqlite"), job_limit=job_limit, array_jobs="never"
-    )
+    conf = config_text(queue, str(tmp / "ironside.sqlite"), job_limit=job_limit, array_jobs="never")
     conf = conf.replace("numSubmitAttempts = 6", f"numSubmitAttempts = 6\n{extra_config}")
     (tmp / "ironside.conf").write_text(conf)
     (tmp / "wf.wdl").write_text(WDL)
