@@ -145,7 +145,7 @@ class World:
 
     def calls_without_job_rows(self) -> list[tuple[str, int, int]]:
         """Attempts that ran a job (not cache hits) but have no row in the job table."""
-        with sqlite3.connect(self.db) as conn:
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as conn:
             rows = conn.execute(
                 "SELECT c.fqn, c.shard, c.attempt FROM ironside_call c"
                 " LEFT JOIN ironside_job j ON j.workflow_id = c.workflow_id AND j.fqn = c.fqn"

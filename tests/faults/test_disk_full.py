@@ -50,6 +50,7 @@ def test_disk_full_mid_run_then_freed(tmp_path: Path, small_disk: Path) -> None:
     world = World(tmp_path)
     db = small_disk / "ironside.sqlite"
     world.config.write_text(world.config.read_text().replace(str(world.db), str(db)))
+    world.db = db
     proc = world.ironside(world.run_args())
     wait_for(lambda: sum(world.side_lines().values()) >= 40)
     filler = _fill(small_disk)
