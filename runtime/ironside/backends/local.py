@@ -79,6 +79,7 @@ class _Proc:
     cancelled: bool = False
     error: str | None = None
     lost: bool = False  # found dead after a restart, or re-attached and gone without an rc
+    rc: int | None = None  # read by the worker that saw the process exit
 
 
 class LocalBackend(Backend):
@@ -182,11 +183,12 @@ class LocalBackend(Backend):
                 self._start(request, ex, proc, argv_container)
                 assert proc.popen is not None
                 status: int | None = proc.popen.wait()
+                rc = read_rc(ex)  # here, not on the scheduler's thread
             except Exception as exc:  # reported through poll()
                 proc.error = f"cannot start task script: {exc}"
-                status = None
+                status = rc = None
             with self._lock:
-                proc.status = status
+                proc.status, proc.rc = status, rc
                 proc.spawning = False
                 proc.exited = True
                 self._outstanding -= 1
@@ -302,7 +304,7 @@ class LocalBackend(Backend):
         self._procs.pop(job_id, None)
         if proc.error:
             return JobState(job_id, JobStatus.FAILED, reason=proc.error)
-        rc = read_rc(job_id)
+        rc = proc.rc if proc.rc is not None else read_rc(job_id)
         if rc is not None:
             return JobState(job_id, JobStatus.SUCCEEDED, return_code=rc)
         if proc.lost or proc.popen is None:
