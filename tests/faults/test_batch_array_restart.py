@@ -10,47 +10,23 @@ from __future__ import annotations
 
 import json
 import signal
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from moto.batch.models import batch_backends
 
-from tests.e2e.batch_harness import REGION, aws_env, client, config_text, make_queue, start_moto
+from tests.e2e.batch_harness import aws_env, client, config_text, make_queue
 from tests.e2e.server_proc import ServerProcess, wait_status
 
+from .batch_restart_world import SHARDS, WDL, fresh_moto, moto_jobs  # noqa: F401 (fixture)
+
 pytestmark = pytest.mark.slow
-
-SHARDS = 200
-WDL = f"""version 1.0
-task shard {{
-  input {{ Int i }}
-  command <<< echo ~{{i}} >>>
-  output {{ Int n = i }}
-  runtime {{ docker: "ubuntu:24.04"  cpu: 1  memory: "512 MB" }}
-}}
-workflow many {{
-  scatter (i in range({SHARDS})) {{ call shard {{ input: i = i }} }}
-  output {{ Array[Int] ns = shard.n }}
-}}
-"""
-
-
-def _jobs() -> dict[str, Any]:
-    """Every job moto's Batch holds in this process (array children included)."""
-    jobs: dict[str, Any] = {}
-    for account in batch_backends.values():
-        jobs.update(getattr(account[REGION], "_jobs", {}))
-    return jobs
 
 
 def _write_children_rc(endpoint: str) -> int:
     """Write ``rc`` 0 where each array child's script would (call roots from the manifest)."""
     batch, s3 = client("batch", endpoint), client("s3", endpoint)
-    arrays = [job_id for job_id in _jobs() if ":" not in job_id]
+    arrays = [job_id for job_id in moto_jobs() if ":" not in job_id]
     written = 0
     for job in batch.describe_jobs(jobs=arrays)["jobs"]:
         env = {e["name"]: e["value"] for e in job["container"]["environment"]}
@@ -61,16 +37,6 @@ def _write_children_rc(endpoint: str) -> int:
             s3.put_object(Bucket=root_bucket, Key=f"{root}/execution/rc", Body=b"0\n")
             written += 1
     return written
-
-
-@pytest.fixture
-def endpoint() -> Iterator[str]:
-    """A moto server, its (process-wide) state reset: the test counts every job there is."""
-    server, url = start_moto()
-    req = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")
-    urllib.request.urlopen(req, timeout=10).close()
-    yield url
-    server.stop()
 
 
 def test_server_killed_after_the_array_submit_adopts_it_on_restart(
@@ -89,8 +55,8 @@ def test_server_killed_after_the_array_submit_adopts_it_on_restart(
         assert server.proc is not None
         server.proc.wait(120)
         assert server.proc.returncode == -signal.SIGKILL
-        arrays = [job for job_id, job in _jobs().items() if ":" not in job_id]
-        assert len(arrays) == 1 and len(_jobs()) == 1 + SHARDS  # one array, its children
+        arrays = [job for job_id, job in moto_jobs().items() if ":" not in job_id]
+        assert len(arrays) == 1 and len(moto_jobs()) == 1 + SHARDS  # one array, its children
         assert _write_children_rc(endpoint) == SHARDS
         server.env.pop("IRONSIDE_FAILPOINT")
         server.start()
@@ -101,7 +67,7 @@ def test_server_killed_after_the_array_submit_adopts_it_on_restart(
     finally:
         server.stop()
     assert outputs["many.ns"] == list(range(SHARDS))
-    assert len(_jobs()) == 1 + SHARDS, "a shard was submitted again"
+    assert len(moto_jobs()) == 1 + SHARDS, "a shard was submitted again"
     array_id = arrays[0].job_id
     assert sorted(c["jobId"] for c in calls) == sorted(f"{array_id}:{i}" for i in range(SHARDS))
     assert {c["backendStatus"] for c in calls} == {"SUCCEEDED"}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import signal
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,35 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from moto.batch.models import batch_backends
 from moto.batch_simple.models import BatchSimpleBackend
 
-from tests.e2e.batch_harness import REGION, aws_env, client, config_text, make_queue, start_moto
+from tests.e2e.batch_harness import aws_env, client, config_text, make_queue
 from tests.e2e.server_proc import ServerProcess, wait_status
 
+from .batch_restart_world import SHARDS, WDL, fresh_moto, moto_jobs  # noqa: F401 (fixture)
+
 pytestmark = pytest.mark.slow
-
-SHARDS = 200
-WDL = f"""version 1.0
-task shard {{
-  input {{ Int i }}
-  command <<< echo ~{{i}} >>>
-  output {{ Int n = i }}
-  runtime {{ docker: "ubuntu:24.04"  cpu: 1  memory: "512 MB" }}
-}}
-workflow many {{
-  scatter (i in range({SHARDS})) {{ call shard {{ input: i = i }} }}
-  output {{ Array[Int] ns = shard.n }}
-}}
-"""
-
-
-def _jobs() -> dict[str, Any]:
-    """Every job moto's Batch holds in this process."""
-    jobs: dict[str, Any] = {}
-    for account in batch_backends.values():
-        jobs.update(getattr(account[REGION], "_jobs", {}))
-    return jobs
 
 
 @contextlib.contextmanager
@@ -73,16 +51,6 @@ def rc_written_at_submission(endpoint: str) -> Iterator[None]:
         BatchSimpleBackend.submit_job = real  # type: ignore[method-assign]
 
 
-@pytest.fixture
-def endpoint() -> Iterator[str]:
-    """A moto server, its (process-wide) state reset: the test counts every job there is."""
-    server, url = start_moto()
-    req = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")
-    urllib.request.urlopen(req, timeout=10).close()
-    yield url
-    server.stop()
-
-
 def test_server_killed_after_85_submits_adopts_them_on_restart(
     endpoint: str, tmp_path: Path
 ) -> None:
@@ -105,7 +73,7 @@ def test_server_killed_after_85_submits_adopts_them_on_restart(
             assert server.proc is not None
             server.proc.wait(120)
             assert server.proc.returncode == -signal.SIGKILL
-            assert len(_jobs()) == 85
+            assert len(moto_jobs()) == 85
             server.env.pop("IRONSIDE_FAILPOINT")
             server.start()
             with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -115,5 +83,5 @@ def test_server_killed_after_85_submits_adopts_them_on_restart(
         finally:
             server.stop()
     assert outputs["many.ns"] == list(range(SHARDS))
-    names = Counter(job.job_name for job in _jobs().values())
+    names = Counter(job.job_name for job in moto_jobs().values())
     assert len(names) == SHARDS and set(names.values()) == {1}, "a call was submitted twice"
