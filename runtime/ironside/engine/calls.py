@@ -57,7 +57,7 @@ class TaskStdLibs:
         lib = self._libs.get(key)
         if lib is None:
             lib = self._libs[key] = TaskStdLib(version, outputs, self.files)
-        return lib.point_at(execution_dir, [f for v in values for f in files_in(v)])
+        return lib.point_at(execution_dir, values)
 
 
 def _values(env: Env.Bindings[Value.Base]) -> list[Value.Base]:

@@ -7,6 +7,7 @@ through ``Store.batch`` and reach the database in one transaction per
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -455,14 +456,21 @@ def _update_by_call_key(conn: Connection, table: Table, updates: dict[CallKey, R
         row.update({"k_" + k: v for k, v in zip(CALL_KEY, key, strict=True)})
         by_cols.setdefault(tuple(sorted(values)), []).append(row)
     for cols, rows in by_cols.items():
-        stmt = (
-            update(table)
-            .where(and_(*[table.c[k] == bindparam("k_" + k) for k in CALL_KEY]))
-            .values({c: bindparam(c) for c in cols})
-        )
-        conn.execute(stmt, rows)
+        conn.execute(_update_by_key(table, cols), rows)
 
 
+@functools.lru_cache(maxsize=128)
+def _update_by_key(table: Table, cols: tuple[str, ...]) -> Any:
+    """UPDATE of ``cols`` of the row with a call key (built once: SQLAlchemy then finds its
+    compiled form by the statement's memoized cache key)."""
+    return (
+        update(table)
+        .where(and_(*[table.c[k] == bindparam("k_" + k) for k in CALL_KEY]))
+        .values({c: bindparam(c) for c in cols})
+    )
+
+
+@functools.lru_cache(maxsize=32)
 def _insert(table: Table, ignore_present: bool) -> Any:
     """INSERT, or INSERT skipping rows whose key is present (SQLite and MySQL spellings)."""
     stmt = insert(table)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,31 @@ def real_call_dir(call_dir: str) -> str:
     return os.path.join(_real_engine_dir(parent), name)
 
 
+def real_below(named: str, real: str, path: str) -> str | None:
+    """``realpath(path)`` for a ``path`` named under the directory ``named`` whose resolution
+    is ``real``, found by ``lstat`` of the components below it only (an output of a call is
+    two components below its directory, a full ``realpath`` a dozen).
+
+    None when ``path`` is not named under ``named`` in normal form, or one of those
+    components is a symbolic link: resolve it in full then. A component that cannot be
+    looked at (absent) is taken as it is named, as ``realpath`` does.
+    """
+    prefix = named.rstrip("/") + "/"
+    if not path.startswith(prefix):
+        return None
+    resolved = real.rstrip("/")
+    for part in path[len(prefix) :].split("/"):
+        if part in ("", ".", ".."):
+            return None
+        resolved = f"{resolved}/{part}"
+        try:
+            if stat.S_ISLNK(os.lstat(resolved).st_mode):
+                return None
+        except OSError:
+            pass
+    return resolved
+
+
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
@@ -68,6 +94,9 @@ class PathPolicy:
 
     roots: tuple[str, ...] = ()
     files: frozenset[str] = field(default_factory=frozenset)
+    #: local roots as named (absolute) with their resolution: paths named under one are
+    #: resolved by looking at the components below it only (``real_below``)
+    named: tuple[tuple[str, str], ...] = ()
 
     @staticmethod
     def of(roots: Iterable[str], files: Iterable[str] = ()) -> PathPolicy:
@@ -77,15 +106,20 @@ class PathPolicy:
 
     def with_files(self, files: Iterable[str]) -> PathPolicy:
         """This policy plus ``files`` (e.g. a call's inputs)."""
-        return PathPolicy(self.roots, self.files | _files(files))
+        return PathPolicy(self.roots, self.files | _files(files), self.named)
 
     def with_resolved_roots(self, roots: Iterable[str]) -> PathPolicy:
         """This policy plus ``roots``, already resolved by the caller."""
-        return PathPolicy(tuple(roots) + self.roots, self.files)
+        return PathPolicy(tuple(roots) + self.roots, self.files, self.named)
+
+    def with_named_root(self, named: str, real: str) -> PathPolicy:
+        """This policy plus the root ``named`` (an absolute path), whose resolution the caller
+        found to be ``real``."""
+        return PathPolicy((real,) + self.roots, self.files, ((named, real),) + self.named)
 
     def with_roots(self, roots: Iterable[str]) -> PathPolicy:
         """This policy plus ``roots``."""
-        return PathPolicy(PathPolicy.of(roots).roots + self.roots, self.files)
+        return PathPolicy(PathPolicy.of(roots).roots + self.roots, self.files, self.named)
 
     def allows(self, path: str) -> bool:
         """Whether ``path`` is one of the files or under one of the roots."""
@@ -93,10 +127,17 @@ class PathPolicy:
             return True
         if _is_url(path) and not path.startswith("file://"):
             return any(_is_url(r) and path.startswith(r) for r in self.roots)
-        real = _real(path)
+        real = self._resolve(path)
         if real in self.files:
             return True
         return any(not _is_url(r) and _under(real, r) for r in self.roots)
+
+    def _resolve(self, path: str) -> str:
+        for named, real in self.named:
+            resolved = real_below(named, real, path)
+            if resolved is not None:
+                return resolved
+        return _real(path)
 
     def check(self, path: str, what: str) -> str:
         """``path`` when allowed, else ``PathRefused`` naming it."""

@@ -21,6 +21,7 @@ from ironside.errors import LimitExceeded
 from ironside.filesystems.dispatch import FileSystems
 from ironside.limits import Budget
 from ironside.wdl.confine import PathPolicy, real_call_dir
+from ironside.wdl.values import files_in
 
 #: Files read through a local copy the engine downloads.
 REMOTE_PREFIXES = ("s3://", "http://", "https://")
@@ -160,27 +161,30 @@ class TaskStdLib(StdLib.TaskOutputs):
         self.execution_dir = "/tmp"
         self.is_output = outputs
         self._policy: PathPolicy | None = PathPolicy()  # nothing until point_at
-        self._policy_of: tuple[str, tuple[str, ...]] = ("", ())
+        self._policy_of: tuple[str, tuple[Value.Base, ...]] = ("", ())
         self._override_static("stdout", self._stdout)
         self._override_static("stderr", self._stderr)
         self._override_static("glob", self._glob)
         _bound_range(self, Budget())
 
-    def point_at(self, execution_dir: str, inputs: Iterable[str] = ()) -> TaskStdLib:
+    def point_at(self, execution_dir: str, values: Iterable[Value.Base] = ()) -> TaskStdLib:
         """Use this attempt's directory for relative paths and ``write_*`` files; read only
-        files under the call's directory, the call's ``inputs`` and ``s3://`` objects."""
+        files under the call's directory, the files inside ``values`` (the call's inputs)
+        and ``s3://`` objects."""
         self.execution_dir = execution_dir
         self._write_dir = os.path.join(execution_dir, "write_")
         # built when a file is first read: most evaluations (inputs, runtime, command) read none
         self._policy = None
-        self._policy_of = (execution_dir, tuple(inputs))
+        self._policy_of = (execution_dir, tuple(values))
         return self
 
     @property
     def policy(self) -> PathPolicy:
         """What this call's expressions may read (see ``call_policy``)."""
         if self._policy is None:
-            self._policy = call_policy(*self._policy_of)
+            execution_dir, values = self._policy_of
+            inputs = [f for v in values for f in files_in(v)]
+            self._policy = call_policy(execution_dir, inputs)
         return self._policy
 
     def _stdout(self) -> Value.File:
@@ -226,7 +230,8 @@ def call_policy(execution_dir: str, inputs: Iterable[str]) -> PathPolicy:
     call_dir = os.path.dirname(execution_dir.rstrip("/"))
     if "://" in call_dir:
         return PathPolicy.of((call_dir, "s3://"), inputs)
-    return PathPolicy.of(("s3://",), inputs).with_resolved_roots((real_call_dir(call_dir),))
+    call_dir = os.path.abspath(call_dir)
+    return PathPolicy.of(("s3://",), inputs).with_named_root(call_dir, real_call_dir(call_dir))
 
 
 def _s3_glob(files: FileSystems, execution_dir: str, pattern: str) -> list[str]:
