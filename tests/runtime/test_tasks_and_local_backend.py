@@ -150,3 +150,24 @@ def test_backend_localizer_hook_gets_file_inputs(tmp_path: Path) -> None:
     marks = (Path(store.workflow(wf_id)["root"]) / "call-t" / "execution" / "localized").read_text()
     assert marks.splitlines() == [f"localized {data}", "delocalized"]
     store.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "printf '%s\\n' \"it's\" '$HOME' \\\\n `echo x` 'é'",
+        "cat <<'EOF'\nIRONSIDE_COMMAND_x\n'\"\nEOF",
+        "",
+        "# only a comment",
+    ],
+)
+def test_the_command_file_holds_the_command_verbatim(tmp_path: Path, command: str) -> None:
+    """Quotes, ``$``, backslashes and here-documents reach the ``command`` file as written."""
+    req = _request(tmp_path / "c", command)
+    backend = LocalBackend()
+    job = backend.submit(req)
+    assert _wait(backend, job) == JobStatus.SUCCEEDED
+    ex = tmp_path / "c" / "execution"
+    assert (ex / "command").read_text() == command + "\n"
+    assert (ex / "rc").read_text().strip() == "0", (ex / "stderr").read_text()
+    backend.close()

@@ -118,6 +118,7 @@ class LocalBackend(Backend):
         self._jobs = SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._outstanding = 0
+        self._task_env: dict[bool, dict[str, str]] = {}
 
     def use_docker(self, image: str | None) -> bool:
         """Whether a task with this ``docker`` attribute runs in a container."""
@@ -205,11 +206,11 @@ class LocalBackend(Backend):
         with self._lock:
             if proc.cancelled:
                 raise RuntimeError("aborted before it started")
-        os.makedirs(ex, exist_ok=True)
+        fresh = _make_dir(ex)
         script = os.path.join(ex, "script")
         with open(script, "w") as fh:
             fh.write(request.script)
-        for stale in ("rc", "pid"):
+        for stale in () if fresh else ("rc", "pid"):
             if os.path.lexists(os.path.join(ex, stale)):
                 os.unlink(os.path.join(ex, stale))
         argv, container = argv_container
@@ -220,12 +221,19 @@ class LocalBackend(Backend):
             stdout=_DEVNULL,
             stderr=_DEVNULL,
             process_group=0,
-            env=task_environment(docker_cli=container is not None),  # never the server's secrets
+            env=self._environment(container is not None),  # never the server's secrets
         )
         with self._lock:
             proc.popen, proc.container, proc.pid = popen, container, popen.pid
             self._pids[ex] = popen.pid
             proc.spawning = False
+
+    def _environment(self, docker_cli: bool) -> dict[str, str]:
+        """The task processes' environment, made once (this process's does not change)."""
+        env = self._task_env.get(docker_cli)
+        if env is None:
+            env = self._task_env[docker_cli] = task_environment(docker_cli=docker_cli)
+        return env
 
     def _wake(self) -> None:
         try:
@@ -399,6 +407,22 @@ class LocalBackend(Backend):
         if not self._outstanding:  # no worker can write to the pipe any more
             os.close(self._wake_r)
             os.close(self._wake_w)
+
+
+def _make_dir(ex: str) -> bool:
+    """Make ``ex`` (and its parents); True when it was made now, so nothing stale is in it."""
+    try:
+        os.mkdir(ex)
+        return True
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(ex), exist_ok=True)
+    try:
+        os.mkdir(ex)
+        return True
+    except FileExistsError:
+        return False
 
 
 def _read_pid(ex: str) -> int | None:

@@ -138,21 +138,19 @@ def render_script(spec: ScriptSpec, localizer: Localizer | None = None) -> str:
     pre = loc.preamble()
     localize = loc.localize(spec)
     delocalize = loc.delocalize(spec)
-    tag = heredoc_tag(spec.command)
+    command = q(spec.command + "\n")
     # The wrapper's own errors go to the call's stderr; the command runs from its own
     # file, so a syntax error in it is the command's failure (rc 2, message in stderr)
-    # and an empty or comment-only command succeeds. Only builtins write the file and a
+    # and an empty or comment-only command succeeds. Only a builtin writes the file (the
+    # command quoted as one word: a here-document is read back a byte a read) and a
     # subshell sources it: `cat` and a second `bash` doubled the CPU cost of a small task.
     return (
         f"#!/bin/bash\n# ironside task script: {spec.title}\n"
         f'_ex={ex}\nexec 2> "$_ex/stderr"\necho $$ > "$_ex/pid"\n{env}{pre}{localize}\n'
-        f"IFS= read -r -d '' _ironside_cmd <<'{tag}'\n{spec.command}\n{tag}\n"
-        'printf \'%s\' "$_ironside_cmd" > "$_ex/command" || exit 1\n'
-        "unset _ironside_cmd\n"
+        f"printf '%s' {command} > \"$_ex/command\" || exit 1\n"
         f"cd {q(spec.work_dir)} || exit 1\n"
         '( . "$_ex/command" ) > "$_ex/stdout" 2>> "$_ex/stderr" < /dev/null\n'
-        "_rc=$?\n"
-        'echo $_rc > "$_ex/rc"\n'
+        'echo $? > "$_ex/rc"\n'
         f"{delocalize}\n"
     )
 
