@@ -135,12 +135,14 @@ class Meter:
 
 
 def moto_process() -> tuple[subprocess.Popen[bytes], str]:
-    """A moto server in its own process (its memory is not the engine's), Docker-less Batch."""
+    """A moto server in its own process (its memory is not the engine's), Docker-less Batch,
+    with the array-job fix of ``tests/e2e/moto_fixes.py``."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "tests.e2e.moto_fixes", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
