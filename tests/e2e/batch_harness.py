@@ -29,6 +29,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from ironside.backends.aws_batch import arrays
+from tests.e2e import moto_fixes
 from tests.runtime.aws_batch.batch_helpers import make_queue as make_batch_queue
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +52,7 @@ FACTORY = "cromwell.backend.impl.aws.AwsBatchBackendLifecycleActorFactory"
 
 def start_moto() -> tuple[ThreadedMotoServer, str]:
     """A moto server on 127.0.0.1 (free port) with Docker-less Batch; (server, endpoint)."""
+    moto_fixes.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -179,10 +182,11 @@ class JobAgent:
         for child in children:
             self._play(*child)
 
-    def call_roots(self, scripts_url: str) -> list[str]:
+    def call_roots(self, packed_url: str) -> list[str]:
         """The call root at each index of an array (from the engine's manifest of it)."""
-        bucket, _, prefix = scripts_url[len("s3://") :].partition("/")
-        body = self.s3.get_object(Bucket=bucket, Key=f"{prefix}manifest.json")["Body"].read()
+        bucket, _, key = packed_url[len("s3://") :].partition("/")
+        manifest = f"{key.rpartition('/')[0]}/{arrays.MANIFEST}"
+        body = self.s3.get_object(Bucket=bucket, Key=manifest)["Body"].read()
         return [member["callRoot"] for member in json.loads(body)["members"]]
 
     def _play(self, job_id: str, env: dict[str, str], call_root: str) -> None:

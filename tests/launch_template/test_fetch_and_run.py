@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from ironside.backends.aws_batch import arrays
 from launch_template.user_data import HOST_ASSETS_DIR
 
 FETCH_AND_RUN = HOST_ASSETS_DIR / "fetch_and_run.sh"
@@ -40,7 +42,7 @@ def endpoint() -> Iterator[str]:
     server.stop()
 
 
-def _put(endpoint: str, key: str, body: str) -> str:
+def _put(endpoint: str, key: str, body: str | bytes) -> str:
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -48,7 +50,7 @@ def _put(endpoint: str, key: str, body: str) -> str:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode() if isinstance(body, str) else body)
     return f"s3://{BUCKET}/{key}"
 
 
@@ -93,14 +95,51 @@ def test_runs_the_script_and_exits_with_its_code(endpoint: str, tmp_path: Path) 
     assert (tmp_path / "work" / "result.txt").read_text() == "out\n"
 
 
-def test_array_child_runs_the_script_at_its_index(endpoint: str, tmp_path: Path) -> None:
-    """An array job's URL is its scripts' prefix: each child runs ``<prefix><index>``."""
-    for index in range(3):
-        _put(endpoint, f"arrays/wf/name/{index}", f"echo child {index}; exit {10 + index}\n")
-    for index in (0, 2):
-        env = {"AWS_BATCH_JOB_ARRAY_INDEX": str(index)}
-        result = _run(endpoint, tmp_path, f"s3://{BUCKET}/arrays/wf/name/", **env)
-        assert (result.returncode, result.stdout) == (10 + index, f"child {index}\n"), result.stderr
+def _put_packed(endpoint: str, key: str, scripts: list[str]) -> str:
+    packed = io.BytesIO()
+    arrays.write_packed(packed, scripts)
+    return _put(endpoint, key, packed.getvalue())
+
+
+def test_array_child_runs_its_script_from_the_packed_object(endpoint: str, tmp_path: Path) -> None:
+    """Each child reads its entry, then its script: multi-byte text counts in bytes."""
+    scripts = [f"echo 'child {i} éè'; exit {10 + i}\n" * (i + 1) for i in range(3)]
+    url = _put_packed(endpoint, "arrays/wf/name/scripts", scripts)
+    for index in (0, 2, 1):
+        env = {"BATCH_FILE_TYPE": "packed", "AWS_BATCH_JOB_ARRAY_INDEX": str(index)}
+        result = _run(endpoint, tmp_path, url, **env)
+        expected = (10 + index, f"child {index} éè\n")
+        assert (result.returncode, result.stdout) == expected, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"#!/bin/bash\necho not a packed object, only long enough for one entry\n", "is not"),
+        (b"%020d %020d\n" % (42, 99) + b"echo short\n", "its entry says 99"),
+    ],
+)
+def test_unreadable_packed_object_is_retried_then_reported(
+    endpoint: str, tmp_path: Path, body: bytes, message: str
+) -> None:
+    url = _put(endpoint, "arrays/wf/bad/scripts", body)
+    env = {"BATCH_FILE_TYPE": "packed", "AWS_BATCH_JOB_ARRAY_INDEX": "0"}
+    result = _run(endpoint, tmp_path, url, **env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count(message) == 5, result.stderr
+    assert f"giving up on {url} after 5 attempts" in result.stderr
+
+
+def test_packed_index_past_the_table_is_reported(endpoint: str, tmp_path: Path) -> None:
+    url = _put_packed(endpoint, "arrays/wf/two/scripts", ["echo a\n", "echo b\n"])
+    env = {
+        "BATCH_FILE_TYPE": "packed",
+        "AWS_BATCH_JOB_ARRAY_INDEX": "5",
+        "FETCH_AND_RUN_ATTEMPTS": "1",
+    }
+    result = _run(endpoint, tmp_path, url, **env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "entry 5 of" in result.stderr or "entry 5 is not" in result.stderr, result.stderr
 
 
 def test_zero_exit_code_passes_through(endpoint: str, tmp_path: Path) -> None:
@@ -176,16 +215,13 @@ def test_prefers_the_host_cli_when_mounted(endpoint: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"BATCH_FILE_TYPE": "zip"}, "BATCH_FILE_TYPE must be 'script', not 'zip'"),
+        ({"BATCH_FILE_TYPE": "zip"}, "BATCH_FILE_TYPE must be 'script' or 'packed', not 'zip'"),
         ({"BATCH_FILE_S3_URL": "https://x/y"}, "BATCH_FILE_S3_URL must be s3://bucket/key"),
         ({"BATCH_FILE_S3_URL": "s3://bucket-only"}, "BATCH_FILE_S3_URL must be s3://bucket/key"),
         ({"FETCH_AND_RUN_SLEEP_BASE": "soon"}, "must be whole numbers"),
+        ({"BATCH_FILE_TYPE": "packed"}, "AWS_BATCH_JOB_ARRAY_INDEX is '', not an index"),
         (
-            {"BATCH_FILE_S3_URL": f"s3://{BUCKET}/arrays/a/"},
-            "AWS_BATCH_JOB_ARRAY_INDEX is '', not an index",
-        ),
-        (
-            {"BATCH_FILE_S3_URL": f"s3://{BUCKET}/arrays/a/", "AWS_BATCH_JOB_ARRAY_INDEX": "x1"},
+            {"BATCH_FILE_TYPE": "packed", "AWS_BATCH_JOB_ARRAY_INDEX": "x1"},
             "AWS_BATCH_JOB_ARRAY_INDEX is 'x1', not an index",
         ),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 import pytest
@@ -61,10 +62,11 @@ def test_alike_shards_are_one_array_the_rest_single_jobs(
     assert array_id and [outcomes[i] for i in range(3)] == [f"{array_id}:{i}" for i in range(3)]
     assert all(arrays.array_of(outcomes[i]) is None for i in (3, 4, 5))
     env = {e["name"]: e["value"] for e in array["containerOverrides"]["environment"]}
-    prefix = env["BATCH_FILE_S3_URL"]
-    key = prefix[len("s3://") :].partition("/")[2]
-    body = s3.get_object(Bucket=backend.settings.script_bucket, Key=f"{key}1")["Body"].read()
-    assert body.decode() == requests[1].script  # child 1's script at its index
+    assert env["BATCH_FILE_TYPE"] == "packed"
+    key = env["BATCH_FILE_S3_URL"][len("s3://") :].partition("/")[2]
+    packed = s3.get_object(Bucket=backend.settings.script_bucket, Key=key)["Body"].read()
+    scripts = [arrays.read_packed(packed, i).decode() for i in range(3)]
+    assert scripts == [r.script for r in requests[:3]]  # child i's script at its index
     info = backend.call_metadata(outcomes[1])
     assert info is not None and info["arrayJobId"] == array_id and info["arrayIndex"] == 1
 
@@ -116,9 +118,25 @@ def test_restarted_backend_adopts_children_through_the_manifest(
     assert restarted.recover(_request(7), None) is None  # in no array, no job: never started
 
 
-@pytest.mark.parametrize("url", ["s3://b/k", "s3://b/arrays/x/"])
+@pytest.mark.parametrize("url", ["s3://b/k", "s3://b/arrays/x/scripts#3"])
 def test_array_of_reads_only_child_ids(url: str) -> None:
     assert arrays.array_of(url) is None
     assert (
         arrays.array_of("abc-123:7") == "abc-123" and arrays.child_id("abc-123", 7) == "abc-123:7"
     )
+
+
+def test_packed_object_reads_back_every_script_by_its_index() -> None:
+    scripts = [
+        "echo a\n",
+        "",
+        "printf '\u00e9\u4e2d'\n" * 50,
+        "x" * arrays.SPOOL_BYTES,
+    ]  # past the spool: a file
+    with tempfile.SpooledTemporaryFile(max_size=arrays.SPOOL_BYTES) as out:
+        arrays.write_packed(out, scripts)
+        out.seek(0)
+        packed = out.read()
+    assert len(packed) == arrays.ENTRY_BYTES * 4 + sum(len(s.encode()) for s in scripts)
+    assert [arrays.read_packed(packed, i).decode() for i in range(4)] == scripts
+    assert packed[: arrays.ENTRY_BYTES] == b"%020d %020d\n" % (arrays.ENTRY_BYTES * 4, 7)

@@ -6,16 +6,20 @@ script prefix); ``group`` splits them into chunks of at most ``ARRAY_SIZE_MAX``
 and leaves groups smaller than the configured minimum to single jobs. Retries
 are always single jobs, with the new attempt's resources.
 
-How a child finds its script: index-derived keys. The array's scripts are under
-one prefix, ``<script prefix>arrays/<workflow id>/<array name>/``, the script of
-child ``i`` at ``<prefix><i>``; the job's ``BATCH_FILE_S3_URL`` is that prefix
-(ending in ``/``) and ``fetch_and_run.sh`` appends ``AWS_BATCH_JOB_ARRAY_INDEX``.
-A child therefore downloads one object, as a single job does (a manifest that
-children read would be downloaded 10,000 times an array). Cache hits never reach
-the backend, so indices are dense over the attempts that do run.
+How a child finds its script: one packed object an array. The array's scripts
+go up as one object, ``<script prefix>arrays/<workflow id>/<array name>/scripts``:
+a table of fixed-width entries, one a child (``ENTRY_BYTES`` each: the script's
+byte offset and length, 20 decimal digits each, a space between, a newline
+after), then the scripts one after another. The job's ``BATCH_FILE_TYPE`` is
+``packed`` and its ``BATCH_FILE_S3_URL`` that object; ``fetch_and_run.sh`` reads
+the entry at ``AWS_BATCH_JOB_ARRAY_INDEX * ENTRY_BYTES`` with one ranged GET and
+the script with a second, and checks the script's length against the entry. So
+an array of 10,000 children costs one PUT, not 10,000, and a child still makes
+two requests, as a single job does (HEAD, GET). Cache hits never reach the
+backend, so indices are dense over the attempts that do run.
 
-What a restarted engine reads: ``<prefix>manifest.json``, written before the
-SubmitJob, names the attempt (its single-job name) and call root at each index.
+What a restarted engine reads: ``<prefix>manifest.json``, written (after the
+scripts) before the SubmitJob, names the attempt (its single-job name) and call root at each index.
 The array's job name is derived from its members, so an attempt whose job id
 was not stored is found as ``<array job id>:<index>`` (the manifest gives the
 array name and index, ListJobs by name the array's id); a manifest whose array
@@ -27,18 +31,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from .settings import ARRAY_SIZE_MAX
 
 T = TypeVar("T")
 MANIFEST = "manifest.json"
-#: Parallel PUTs of an array's scripts (below the S3 client's pool of 20 connections).
-PUT_WORKERS = 16
+PACKED = "scripts"
+#: A table entry of the packed object: b"<offset:020d> <length:020d>\n".
+ENTRY_BYTES = 42
+#: A packed object up to this size is built in memory, above it in a temporary file.
+SPOOL_BYTES = 8 << 20
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -92,6 +99,27 @@ def group(
     return arrays, singles
 
 
+def write_packed(out: IO[bytes], scripts: Sequence[str]) -> None:
+    """Write the table of ``scripts`` and then the scripts themselves to ``out``."""
+    offset = ENTRY_BYTES * len(scripts)
+    out.seek(offset)
+    table = bytearray()
+    for script in scripts:
+        body = script.encode()
+        out.write(body)
+        table += b"%020d %020d\n" % (offset, len(body))
+        offset += len(body)
+    out.seek(0)
+    out.write(table)
+
+
+def read_packed(packed: bytes, index: int) -> bytes:
+    """The script at ``index`` of a packed object (what ``fetch_and_run.sh`` reads)."""
+    entry = packed[index * ENTRY_BYTES : (index + 1) * ENTRY_BYTES]
+    offset, length = (int(field) for field in entry.split())
+    return packed[offset : offset + length]
+
+
 @dataclass(frozen=True)
 class Member:
     """One attempt at its index in an array: its single-job name and call root."""
@@ -115,17 +143,16 @@ class ArrayStager:
     def stage(
         self, prefix: str, name: str, scripts: Sequence[str], members: Sequence[Member]
     ) -> str:
-        """PUT every script at ``<prefix><index>`` and the manifest; the prefix's ``s3://`` URL.
+        """PUT the packed scripts, then the manifest; the packed object's ``s3://`` URL.
 
         Idempotent; an array already staged by this process is not staged again.
         """
+        key = prefix + PACKED
         if prefix not in self._staged:
-            with ThreadPoolExecutor(max_workers=PUT_WORKERS) as pool:
-                list(
-                    pool.map(
-                        self._put_script, (f"{prefix}{i}" for i in range(len(scripts))), scripts
-                    )
-                )
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as packed:
+                write_packed(packed, scripts)
+                packed.seek(0)
+                self._put(key, packed, "application/octet-stream")
             manifest = {
                 "arrayJobName": name,
                 "members": [{"jobName": m.job_name, "callRoot": m.call_root} for m in members],
@@ -133,12 +160,9 @@ class ArrayStager:
             self._put(f"{prefix}{MANIFEST}", json.dumps(manifest).encode(), "application/json")
             with self._lock:
                 self._staged.add(prefix)
-        return f"s3://{self.bucket}/{prefix}"
+        return f"s3://{self.bucket}/{key}"
 
-    def _put_script(self, key: str, script: str) -> None:
-        self._put(key, script.encode(), "text/x-shellscript")
-
-    def _put(self, key: str, body: bytes, content_type: str) -> None:
+    def _put(self, key: str, body: Any, content_type: str) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         with self._lock:
             self.puts += 1

@@ -113,7 +113,7 @@ def container_overrides(
 ) -> dict[str, Any]:
     """The task's real cpu, memory and GPUs, and the environment ``fetch_and_run.sh`` reads.
 
-    An array job's ``script_url`` is its scripts' prefix and it has no one call root.
+    An array job (no one call root) has its children's scripts in one packed object.
     """
     resources = [
         {"type": "VCPU", "value": str(runtime.vcpus)},
@@ -122,7 +122,7 @@ def container_overrides(
     if runtime.gpu_count:
         resources.append({"type": "GPU", "value": str(runtime.gpu_count)})
     environment = [
-        {"name": "BATCH_FILE_TYPE", "value": "script"},
+        {"name": "BATCH_FILE_TYPE", "value": "packed" if call_root is None else "script"},
         {"name": "BATCH_FILE_S3_URL", "value": script_url},
     ]
     if call_root is not None:
@@ -372,7 +372,7 @@ class AwsBatchBackend(Backend):
                 runtime.docker,
                 image,
                 args["jobDefinition"],
-                f"{scripts_url}{index}",
+                f"{scripts_url}#{index}",
                 args["jobQueue"],
                 call_key(request),
                 runtime.preemptible,
