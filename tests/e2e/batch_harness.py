@@ -23,15 +23,16 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ironside.backends.aws_batch import arrays
-from tests.e2e import moto_fixes
 from tests.runtime.aws_batch.batch_helpers import make_queue as make_batch_queue
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 FETCH_AND_RUN = REPO / "launch_template" / "host_assets" / "fetch_and_run.sh"
@@ -51,7 +52,15 @@ FACTORY = "cromwell.backend.impl.aws.AwsBatchBackendLifecycleActorFactory"
 
 
 def start_moto() -> tuple[ThreadedMotoServer, str]:
-    """A moto server on 127.0.0.1 (free port) with Docker-less Batch; (server, endpoint)."""
+    """A moto server on 127.0.0.1 (free port) with Docker-less Batch; (server, endpoint).
+
+    moto is imported here, not by the module: the API-economy bench runs moto in a
+    process of its own, and moto's Batch model alone is 100 MB of the engine's RSS.
+    """
+    from moto.server import ThreadedMotoServer
+
+    from tests.e2e import moto_fixes
+
     moto_fixes.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -121,6 +130,14 @@ def aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
+def array_call_roots(s3: Any, packed_url: str) -> list[str]:
+    """The call root at each index of an array (from the engine's manifest beside its scripts)."""
+    bucket, _, key = packed_url[len("s3://") :].partition("/")
+    manifest = f"{key.rpartition('/')[0]}/{arrays.MANIFEST}"
+    body = s3.get_object(Bucket=bucket, Key=manifest)["Body"].read()
+    return [member["callRoot"] for member in json.loads(body)["members"]]
+
+
 class JobAgent:
     """Runs each submitted job's command on this machine, as the ECS agent would.
 
@@ -170,7 +187,7 @@ class JobAgent:
             self._play(job_id, env, env["IRONSIDE_CALL_ROOT"])
             return
         self.arrays[job_id] = size
-        roots = self.call_roots(env["BATCH_FILE_S3_URL"])
+        roots = array_call_roots(self.s3, env["BATCH_FILE_S3_URL"])
         children = [
             (f"{job_id}:{i}", {**env, "AWS_BATCH_JOB_ARRAY_INDEX": str(i)}, roots[i])
             for i in range(size)
@@ -181,13 +198,6 @@ class JobAgent:
             return
         for child in children:
             self._play(*child)
-
-    def call_roots(self, packed_url: str) -> list[str]:
-        """The call root at each index of an array (from the engine's manifest of it)."""
-        bucket, _, key = packed_url[len("s3://") :].partition("/")
-        manifest = f"{key.rpartition('/')[0]}/{arrays.MANIFEST}"
-        body = self.s3.get_object(Bucket=bucket, Key=manifest)["Body"].read()
-        return [member["callRoot"] for member in json.loads(body)["members"]]
 
     def _play(self, job_id: str, env: dict[str, str], call_root: str) -> None:
         self.job_ids.append(job_id)

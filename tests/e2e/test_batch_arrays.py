@@ -18,6 +18,7 @@ import pytest
 
 from ironside import cli
 from ironside.backends.aws_batch import wiring
+from ironside.engine import scheduler
 
 from .batch_harness import (
     NEEDS_AGENT,
@@ -229,3 +230,13 @@ def test_array_jobs_never_submits_one_job_a_shard(
 ) -> None:
     world.run(5, capsys, '\nbackend.providers.AWSBatch.config.array-jobs = "never"\n')
     assert world.calls("SubmitJob") == 5 and world.array_sizes() == []
+
+
+def test_a_scatter_beyond_one_submission_batch_goes_as_one_array_a_batch(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine holds at most ``SUBMIT_BATCH`` rendered scripts: 10 shards, batches of 4."""
+    monkeypatch.setattr(scheduler, "SUBMIT_BATCH", 4)
+    result = world.run(10, capsys)
+    assert result["outputs"]["arrays.ns"] == [2 * i for i in range(10)]
+    assert world.array_sizes() == [4, 4, 2] and world.calls("SubmitJob") == 3

@@ -8,14 +8,13 @@ manifest and the array by its name: 0 resubmitted, every shard one child.
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.batch_harness import aws_env, client, config_text, make_queue
+from tests.e2e.batch_harness import array_call_roots, aws_env, client, config_text, make_queue
 from tests.e2e.server_proc import ServerProcess, wait_status
 
 from .batch_restart_world import SHARDS, WDL, fresh_moto, moto_jobs  # noqa: F401 (fixture)
@@ -30,10 +29,8 @@ def _write_children_rc(endpoint: str) -> int:
     written = 0
     for job in batch.describe_jobs(jobs=arrays)["jobs"]:
         env = {e["name"]: e["value"] for e in job["container"]["environment"]}
-        bucket, _, prefix = env["BATCH_FILE_S3_URL"][len("s3://") :].partition("/")
-        manifest = s3.get_object(Bucket=bucket, Key=f"{prefix}manifest.json")["Body"].read()
-        for member in json.loads(manifest)["members"]:
-            root_bucket, _, root = member["callRoot"][len("s3://") :].partition("/")
+        for call_root in array_call_roots(s3, env["BATCH_FILE_S3_URL"]):
+            root_bucket, _, root = call_root[len("s3://") :].partition("/")
             s3.put_object(Bucket=root_bucket, Key=f"{root}/execution/rc", Body=b"0\n")
             written += 1
     return written

@@ -42,6 +42,9 @@ log = logging.getLogger("ironside.engine")
 
 #: Least time between two forced intent commits while jobs run (at most 20 commits a second).
 INTENT_GAP = 0.05
+#: Most attempts prepared for one backend call: their rendered scripts are held until
+#: submitted (10,000 is also the most children an AWS Batch array job takes).
+SUBMIT_BATCH = 10_000
 
 #: Turns a succeeded top-level workflow's outputs into their final form (output copies).
 Finalizer = Callable[[WorkflowRun, dict[str, Any]], dict[str, Any]]
@@ -302,8 +305,8 @@ class Engine:
         pending = self.recorder.pending()
         self.recorder.flush(self.backend.pid)
         timeout = self.recorder.flush_interval if pending else self.poll_interval
-        if self.prepared and not self._throttled:  # throttled: try again after a poll
-            timeout = min(timeout, INTENT_GAP)
+        if (self.prepared and not self._throttled) or self._can_prepare():
+            timeout = min(timeout, INTENT_GAP)  # throttled: try again after a poll
         changed = self.backend.wait(timeout)
         ids = list(self.running) if changed is None else changed
         if ids:
@@ -346,11 +349,7 @@ class Engine:
         self._submit_prepared()
 
     def _prepare_more(self) -> None:
-        while (
-            self.queue
-            and len(self.running) + len(self.prepared) < self.job_limit
-            and self._backend_has_room()
-        ):
+        while self._can_prepare():
             cr = self.queue.pop()
             self.counts["queued"] -= 1
             if cr.wf.stopping():
@@ -367,6 +366,15 @@ class Engine:
             if request is not None:
                 cr.request = request
                 self.prepared.append(cr)
+
+    def _can_prepare(self) -> bool:
+        """A queued call may be prepared now: under the job limit and the batch size."""
+        return bool(
+            self.queue
+            and len(self.running) + len(self.prepared) < self.job_limit
+            and len(self.prepared) < SUBMIT_BATCH
+            and self._backend_has_room()
+        )
 
     def _submit_prepared(self) -> None:
         """Every prepared attempt in one backend call (which may group them into arrays)."""
