@@ -72,6 +72,7 @@ def test_lone_task_runs_with_file_input_and_output(runner: Runner) -> None:
     assert list(md["calls"]) == ["greet.greet"]
     (call,) = md["calls"]["greet.greet"]
     assert call["inputs"] == {"name": "world", "names": str(names), "times": 3}
+    assert md["inputs"] == inputs  # named as the inputs JSON names them
     assert md["outputs"] == outputs
 
 
@@ -188,14 +189,17 @@ def test_task_run_resumes_after_a_crash(tmp_path: Path) -> None:
     side = tmp_path / "side.txt"
     wdl = tmp_path / "tasks.wdl"
     wdl.write_text(
-        "version 1.0\ntask x { command <<< echo once >> "
-        f"{side}; echo done >>> output {{ String o = read_string(stdout()) }} }}\n"
+        "version 1.0\ntask x { input { String s } command <<< echo once >> "
+        f"{side}; echo ~{{s}} >>> output {{ String o = read_string(stdout()) }} }}\n"
         "task y { command <<< >>> }\n"
     )
     conf = tmp_path / "app.conf"
     conf.write_text(f'database.url = "sqlite:///{tmp_path}/db.sqlite"\n')
     env = dict(os.environ, IRONSIDE_FAILPOINT="call-done")
-    cmd = ironside_cmd() + ["run", str(wdl), "--task", "x", "--config", str(conf)]
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text('{"x.s": "done", "x.runtime.maxRetries": 1}')
+    cmd = ironside_cmd() + ["run", str(wdl), "--task", "x", "-i", str(inputs), "--config"]
+    cmd.append(str(conf))
     crashed = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert crashed.returncode == -9, crashed.stderr
     wf_id = re.search(r"workflow x ([0-9a-f-]{36}) starting", crashed.stderr)
@@ -210,3 +214,5 @@ def test_task_run_resumes_after_a_crash(tmp_path: Path) -> None:
     assert side.read_text() == "once\n"
     md = json.loads((tmp_path / "md.json").read_text())
     assert md["status"] == "Succeeded" and [c["attempt"] for c in md["calls"]["x.x"]] == [1]
+    assert md["inputs"] == {"x.s": "done", "x.runtime.maxRetries": 1}
+    assert md["calls"]["x.x"][0]["runtimeAttributes"]["maxRetries"] == "1"

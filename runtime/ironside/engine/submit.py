@@ -24,7 +24,7 @@ from ironside.wdl.loader import load_document
 from ironside.wdl.reach import Confinement
 from ironside.wdl.runtime_overrides import RuntimeOverrides, split_runtime_overrides
 from ironside.wdl.stdlib import WorkflowStdLib
-from ironside.wdl.values import dumps, env_to_json, map_files
+from ironside.wdl.values import dumps, map_files
 
 
 @dataclass
@@ -40,6 +40,13 @@ class Submission:
     url: str = ""
     imports_zip: bytes | None = None
     runtime_overrides: RuntimeOverrides = field(default_factory=RuntimeOverrides)
+    #: how the inputs JSON names the inputs (stored and shown so): ``wdl.target``
+    names: target.InputNames | None = None
+
+    @property
+    def input_names(self) -> target.InputNames:
+        """``names``, else the workflow's own."""
+        return self.names or target.InputNames(self.workflow.name)
 
     @property
     def version(self) -> str:
@@ -216,6 +223,7 @@ def build_submission(
         workflow=run.workflow,
         runtime_overrides=overrides,
         inputs=reach.inputs(bound),
+        names=run.names,
         options=parsed_options,
         labels=labels or {},
         source=source,
@@ -267,8 +275,9 @@ def store_submission(
 
 
 def _stored_inputs(sub: Submission) -> dict[str, Any]:
-    prefix = sub.workflow.name + "."
-    return {**env_to_json(sub.inputs, prefix), **sub.runtime_overrides.as_inputs(prefix)}
+    names = sub.input_names
+    inputs = {names.key(b.name): b.value.json for b in sub.inputs}
+    return {**inputs, **sub.runtime_overrides.as_inputs(names)}
 
 
 def _absolute_root(root: str) -> str:
@@ -282,15 +291,16 @@ def load_stored(store: Store, wf_id: str) -> tuple[Submission, dict[str, Any]]:
     if row["parent_id"]:
         raise BadInputs(f"{wf_id} is a sub-workflow; resume its top-level workflow")
     doc = load_document(row["workflow_url"], row["imports_zip"], source_text=row["source"])
-    workflow = target.stored(doc, row["name"]).workflow
+    run = target.stored(doc, row["name"])
     where = f"stored inputs of {wf_id}"
     data, overrides = split_runtime_overrides(
-        workflow, json.loads(row["inputs"]), doc.wdl_version or "draft-2", where
+        run.workflow, json.loads(row["inputs"]), doc.wdl_version or "draft-2", where, run.names
     )
-    inputs = bind_inputs(workflow, data, where)  # stored by the workflow's own names
+    inputs = bind_inputs(run.workflow, data, where, names=run.names)
     options = parse_options(json.loads(row["options"]))
-    sub = Submission(doc, workflow, inputs, options, store.labels(wf_id), row["source"])
+    sub = Submission(doc, run.workflow, inputs, options, store.labels(wf_id), row["source"])
     sub.runtime_overrides = overrides
+    sub.names = run.names
     return sub, row
 
 
@@ -315,6 +325,7 @@ def top_run(
     stdlib = WorkflowStdLib(sub.version, write_dir, files, os.path.dirname(sub.url))
     run = WorkflowRun(wf_id, sub.workflow, sub.inputs, sub.options, root, stdlib)
     run.runtime_overrides = sub.runtime_overrides
+    run.input_names = sub.input_names
     if resume is not None:
         run.resume = resume_index(resume, wf_id)
         _index_children(resume, run)

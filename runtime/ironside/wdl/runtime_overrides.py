@@ -37,10 +37,10 @@ class RuntimeOverrides:
         """The attributes set for the call at ``path`` (empty when none)."""
         return self.by_call.get(path, {})
 
-    def as_inputs(self, prefix: str) -> dict[str, Any]:
+    def as_inputs(self, names: InputNames) -> dict[str, Any]:
         """The overrides as inputs JSON keys again (stored with the inputs)."""
         return {
-            f"{prefix}{path}{SEGMENT}{attr}": value
+            names.key(f"{path}{SEGMENT}{attr}"): value
             for path, attrs in self.by_call.items()
             for attr, value in attrs.items()
         }

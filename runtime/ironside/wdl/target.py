@@ -5,8 +5,8 @@ one-call workflow named after the task, whose call is the task (call name = task
 so metadata and the store key it ``NAME.NAME``) and whose outputs are the task's outputs
 (``NAME.out``). Its inputs JSON names the task's inputs ``NAME.input`` or bare ``input``
 (as miniwdl's ``values_from_json`` takes them); inside the engine they are the call's
-inputs, and are stored as such (``NAME.NAME.input``), so a resumed run binds them as
-any workflow's.
+inputs (``NAME.input`` in the workflow's namespace). ``InputNames`` maps the JSON's keys
+to them and back, for errors, the stored inputs and metadata alike.
 """
 
 from __future__ import annotations
