@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run one workflow (or task) to its end (Cromwell's run mode)",
-        description="Run the document's workflow; a document without one runs its only task"
-        " (or the task --task names), inputs keyed TASK.input, outputs TASK.output.",
+        description="Run the document's workflow, or with --task NAME that task alone; a"
+        " document without a workflow runs its only task. A task's inputs are keyed"
+        " NAME.input (or input), its outputs NAME.output.",
     )
     run.add_argument("workflow", nargs="?", help="WORKFLOW.wdl (not needed with --resume)")
     run.add_argument(
