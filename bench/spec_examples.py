@@ -135,8 +135,9 @@ def _engine_argv(engine: str, example: Example, wdl: str, inputs: str, run_dir: 
         conf = os.path.join(run_dir, "ironside.conf")
         with open(conf, "w") as fh:
             fh.write("call-caching.enabled = false\n")
-        return [os.path.join(bindir, "ironside"), "run", wdl, "-i", inputs, "--config", conf]
-    argv = [os.path.join(bindir, "miniwdl"), "run", wdl, "-i", inputs, "--dir", run_dir + "/."]
+        argv = [os.path.join(bindir, "ironside"), "run", wdl, "-i", inputs, "--config", conf]
+    else:
+        argv = [os.path.join(bindir, "miniwdl"), "run", wdl, "-i", inputs, "--dir", run_dir + "/."]
     return argv + (["--task", example.target] if example.kind == "task" else [])
 
 

@@ -26,8 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ironside {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    run = sub.add_parser("run", help="run one workflow to its end (Cromwell's run mode)")
+    run = sub.add_parser(
+        "run",
+        help="run one workflow (or task) to its end (Cromwell's run mode)",
+        description="Run the document's workflow, or with --task NAME that task alone; a"
+        " document without a workflow runs its only task. A task's inputs are keyed"
+        " NAME.input (or input), its outputs NAME.output.",
+    )
     run.add_argument("workflow", nargs="?", help="WORKFLOW.wdl (not needed with --resume)")
+    run.add_argument(
+        "--task",
+        metavar="NAME",
+        help="run task NAME of the document alone (needed when it has several tasks and no"
+        " workflow), as miniwdl run --task",
+    )
     run.add_argument("-i", "--inputs", help="inputs JSON")
     run.add_argument("-o", "--options", help="workflow options JSON")
     run.add_argument("-l", "--labels", help="labels JSON")
@@ -104,6 +116,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     if args.resume:
+        if args.task:
+            raise UserError("run: --task does not go with --resume (the stored run names it)")
         service = build_service(settings)
         sub, _ = S.load_stored(service.store, args.resume)
         wf_id = args.resume
@@ -112,7 +126,9 @@ def run_command(args: argparse.Namespace) -> int:
             raise UserError("run: WORKFLOW.wdl is required (or --resume WORKFLOW_ID)")
         reach = Confinement(settings.limits, allow_paths=tuple(args.allow_path))
         reach = reach.reading_s3(_read_s3_import)  # a boto3 client only when one is imported
-        sub = S.prepare(args.workflow, args.inputs, args.options, args.labels, args.imports, reach)
+        sub = S.prepare(
+            args.workflow, args.inputs, args.options, args.labels, args.imports, reach, args.task
+        )
         service = build_service(settings)
         try:
             service.validate(sub)  # AWS Batch: job role, script prefix

@@ -108,3 +108,44 @@ def test_both_engines_run_an_example(tmp_path: Path) -> None:
         assert os.path.exists(os.path.join(os.path.dirname(sys.executable), engine))
         assert se.run_one(engine, examples[0], str(tmp_path), str(data), 120.0), engine
         assert se.run_one(engine, examples[1], str(tmp_path), str(data), 120.0), engine
+
+
+TASK_EXAMPLE = """
+<details>
+  <summary>
+  Example: echo_twice_task.wdl
+
+  ```wdl
+  version 1.1
+  task echo_twice {
+    input { String s }
+    command <<< echo ~{s}~{s} >>>
+    output { String out = read_string(stdout()) }
+  }
+  task other { command <<< >>> }
+  ```
+  </summary>
+  <p>
+  Example input:
+
+  ```json
+  {"echo_twice.s": "ab"}
+  ```
+
+  Example output:
+
+  ```json
+  {"echo_twice.out": "abab"}
+  ```
+  </p>
+</details>
+"""
+
+
+def test_both_engines_run_a_task_example(tmp_path: Path) -> None:
+    """A ``*_task.wdl`` example runs its task (``--task``) on both engines."""
+    (example,) = se.extract(TASK_EXAMPLE)
+    assert (example.kind, example.target) == ("task", "echo_twice")
+    (tmp_path / example.name).write_text(example.wdl)
+    for engine in ("ironside", "miniwdl"):
+        assert se.run_one(engine, example, str(tmp_path), "", 120.0), engine

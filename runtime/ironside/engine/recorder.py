@@ -43,8 +43,9 @@ class Recorder:
 
     def workflow_inputs(self, run: WorkflowRun, shown: dict[str, Any]) -> None:
         """The workflow's inputs with defaults filled in, as metadata shows them."""
-        prefix = run.name + "."
-        inputs = {prefix + k: v for k, v in shown.items()} | run.runtime_overrides.as_inputs(prefix)
+        names = run.input_names
+        inputs = {names.key(k): v for k, v in shown.items()}
+        inputs |= run.runtime_overrides.as_inputs(names)
         self.store.update_workflow(run.id, inputs=dumps(inputs))
 
     def workflow_finished(self, run: WorkflowRun, outputs: dict[str, Any] | None) -> None:

@@ -12,6 +12,7 @@ from ironside.engine.plan import BlockPlan, TaskPlan
 from ironside.store.status import WorkflowStatus
 from ironside.wdl.runtime_overrides import RuntimeOverrides
 from ironside.wdl.stdlib import WorkflowStdLib
+from ironside.wdl.target import InputNames
 
 SUCCEEDED, FAILED, ABORTED, RUNNING = (
     WorkflowStatus.SUCCEEDED,
@@ -53,6 +54,8 @@ class WorkflowRun:
         self.no_new_calls = False
         #: runtime attributes set in the inputs, by call path (the top-level run's serve all)
         self.runtime_overrides = RuntimeOverrides()
+        #: how the stored inputs and metadata name the inputs (a task run: as its inputs JSON)
+        self.input_names = InputNames(workflow.name)
         self.top: BlockRun | None = None
         self.top_done = False
         self.outputs: Env.Bindings[Value.Base] | None = None

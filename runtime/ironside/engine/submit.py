@@ -19,12 +19,12 @@ from ironside.filesystems.dispatch import FileSystems
 from ironside.labels import validate_labels
 from ironside.store.db import Store
 from ironside.store.status import WorkflowStatus
-from ironside.wdl import lenient
+from ironside.wdl import lenient, target
 from ironside.wdl.loader import load_document
 from ironside.wdl.reach import Confinement
 from ironside.wdl.runtime_overrides import RuntimeOverrides, split_runtime_overrides
 from ironside.wdl.stdlib import WorkflowStdLib
-from ironside.wdl.values import dumps, env_to_json, map_files
+from ironside.wdl.values import dumps, map_files
 
 
 @dataclass
@@ -40,6 +40,13 @@ class Submission:
     url: str = ""
     imports_zip: bytes | None = None
     runtime_overrides: RuntimeOverrides = field(default_factory=RuntimeOverrides)
+    #: how the inputs JSON names the inputs (stored and shown so): ``wdl.target``
+    names: target.InputNames | None = None
+
+    @property
+    def input_names(self) -> target.InputNames:
+        """``names``, else the workflow's own."""
+        return self.names or target.InputNames(self.workflow.name)
 
     @property
     def version(self) -> str:
@@ -67,27 +74,29 @@ def parse_json(text: str, where: str, error: type[UserError]) -> Any:
         raise error(f"{where}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
 
 
-def _valid_names(workflow: WDL.Tree.Workflow) -> list[str]:
-    return sorted(f"{workflow.name}.{b.name}" for b in workflow.available_inputs)
-
-
 def bind_inputs(
-    workflow: WDL.Tree.Workflow, data: Any, where: str = "inputs", base_dir: str | None = None
+    workflow: WDL.Tree.Workflow,
+    data: Any,
+    where: str = "inputs",
+    base_dir: str | None = None,
+    names: target.InputNames | None = None,
 ) -> Env.Bindings[Value.Base]:
-    """Typed workflow inputs from Cromwell-style JSON; every problem is a ``BadInputs``."""
+    """Typed workflow inputs from Cromwell-style JSON; every problem is a ``BadInputs``.
+
+    ``names``: how the JSON's keys name the inputs (default: the workflow's own names)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise BadInputs(f"{where}: must be a JSON object, got {type(data).__name__}")
     available = workflow.available_inputs
-    prefix = workflow.name + "."
+    names = names or target.InputNames(workflow.name)
     env: Env.Bindings[Value.Base] = Env.Bindings()
     for key, raw in data.items():
         if key.startswith("#"):
             continue
-        name = key[len(prefix) :] if key.startswith(prefix) else key
+        name = names.name(key)
         if name not in available:
-            valid = ", ".join(_valid_names(workflow)) or "(none)"
+            valid = ", ".join(sorted(names.key(b.name) for b in available)) or "(none)"
             raise BadInputs(f"{where}: unknown input {key!r}; valid inputs: {valid}")
         decl = available[name]
         ty = decl.type.copy(optional=True) if decl.expr is not None else decl.type
@@ -98,8 +107,8 @@ def bind_inputs(
         env = env.bind(name, _check_files(value, key, where, base_dir or os.getcwd()))
     missing = [b.name for b in workflow.required_inputs if not env.has_binding(b.name)]
     if missing:
-        names = ", ".join(prefix + m for m in sorted(missing))
-        raise BadInputs(f"{where}: missing required input(s): {names}")
+        listed = ", ".join(names.key(m) for m in sorted(missing))
+        raise BadInputs(f"{where}: missing required input(s): {listed}")
     return env
 
 
@@ -122,8 +131,11 @@ def prepare(
     labels_path: str | None = None,
     imports_path: str | None = None,
     confinement: Confinement | None = None,
+    task: str | None = None,
 ) -> Submission:
-    """Read and validate the five files of a submission (``ironside run``); store nothing."""
+    """Read and validate the five files of a submission (``ironside run``); store nothing.
+
+    ``task``: run this task of the document (``--task``) rather than its workflow."""
     limits = (confinement or Confinement()).limits
     if inputs_path and os.path.isfile(inputs_path):
         size = os.path.getsize(inputs_path)
@@ -161,6 +173,7 @@ def prepare(
             f"labels {labels_path}",
         ),
         confinement=confinement,
+        task=task,
     )
 
 
@@ -183,12 +196,15 @@ def build_submission(
     imports_zip: bytes | None,
     where: SubmissionWhere | None = None,
     confinement: Confinement | None = None,
+    task: str | None = None,
 ) -> Submission:
     """The one submission pipeline: parse and typecheck the WDL, bind inputs, parse options.
 
     ``url`` is where the source came from (a local path for ``run``); every problem is a
     ``UserError`` naming the part. Backend-specific option checks follow (``WorkflowService``).
     ``confinement``: what the submission may reach and cost (default: ``ironside run``'s).
+    ``task``: run that task as a one-call workflow (``wdl.target``); without it, the
+    document's workflow, else its only task.
     """
     where = where or SubmissionWhere()
     reach = confinement or Confinement()
@@ -196,15 +212,18 @@ def build_submission(
     if labels is not None:  # Cromwell's rules, for run as on the server
         labels = validate_labels(labels, where.labels)
     doc = reach.load(url, imports_zip, source)
-    if doc.workflow is None:
-        raise BadWorkflow(f"{where.source}: no workflow to run")
+    run = target.select(doc, task, where.source)
     version = doc.wdl_version or "draft-2"
-    inputs, overrides = split_runtime_overrides(doc.workflow, inputs, version, where.inputs)
+    inputs, overrides = split_runtime_overrides(
+        run.workflow, inputs, version, where.inputs, run.names
+    )
+    bound = bind_inputs(run.workflow, inputs, where.inputs, names=run.names)
     return Submission(
         doc=doc,
-        workflow=doc.workflow,
+        workflow=run.workflow,
         runtime_overrides=overrides,
-        inputs=reach.inputs(bind_inputs(doc.workflow, inputs, where.inputs)),
+        inputs=reach.inputs(bound),
+        names=run.names,
         options=parsed_options,
         labels=labels or {},
         source=source,
@@ -256,8 +275,9 @@ def store_submission(
 
 
 def _stored_inputs(sub: Submission) -> dict[str, Any]:
-    prefix = sub.workflow.name + "."
-    return {**env_to_json(sub.inputs, prefix), **sub.runtime_overrides.as_inputs(prefix)}
+    names = sub.input_names
+    inputs = {names.key(b.name): b.value.json for b in sub.inputs}
+    return {**inputs, **sub.runtime_overrides.as_inputs(names)}
 
 
 def _absolute_root(root: str) -> str:
@@ -271,15 +291,16 @@ def load_stored(store: Store, wf_id: str) -> tuple[Submission, dict[str, Any]]:
     if row["parent_id"]:
         raise BadInputs(f"{wf_id} is a sub-workflow; resume its top-level workflow")
     doc = load_document(row["workflow_url"], row["imports_zip"], source_text=row["source"])
-    assert doc.workflow is not None
+    run = target.stored(doc, row["name"])
     where = f"stored inputs of {wf_id}"
     data, overrides = split_runtime_overrides(
-        doc.workflow, json.loads(row["inputs"]), doc.wdl_version or "draft-2", where
+        run.workflow, json.loads(row["inputs"]), doc.wdl_version or "draft-2", where, run.names
     )
-    inputs = bind_inputs(doc.workflow, data, where)
+    inputs = bind_inputs(run.workflow, data, where, names=run.names)
     options = parse_options(json.loads(row["options"]))
-    sub = Submission(doc, doc.workflow, inputs, options, store.labels(wf_id), row["source"])
+    sub = Submission(doc, run.workflow, inputs, options, store.labels(wf_id), row["source"])
     sub.runtime_overrides = overrides
+    sub.names = run.names
     return sub, row
 
 
@@ -304,6 +325,7 @@ def top_run(
     stdlib = WorkflowStdLib(sub.version, write_dir, files, os.path.dirname(sub.url))
     run = WorkflowRun(wf_id, sub.workflow, sub.inputs, sub.options, root, stdlib)
     run.runtime_overrides = sub.runtime_overrides
+    run.input_names = sub.input_names
     if resume is not None:
         run.resume = resume_index(resume, wf_id)
         _index_children(resume, run)

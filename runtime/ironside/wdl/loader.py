@@ -161,8 +161,4 @@ def load_document(
     doc = parse_bounded(main_abspath, search, read_source, describe_wdl_error, path)
     if in_bundle:
         _remember_bundle(doc, zdir)
-    if doc.workflow is None:
-        if len(doc.tasks) == 1:
-            return doc
-        raise BadWorkflow(f"{path}:1:1: no workflow (and not exactly one task) to run")
-    return doc
+    return doc  # what of it to run: ``wdl.target``

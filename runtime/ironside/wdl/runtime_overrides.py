@@ -20,6 +20,7 @@ from typing import Any
 from WDL import Tree
 
 from ironside.errors import BadInputs
+from ironside.wdl.target import InputNames
 
 SEGMENT = ".runtime."
 STANDARD_FROM = ("1.1", "1.2", "development")
@@ -36,10 +37,10 @@ class RuntimeOverrides:
         """The attributes set for the call at ``path`` (empty when none)."""
         return self.by_call.get(path, {})
 
-    def as_inputs(self, prefix: str) -> dict[str, Any]:
+    def as_inputs(self, names: InputNames) -> dict[str, Any]:
         """The overrides as inputs JSON keys again (stored with the inputs)."""
         return {
-            f"{prefix}{path}{SEGMENT}{attr}": value
+            names.key(f"{path}{SEGMENT}{attr}"): value
             for path, attrs in self.by_call.items()
             for attr, value in attrs.items()
         }
@@ -64,24 +65,26 @@ def _calls(workflow: Tree.Workflow, prefix: str = "") -> Iterator[tuple[str, Tre
 
 
 def split_runtime_overrides(
-    workflow: Tree.Workflow, data: Any, version: str, where: str
+    workflow: Tree.Workflow, data: Any, version: str, where: str, names: InputNames | None = None
 ) -> tuple[Any, RuntimeOverrides]:
-    """``data`` without its ``<call>.runtime.<attribute>`` keys, and those keys parsed."""
+    """``data`` without its ``<call>.runtime.<attribute>`` keys, and those keys parsed.
+
+    ``names``: how the keys name the calls (default: the workflow's own names; a task run's
+    ``task.runtime.<attribute>`` names its one call)."""
     if not isinstance(data, Mapping) or not any(SEGMENT in str(k) for k in data):
         return data, RuntimeOverrides()
-    prefix = workflow.name + "."
+    names = names or InputNames(workflow.name)
     tasks = dict(_calls(workflow))
     rest: dict[str, Any] = {}
     by_call: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     for key, value in data.items():
-        name = key[len(prefix) :] if key.startswith(prefix) else key
-        path, sep, attr = name.rpartition(SEGMENT)
+        path, sep, attr = names.name(key).rpartition(SEGMENT)
         if not sep or "." in attr or not attr:
             rest[key] = value
             continue
         if path not in tasks:
-            known = ", ".join(f"{prefix}{p}{SEGMENT}<attribute>" for p in sorted(tasks))
+            known = ", ".join(names.key(f"{p}{SEGMENT}<attribute>") for p in sorted(tasks))
             raise BadInputs(
                 f"{where}: {key!r}: no call {path!r} to set a runtime attribute of"
                 f" (calls: {known or 'none'})"

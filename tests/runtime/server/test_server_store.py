@@ -79,6 +79,29 @@ def test_submit_run_query_and_restart(tmp_path: Path, db_url: str) -> None:
         assert md["labels"]["k"] == "v" and md["calls"]["hello.say"][0]["executionStatus"] == "Done"
 
 
+ONE_TASK = """version 1.0
+task shout { input { String s } command <<< echo ~{s}! >>>
+  output { String o = read_string(stdout()) } }
+"""
+
+
+def test_a_one_task_document_runs_its_task(tmp_path: Path, db_url: str) -> None:
+    """As ``ironside run``: a document without a workflow runs its only task."""
+    app = create_app(ServerSettings(), build_engine_port(_config(tmp_path, db_url)))
+    with serve(app) as url, httpx.Client(base_url=url, timeout=60) as c:
+        files = {
+            "workflowSource": ("t.wdl", ONE_TASK.encode()),
+            "workflowInputs": ("i.json", b'{"shout.s": "hey"}'),
+        }
+        r = c.post("/api/workflows/v1", files=files)
+        assert r.status_code == 201, r.text
+        wf = r.json()["id"]
+        assert _wait(c, wf) == "Succeeded"
+        assert c.get(f"/api/workflows/v1/{wf}/outputs").json()["outputs"] == {"shout.o": "hey!"}
+        md = c.get(f"/api/workflows/v1/{wf}/metadata").json()
+        assert md["workflowName"] == "shout" and list(md["calls"]) == ["shout.shout"]
+
+
 SLOW = """version 1.0
 task nap { input { String marker } command <<< touch ~{marker}; sleep 60 >>> }
 workflow slow { input { String marker } call nap { input: marker = marker } }
