@@ -87,6 +87,10 @@ class Meter:
         self.cycles: list[tuple[int, int]] = []  # (jobs polled, DescribeJobs calls)
         self.submit_seconds = 0.0  # time spent in AwsBatchBackend.submit_all
         self.arrays: list[tuple[str, int]] = []  # (array job id, size)
+        #: seconds submit_all waited on moto's answer to SubmitJob and to the script PUTs
+        self.moto_seconds = {"SubmitJob": 0.0, "PutObject": 0.0}
+        self._sent: dict[str, float] = {}
+        self._submitting = False
 
     def hook(self, agent: JobAgent) -> None:
         """Wrap ``make_clients`` (agent + counters) and ``AwsBatchBackend.poll`` (cycles)."""
@@ -100,6 +104,11 @@ class Meter:
             self.counter = OperationCounter(batch, s3)
             s3.meta.events.register("provide-client-params.s3.PutObject", self._put)
             batch.meta.events.register("provide-client-params.batch.SubmitJob", self._submit)
+            for c, op in ((batch, "SubmitJob"), (s3, "PutObject")):
+                service = c.meta.service_model.service_name
+                c.meta.events.register(f"before-call.{service}.{op}", self._sending)
+                # first: before the job agent plays the jobs (its time is counted apart)
+                c.meta.events.register_first(f"after-call.{service}.{op}", self._answered)
             return batch, s3
 
         def poll(backend: AwsBatchBackend, job_ids: Any) -> Any:
@@ -113,17 +122,26 @@ class Meter:
             outcomes = real_submit_all(backend, requests)
             while True:
                 started = time.monotonic()
+                self._submitting = True
                 try:
                     item = next(outcomes)
                 except StopIteration:
                     return
                 finally:
+                    self._submitting = False
                     self.submit_seconds += time.monotonic() - started
                 yield item
 
         wiring.make_clients = make_clients  # type: ignore[assignment]
         AwsBatchBackend.poll = poll  # type: ignore[method-assign,assignment]
         AwsBatchBackend.submit_all = submit_all  # type: ignore[method-assign,assignment]
+
+    def _sending(self, model: Any, **_: Any) -> None:
+        self._sent[model.name] = time.monotonic()
+
+    def _answered(self, model: Any, **_: Any) -> None:
+        if model.name in self._sent and self._submitting:
+            self.moto_seconds[model.name] += time.monotonic() - self._sent.pop(model.name)
 
     def _put(self, params: dict[str, Any], **_: Any) -> None:
         if params.get("Bucket") == SCRIPT_BUCKET:
@@ -249,6 +267,14 @@ def report(meter: Meter, tasks: int, rc: int, elapsed: float, array_jobs: str) -
         f"excluded), {calls['SubmitJob']} "
         f"SubmitJobs = {calls['SubmitJob'] / SUBMIT_QUOTA:.1f} s at {SUBMIT_QUOTA:.0f} TPS; "
         f"one SubmitJob a shard at the quota: {per_shard_bound:.0f} s; ratio {ratio:.1f}x"
+    )
+    waits = meter.moto_seconds
+    engine_side = meter.submit_seconds - waits["SubmitJob"] - waits["PutObject"]
+    print(
+        f"  of which waiting on moto: SubmitJob {waits['SubmitJob']:.1f} s (moto builds every "
+        f"child inside the call), script PUTs {waits['PutObject']:.1f} s; the engine's own "
+        f"{engine_side:.1f} s; calls at the quota alone: ratio "
+        f"{per_shard_bound / (calls['SubmitJob'] / SUBMIT_QUOTA):.0f}x"
     )
     worst = max((d - math.ceil(active / 100) for active, d in meter.cycles), default=0)
     if array_jobs == "never":
