@@ -1,11 +1,18 @@
 """Local scatter benchmark: Ironside vs. a plain thread-pool floor vs. miniwdl (bare backend).
 
-Usage: ``python bench/local_scatter.py N [--skip-miniwdl]``
+Usage: ``python bench/local_scatter.py N [--skip-miniwdl] [--repeat K]``
 
 An N-shard scatter of ``echo $((x*2))`` whose output is ``read_int(stdout())``.
 The floor spawns the same N bash processes (own working directory, stdout/stderr
 redirected, rc recorded, stdout read back) from a thread pool at Ironside's
-concurrency. Prints wall time and peak RSS of each and the ratios.
+concurrency. Prints wall time and peak RSS of each and the ratios; with
+``--repeat K`` the runs alternate K times and the figures are medians.
+
+Each run starts on a settled file system: ext4 without a journal (this host's
+root) skips inodes freed in the last 5 s (300 s while their inode table block is
+dirty) when it allocates new ones, so a run that follows a mass deletion (the
+previous run's clean-up) spends much of its time in the kernel scanning them.
+Unsettled, that penalty fell on whichever run came first.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,6 +68,12 @@ def run_measured(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float,
     return report["wall"], report["rss_mb"], report["stdout"]
 
 
+def settle() -> None:
+    """Write out dirty inode tables, then outlast ext4's 5 s recently-freed window."""
+    os.sync()
+    time.sleep(6)
+
+
 def measure(argv: list[str]) -> None:
     """--measure mode: run argv, print its wall time, peak RSS and stdout as JSON."""
     t0 = time.perf_counter()
@@ -91,22 +105,11 @@ def floor(n: int, workers: int, root: str) -> None:
     print(total)
 
 
-def main() -> None:
-    """Run the three and print the figures."""
-    if len(sys.argv) > 1 and sys.argv[1] == "--measure":
-        measure(sys.argv[3:])
-        return
-    if len(sys.argv) > 1 and sys.argv[1] == "--floor":
-        floor(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
-        return
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("n", type=int)
-    ap.add_argument("--skip-miniwdl", action="store_true")
-    args = ap.parse_args()
-    n = args.n
-    workers = 2 * (os.cpu_count() or 1)
+def one_round(n: int, workers: int, skip_miniwdl: bool) -> dict[str, tuple[float, float]]:
+    """Ironside, the floor and miniwdl once each, in a fresh directory: name -> (wall, RSS)."""
     work = tempfile.mkdtemp(prefix="ironside-bench-")
     env = dict(os.environ)
+    results: dict[str, tuple[float, float]] = {}
     try:
         wdl = os.path.join(work, "scatter.wdl")
         with open(wdl, "w") as fh:
@@ -115,13 +118,13 @@ def main() -> None:
         with open(inputs, "w") as fh:
             json.dump({"scatter_bench.n": n}, fh)
         bindir = os.path.dirname(sys.executable)
-        results: dict[str, tuple[float, float]] = {}
 
         ironside = os.path.join(bindir, "ironside")
         os.makedirs(os.path.join(work, "ironside"))
         conf = os.path.join(work, "ironside.conf")
         with open(conf, "w") as fh:  # like miniwdl's below: no call cache
             fh.write("call-caching.enabled = false\n")
+        settle()
         wall, rss, out = run_measured(
             [ironside, "run", wdl, "-i", inputs, "--config", conf],
             os.path.join(work, "ironside"),
@@ -131,6 +134,7 @@ def main() -> None:
         results["ironside"] = (wall, rss)
 
         fl = os.path.join(work, "floor")
+        settle()
         wall, rss, out = run_measured(
             [sys.executable, os.path.abspath(__file__), "--floor", str(n), str(workers), fl],
             work,
@@ -139,13 +143,14 @@ def main() -> None:
         assert int(out) == n
         results["floor"] = (wall, rss)
 
-        if not args.skip_miniwdl:
+        if not skip_miniwdl:
             mw_env = dict(env)
             mw_env["MINIWDL__SCHEDULER__CONTAINER_BACKEND"] = "bare"
             mw_env["MINIWDL__SCHEDULER__TASK_CONCURRENCY"] = str(workers)
             mw_env["MINIWDL__CALL_CACHE__GET"] = "false"
             mw_env["MINIWDL__CALL_CACHE__PUT"] = "false"
             miniwdl = os.path.join(bindir, "miniwdl")
+            settle()
             wall, rss, out = run_measured(
                 [miniwdl, "run", wdl, "-i", inputs, "--dir", os.path.join(work, "miniwdl")],
                 work,
@@ -155,8 +160,38 @@ def main() -> None:
             results["miniwdl"] = (wall, rss)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return results
 
-    print(f"local scatter, N={n}, concurrency={workers}")
+
+def main() -> None:
+    """Run the three (``--repeat`` times) and print the figures."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure":
+        measure(sys.argv[3:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--floor":
+        floor(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n", type=int)
+    ap.add_argument("--skip-miniwdl", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds; figures are medians")
+    args = ap.parse_args()
+    n = args.n
+    workers = 2 * (os.cpu_count() or 1)
+    rounds = [one_round(n, workers, args.skip_miniwdl) for _ in range(max(1, args.repeat))]
+    results = {
+        name: (
+            statistics.median(r[name][0] for r in rounds),
+            statistics.median(r[name][1] for r in rounds),
+        )
+        for name in rounds[0]
+    }
+
+    print(f"local scatter, N={n}, concurrency={workers}, rounds={len(rounds)}")
+    if len(rounds) > 1:
+        for name in results:
+            walls = " ".join(f"{r[name][0]:.2f}" for r in rounds)
+            print(f"  {name:9s} walls: {walls}")
     for name, (wall, rss) in results.items():
         print(f"  {name:9s} {wall:8.2f} s   peak RSS {rss:7.1f} MB")
     iw, ir = results["ironside"]
