@@ -499,3 +499,20 @@ def test_tags_are_sanitized() -> None:
     assert tags["label:team"] == "genomics_1"
     assert tags["label:x_"] == "y"
     assert tags["ironside:call"] == "wf.hello"
+
+
+def test_runtime_and_options_parsed_once_per_distinct_value(backend: AwsBatchBackend) -> None:
+    runtime = {"docker": "ubuntu:24.04", "cpu": 2, "memory": "1 GiB"}
+    first = backend.runtime_of(dict(runtime))
+    assert backend.runtime_of(dict(runtime)) is first
+    assert backend.runtime_of({**runtime, "cpu": 3}).vcpus == 3
+    assert backend.runtime_of({**runtime, "cpu": "2"}) is not first  # "2" is not 2
+    options = {"aws_batch_job_role_arn": ROLE_A}
+    assert backend.options_of(dict(options)) is backend.options_of(dict(options))
+    assert backend.options_of({"aws_batch_job_role_arn": ROLE_B}).job_role_arn == ROLE_B
+
+
+def test_a_bad_runtime_fails_every_time_it_is_asked(backend: AwsBatchBackend) -> None:
+    for _ in range(2):
+        with pytest.raises(BadRuntimeAttribute, match="cpu"):
+            backend.runtime_of({"docker": "ubuntu:24.04", "cpu": "lots"})

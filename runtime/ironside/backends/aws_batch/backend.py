@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -40,6 +40,8 @@ from .throttle import AdaptiveRateLimiter, call_with_retries, is_retryable, is_t
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _UNSAFE_TAG = re.compile(r"[^\w\s+=.:/@-]", re.ASCII)
 MAX_NAME = 128
+_MEMO_SIZE = 4096  # distinct runtimes and option sets remembered (then forgotten at once)
+_Parsed = TypeVar("_Parsed")
 MAX_TAG_VALUE = 256
 log = logging.getLogger(__name__)
 
@@ -181,6 +183,7 @@ class AwsBatchBackend(Backend):
         self._terminating: set[str] = set()  # aborts Batch has not taken yet (throttled)
         self._children: dict[str, set[str]] = {}  # array job id -> its children not yet ended
         self._array_ids: dict[str, str] = {}  # array job name -> id (submitted or adopted)
+        self._parsed: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     # -- validation (no AWS calls) -------------------------------------------------
@@ -195,7 +198,7 @@ class AwsBatchBackend(Backend):
 
     def options_of(self, options: Mapping[str, Any]) -> BatchOptions:
         """The parsed Batch options of a workflow (``BadOptions`` when bad)."""
-        return parse_options(options, self.settings)
+        return self._memo("options", options, lambda: parse_options(options, self.settings))
 
     def stage_inputs(self, env: InputEnv, call_root: str) -> tuple[InputEnv, list[FileTransfer]]:
         """Every ``s3://`` File mapped to its path in the container; the script copies them.
@@ -206,7 +209,18 @@ class AwsBatchBackend(Backend):
     def runtime_of(self, runtime: Mapping[str, Any]) -> BatchRuntime:
         """The validated runtime attributes, config defaults applied."""
         defaults = {"queueArn": self.settings.queue_arn, **self.settings.default_runtime_attributes}
-        return parse_runtime(runtime, defaults)
+        return self._memo("runtime", runtime, lambda: parse_runtime(runtime, defaults))
+
+    def _memo(self, kind: str, values: Mapping[str, Any], parse: Callable[[], _Parsed]) -> _Parsed:
+        """``parse()``, remembered by ``values``: a scatter's shards share their runtime and
+        options, and an array of 10,000 parsed them 10,000 times. A failure is not kept."""
+        key = (kind, repr(sorted(values.items())))
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            if len(self._parsed) >= _MEMO_SIZE:
+                self._parsed.clear()
+            parsed = self._parsed[key] = parse()
+        return parsed  # type: ignore[no-any-return]
 
     # -- lifecycle -----------------------------------------------------------------
 
