@@ -5,6 +5,7 @@ Usage: ``python bench/small_workflow.py [--repeat R]``
 ``a1 -> a2 -> a3``, each ``echo $((x+1))`` read back with ``read_int(stdout())``, each
 engine in a fresh directory (a fresh SQLite store for Ironside) per run. Prints the
 median wall time and peak RSS of each, ``ironside --version``'s wall time, and the ratios.
+Ironside's bytecode is written first, as its wheel's install would (``compile_ironside``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_scatter import run_measured  # noqa: E402  (the child-RSS runner, shared)
+from local_scatter import compile_ironside, run_measured  # noqa: E402  (shared helpers)
 
 WDL_SOURCE = """version 1.0
 task add_one {
@@ -54,6 +55,7 @@ def main() -> None:
     mw_env["MINIWDL__CALL_CACHE__GET"] = "false"
     mw_env["MINIWDL__CALL_CACHE__PUT"] = "false"
     runs: dict[str, list[tuple[float, float]]] = {"ironside": [], "miniwdl": [], "version": []}
+    compile_ironside()
     try:
         wdl = os.path.join(work, "chain.wdl")
         with open(wdl, "w") as fh:
