@@ -141,8 +141,11 @@ def _engine_argv(engine: str, example: Example, wdl: str, inputs: str, run_dir: 
     return argv + (["--task", example.target] if example.kind == "task" else [])
 
 
-def run_one(engine: str, example: Example, folder: str, data: str, timeout: float) -> bool:
-    """Run ``example`` (written in ``folder``) with ``engine`` from a copy of ``data``."""
+def run_one(
+    engine: str, example: Example, folder: str, data: str, timeout: float
+) -> tuple[bool, str]:
+    """Run ``example`` (written in ``folder``) with ``engine`` from a copy of ``data``:
+    whether it passed, and why not (the engine's last error line, or the outputs)."""
     run_dir = tempfile.mkdtemp(prefix=f"{engine}-", dir=folder)
     cwd = os.path.join(run_dir, "data")
     shutil.copytree(data, cwd) if data else os.makedirs(cwd)
@@ -157,12 +160,22 @@ def run_one(engine: str, example: Example, folder: str, data: str, timeout: floa
             argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired:
-        return False
+        return False, f"timed out after {timeout:g} s"
     try:
         outputs = json.loads(proc.stdout).get("outputs") if proc.stdout.strip() else None
     except json.JSONDecodeError:
         outputs = None
-    return passed(example, proc.returncode, outputs)
+    if passed(example, proc.returncode, outputs):
+        return True, ""
+    if example.should_fail:
+        return False, "succeeded where the example must fail"
+    if proc.returncode == 0:
+        return (
+            False,
+            f"outputs {json.dumps(outputs)[:300]} (want {json.dumps(example.output)[:300]})",
+        )
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    return False, (errors or proc.stderr.splitlines() or ["no stderr"])[-1][:300]
 
 
 def _runnable(examples: list[Example], only: set[str]) -> Iterator[Example]:
@@ -180,11 +193,12 @@ def main() -> None:
     ap.add_argument("--data", default="", help="the files the examples read (tests/data)")
     ap.add_argument("--only", nargs="*", default=[], help="example names (without .wdl)")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--why", action="store_true", help="print why Ironside failed each example")
     args = ap.parse_args()
     with open(args.spec) as fh:
         examples = extract(fh.read())
     folder = tempfile.mkdtemp(prefix="ironside-spec-")
-    results: dict[str, dict[str, bool]] = {}
+    results: dict[str, dict[str, tuple[bool, str]]] = {}
     try:
         for example in examples:  # every file first: examples import one another
             with open(os.path.join(folder, example.name), "w") as fh:
@@ -198,14 +212,15 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     total = len(results)
     for engine in ("ironside", "miniwdl"):
-        count = sum(r[engine] for r in results.values())
+        count = sum(r[engine][0] for r in results.values())
         print(f"{engine:9s} {count:4d} / {total} examples pass")
     for name, r in sorted(results.items()):
-        if r["ironside"] != r["miniwdl"]:
-            print(
-                f"  {name}: ironside {'pass' if r['ironside'] else 'FAIL'},"
-                f" miniwdl {'pass' if r['miniwdl'] else 'FAIL'}"
-            )
+        (ours, why), (theirs, _) = r["ironside"], r["miniwdl"]
+        if ours != theirs:
+            word = {True: "pass", False: "FAIL"}
+            print(f"  {name}: ironside {word[ours]}, miniwdl {word[theirs]}")
+        if args.why and not ours:
+            print(f"  why {name}: {why}")
 
 
 if __name__ == "__main__":

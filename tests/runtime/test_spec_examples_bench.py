@@ -6,6 +6,7 @@ specification stays outside the repository); the run uses both engines on it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -106,8 +107,8 @@ def test_both_engines_run_an_example(tmp_path: Path) -> None:
     data.mkdir()
     for engine in ("ironside", "miniwdl"):
         assert os.path.exists(os.path.join(os.path.dirname(sys.executable), engine))
-        assert se.run_one(engine, examples[0], str(tmp_path), str(data), 120.0), engine
-        assert se.run_one(engine, examples[1], str(tmp_path), str(data), 120.0), engine
+        assert se.run_one(engine, examples[0], str(tmp_path), str(data), 120.0)[0], engine
+        assert se.run_one(engine, examples[1], str(tmp_path), str(data), 120.0)[0], engine
 
 
 TASK_EXAMPLE = """
@@ -148,4 +149,16 @@ def test_both_engines_run_a_task_example(tmp_path: Path) -> None:
     assert (example.kind, example.target) == ("task", "echo_twice")
     (tmp_path / example.name).write_text(example.wdl)
     for engine in ("ironside", "miniwdl"):
-        assert se.run_one(engine, example, str(tmp_path), "", 120.0), engine
+        assert se.run_one(engine, example, str(tmp_path), "", 120.0)[0], engine
+
+
+def test_a_failed_example_says_why(tmp_path: Path) -> None:
+    """Wrong outputs are shown beside the wanted ones; a failed run by its error line."""
+    (example,) = se.extract(TASK_EXAMPLE)
+    (tmp_path / example.name).write_text(example.wdl)
+    wrong = dataclasses.replace(example, output={"echo_twice.out": "ba"})
+    ok, why = se.run_one("ironside", wrong, str(tmp_path), "", 120.0)
+    assert not ok and why == 'outputs {"echo_twice.out": "abab"} (want {"echo_twice.out": "ba"})'
+    missing = dataclasses.replace(example, input={})
+    ok, why = se.run_one("ironside", missing, str(tmp_path), "", 120.0)
+    assert not ok and "echo_twice.s" in why, why
