@@ -183,3 +183,40 @@ workflow w {
     assert res.outputs["w.lines"] == ["a", "b"]
     assert res.outputs["w.o"] == str(final / "out")
     assert (final / "out" / "x" / "m.txt").read_text() == "made\n"
+
+
+def test_write_json_refuses_a_map_without_string_keys(runner: Runner) -> None:
+    """1.2: a Map with Int keys has no JSON form; the call fails and says why."""
+    wdl = """
+workflow w {
+  Pair[Int, Map[Int, String]] x = (1, {2: "hello"})
+  File f = write_json(x)
+  output { String s = read_string(f) }
+}
+"""
+    res = runner.run("version 1.2\n" + wdl)
+    assert res.rc != 0
+    assert "a Map with Int keys is not serializable to JSON" in res.stderr, res.stderr
+
+
+def test_write_json_writes_maps_with_string_and_file_keys(runner: Runner) -> None:
+    wdl = """
+workflow w {
+  Map[String, Map[String, Int]] m = {"a": {"b": 1}}
+  output { String s = read_string(write_json([m])) }
+}
+"""
+    assert json.loads(_run(runner, wdl)["w.s"]) == [{"a": {"b": 1}}]
+
+
+def test_write_json_of_int_keys_stays_as_it_was_before_1_2(runner: Runner) -> None:
+    """1.0 and 1.1 documents keep miniwdl's (and Cromwell's) string keys."""
+    wdl = """version 1.1
+workflow w {
+  Map[Int, String] m = {2: "hello"}
+  output { String s = read_string(write_json(m)) }
+}
+"""
+    res = runner.run(wdl)
+    assert res.rc == 0, res.stderr
+    assert json.loads(res.outputs["w.s"]) == {"2": "hello"}

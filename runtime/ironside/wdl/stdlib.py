@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob as globmod
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
@@ -93,6 +94,34 @@ def _bound_range(lib: StdLib.Base, budget: Budget) -> None:
     lib.range = _BoundedRange(inner, budget)  # type: ignore[assignment]
 
 
+#: Versions whose ``write_json`` refuses what JSON cannot hold (a Map with non-String keys).
+STRICT_JSON_VERSIONS = ("1.2", "development")
+
+
+def _json_ready(value: Value.Base) -> Value.Base:
+    """``value``, once no Map in it has keys other than String or File (1.2: such a Map
+    is not serializable; miniwdl writes its keys as strings)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Value.Map):
+            key_type = item.type.item_type[0]  # type: ignore[attr-defined]
+            if not isinstance(key_type, Type.String | Type.File):
+                raise ValueError(f"a Map with {key_type} keys is not serializable to JSON")
+        stack.extend(item.children)
+    return value
+
+
+def _strict_write_json(lib: StdLib.Base) -> None:
+    if lib.wdl_version not in STRICT_JSON_VERSIONS:
+        return
+
+    def serialize(value: Value.Base, outfile: Any) -> None:
+        outfile.write(json.dumps(_json_ready(value).json).encode("utf-8"))
+
+    lib._override_static("write_json", lib._write(serialize))
+
+
 class WorkflowStdLib(StdLib.Base):
     """Stdlib for workflow-level expressions: paths are local host paths."""
 
@@ -113,6 +142,7 @@ class WorkflowStdLib(StdLib.Base):
         self.budget = budget or Budget()
         self.policy = policy
         _bound_range(self, self.budget)
+        _strict_write_json(self)
 
     def for_child(self, wdl_version: str, write_dir: str) -> WorkflowStdLib:
         """The stdlib of a sub-workflow: same source directory, budget and policy."""
@@ -166,6 +196,7 @@ class TaskStdLib(StdLib.TaskOutputs):
         self._override_static("stderr", self._stderr)
         self._override_static("glob", self._glob)
         _bound_range(self, Budget())
+        _strict_write_json(self)
 
     def point_at(self, execution_dir: str, values: Iterable[Value.Base] = ()) -> TaskStdLib:
         """Use this attempt's directory for relative paths and ``write_*`` files; read only
