@@ -220,3 +220,43 @@ workflow w {
     res = runner.run(wdl)
     assert res.rc == 0, res.stderr
     assert json.loads(res.outputs["w.s"]) == {"2": "hello"}
+
+
+def test_a_placeholder_failing_on_none_is_empty(runner: Runner) -> None:
+    """1.2: ``select_first([foo])`` with ``foo`` None makes its placeholder "", in strings and
+    in the command alike."""
+    wdl = """
+task t {
+  input { String? x }
+  command <<< echo "[~{select_first([x])}]" >>>
+  output { String out = read_string(stdout()) }
+}
+workflow w {
+  String? foo = None
+  call t
+  output {
+    String s = "Foo is ~{select_first([foo])}"
+    String literal = "~{select_first([None, foo])}."
+    String cmd = t.out
+  }
+}
+"""
+    assert _run(runner, wdl) == {"w.s": "Foo is ", "w.literal": ".", "w.cmd": "[]"}
+
+
+def test_a_placeholder_failing_without_none_still_fails(runner: Runner) -> None:
+    res = runner.run(
+        'version 1.2\nworkflow w {\n  Int z = 0\n  output { String s = "~{1 / z}" }\n}\n'
+    )
+    assert res.rc != 0 and "division" in res.stderr.lower(), res.stderr
+
+
+def test_before_1_2_a_placeholder_failing_on_none_fails(runner: Runner) -> None:
+    wdl = """version 1.1
+workflow w {
+  String? foo = None
+  output { String s = "~{select_first([foo])}" }
+}
+"""
+    res = runner.run(wdl)
+    assert res.rc != 0 and "select_first" in res.stderr, res.stderr
