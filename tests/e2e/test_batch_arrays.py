@@ -160,7 +160,7 @@ def test_25000_shards_are_three_submit_jobs(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = world.run(25_000, capsys)
-    assert result["outputs"]["arrays.ns"][-3:] == [2 * i for i in range(24_997, 25_000)]
+    assert result["outputs"]["arrays.ns"] == [2 * i for i in range(25_000)]
     assert world.calls("SubmitJob") == 3
     assert sorted(world.array_sizes()) == [5000, 10_000, 10_000]
 
