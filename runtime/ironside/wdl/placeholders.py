@@ -12,8 +12,7 @@ from typing import Any
 
 from WDL import Env, Error, Expr, StdLib, Value
 
-#: versions with the rule
-VERSIONS = ("1.2", "development")
+from ironside.wdl.versions import at_least
 
 
 def _meets_none(expr: Expr.Base, env: Env.Bindings[Value.Base], stdlib: StdLib.Base) -> bool:
@@ -43,7 +42,7 @@ def install() -> None:
         try:
             return original(self, env, stdlib)  # type: ignore[no-any-return]
         except Error.EvalError:
-            if stdlib.wdl_version not in VERSIONS or not _meets_none(self.expr, env, stdlib):
+            if not at_least(stdlib.wdl_version, "1.2") or not _meets_none(self.expr, env, stdlib):
                 raise
             return Value.String("")
 

@@ -23,6 +23,7 @@ from ironside.filesystems.dispatch import FileSystems
 from ironside.limits import Budget
 from ironside.wdl.confine import PathPolicy, real_call_dir
 from ironside.wdl.values import files_in
+from ironside.wdl.versions import at_least
 
 #: Files read through a local copy the engine downloads.
 REMOTE_PREFIXES = ("s3://", "http://", "https://")
@@ -94,10 +95,6 @@ def _bound_range(lib: StdLib.Base, budget: Budget) -> None:
     lib.range = _BoundedRange(inner, budget)  # type: ignore[assignment]
 
 
-#: Versions whose ``write_json`` refuses what JSON cannot hold (a Map with non-String keys).
-STRICT_JSON_VERSIONS = ("1.2", "development")
-
-
 def _json_ready(value: Value.Base) -> Value.Base:
     """``value``, once no Map in it has keys other than String or File (1.2: such a Map
     is not serializable; miniwdl writes its keys as strings)."""
@@ -113,7 +110,7 @@ def _json_ready(value: Value.Base) -> Value.Base:
 
 
 def _strict_write_json(lib: StdLib.Base) -> None:
-    if lib.wdl_version not in STRICT_JSON_VERSIONS:
+    if not at_least(lib.wdl_version, "1.2"):  # 1.0 and 1.1 write Int keys as strings
         return
 
     def serialize(value: Value.Base, outfile: Any) -> None:
