@@ -161,13 +161,16 @@ def test_backend_localizer_hook_gets_file_inputs(tmp_path: Path) -> None:
         "# only a comment",
     ],
 )
-def test_the_command_file_holds_the_command_verbatim(tmp_path: Path, command: str) -> None:
-    """Quotes, ``$``, backslashes and here-documents reach the ``command`` file as written."""
+def test_the_command_runs_verbatim(tmp_path: Path, command: str) -> None:
+    """Quotes, ``$``, backslashes and here-documents reach bash as written: the task's
+    stdout is what ``bash -c`` makes of the same text, and no file holds a copy."""
     req = _request(tmp_path / "c", command)
     backend = LocalBackend()
     job = backend.submit(req)
     assert _wait(backend, job) == JobStatus.SUCCEEDED
     ex = tmp_path / "c" / "execution"
-    assert (ex / "command").read_text() == command + "\n"
     assert (ex / "rc").read_text().strip() == "0", (ex / "stderr").read_text()
+    reference = subprocess.run(["bash", "-c", command], capture_output=True, check=True)
+    assert (ex / "stdout").read_bytes() == reference.stdout
+    assert not (ex / "command").exists()
     backend.close()
