@@ -4,7 +4,8 @@ Usage: ``python bench/small_workflow.py [--repeat R]``
 
 ``a1 -> a2 -> a3``, each ``echo $((x+1))`` read back with ``read_int(stdout())``, each
 engine in a fresh directory (a fresh SQLite store for Ironside) per run. Prints the
-median wall time and peak RSS of each, ``ironside --version``'s wall time, and the ratios.
+median wall time and peak RSS of each, ``ironside --version``'s wall time, the ratios, and
+the peak RSS of importing the libraries every run needs (the floor under Ironside's RSS).
 Ironside's bytecode is written first, as its wheel's install would (``compile_ironside``).
 """
 
@@ -35,6 +36,11 @@ workflow chain {
   output { Int y = a3.y }
 }
 """
+
+
+#: what any ``ironside run`` loads before it reads a byte of WDL: miniwdl's parser, the
+#: store's SQLAlchemy and the config's pyhocon (the libraries the brief names for each)
+REQUIRED_IMPORTS = "import WDL, sqlalchemy, pyhocon"
 
 
 def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
@@ -82,6 +88,7 @@ def main() -> None:
                 [os.path.join(bindir, "ironside"), "--version"], work, env
             )
             runs["version"].append((wall, rss))
+        _, imports_rss, _ = run_measured([sys.executable, "-c", REQUIRED_IMPORTS], work, env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     iw, ir = _median(runs["ironside"])
@@ -93,6 +100,10 @@ def main() -> None:
     print(f"  ironside / miniwdl wall = {iw / mw:.2f}x   (target <= 0.8x)")
     print(f"  ironside RSS / miniwdl RSS = {ir / mr:.2f}   (target <= 1.0)")
     print(f"  ironside --version {vw:.3f} s   (target < 0.15 s)")
+    print(
+        f"  {REQUIRED_IMPORTS!r} alone: peak RSS {imports_rss:.1f} MB"
+        f" = {imports_rss / mr:.2f} of miniwdl's whole run"
+    )
 
 
 if __name__ == "__main__":
