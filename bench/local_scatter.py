@@ -213,6 +213,9 @@ def main() -> None:
     if "miniwdl" in results:
         mw, mr = results["miniwdl"]
         print(f"  miniwdl / ironside   = {mw / iw:.2f}x   (target >= 10.9x: 12.1x - 10%)")
+        # what no engine can beat: miniwdl against the bare pool (18.4x when 13 was filed:
+        # 1.52 x 12.1); Ironside at the floor's wall would score this
+        print(f"  miniwdl / floor      = {mw / fw:.2f}x   (the ceiling of miniwdl / ironside)")
         print(f"  ironside RSS / miniwdl RSS = {ir / mr:.2f}   (target <= 1.07: 0.97 + 10%)")
 
 
