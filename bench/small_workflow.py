@@ -39,7 +39,7 @@ workflow chain {
 
 
 #: what any ``ironside run`` loads before it reads a byte of WDL: miniwdl's parser, the
-#: store's SQLAlchemy and the config's pyhocon (the libraries the brief names for each)
+#: store's SQLAlchemy and the config's pyhocon
 REQUIRED_IMPORTS = "import WDL, sqlalchemy, pyhocon"
 
 

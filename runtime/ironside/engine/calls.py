@@ -20,6 +20,7 @@ from ironside.wdl.grammar import task_hints
 from ironside.wdl.requirements import engine_key, engine_value
 from ironside.wdl.stdlib import TaskStdLib, WorkflowStdLib
 from ironside.wdl.values import files_in, has_files, meta_json
+from ironside.wdl.versions import at_least
 
 #: What evaluating WDL can raise on bad values (not bugs of the engine).
 EVAL_ERRORS = (
@@ -190,7 +191,7 @@ def with_task_info(
     return_code: int | None = None,
 ) -> Env.Bindings[Value.Base]:
     """``env`` with WDL 1.2's ``task`` runtime variable bound (unchanged before 1.2)."""
-    if plan.version in ("draft-2", "1.0", "1.1"):
+    if not at_least(plan.version, "1.2"):
         return env
     from ironside.backends.aws_batch.values import memory_bytes
 

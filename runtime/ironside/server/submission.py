@@ -26,6 +26,7 @@ from ironside.server import wdl_check
 from ironside.server.settings import ServerSettings
 from ironside.server.urlfetch import fetch_workflow_url
 from ironside.server.zipsafe import check_zip
+from ironside.wdl import versions
 
 INPUT_PARTS = ("workflowInputs",) + tuple(f"workflowInputs_{i}" for i in range(2, 6))
 #: ``workflowInputs_N`` for any N (Cromwell takes as many as are sent)
@@ -177,8 +178,8 @@ def workflow_type(fields: Fields) -> tuple[str, str]:
     if kind.upper() != "WDL":
         raise UserError(f"workflowType: {kind!r} is not supported (only WDL)")
     version = (_text(fields, "workflowTypeVersion") or "").strip()
-    if version and version not in wdl_check.WDL_VERSIONS:
-        allowed = ", ".join(wdl_check.WDL_VERSIONS)
+    if version and version not in versions.ORDER:
+        allowed = ", ".join(versions.ORDER)
         raise UserError(f"workflowTypeVersion: {version!r} is not one of {allowed}")
     return "WDL", version
 

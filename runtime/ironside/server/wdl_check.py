@@ -27,7 +27,6 @@ from ironside.wdl.loader import parse_bounded
 from ironside.wdl.runtime_overrides import split_runtime_overrides
 
 MAIN_NAME = "workflow.wdl"
-WDL_VERSIONS = ("draft-2", "1.0", "1.1", "1.2", "development")
 
 
 @dataclass(frozen=True)

@@ -141,9 +141,8 @@ def render_script(spec: ScriptSpec, localizer: Localizer | None = None) -> str:
     command = q(spec.command + "\n")
     # The wrapper's own errors go to the call's stderr; the command runs through `eval`
     # of one quoted word, so a syntax error in it is the command's failure (rc 2, message
-    # in stderr) and an empty or comment-only command succeeds. No file and no second
-    # `bash`: a small task costs one process and the files Cromwell's would (a file for the
-    # command cost a create and a read a task, noticeable at 10,000 shards).
+    # in stderr) and an empty or comment-only command succeeds. Neither a second `bash`
+    # nor a file for the command: each cost a process or a create and a read a task.
     return (
         f"#!/bin/bash\n# ironside task script: {spec.title}\n"
         f'_ex={ex}\nexec 2> "$_ex/stderr"\necho $$ > "$_ex/pid"\n{env}{pre}{localize}\n'

@@ -17,14 +17,15 @@ from typing import Any
 import lark
 from WDL import _grammar, _parser
 
+from ironside.wdl.versions import ORDER
+
 #: keyword -> first WDL version that reserves it (miniwdl reserves them earlier)
 RESERVED_FROM = {"left": "1.1", "right": "1.1"}
-_BEFORE = {"1.1": ("draft-2", "1.0")}
 
 
 def _apply_keywords() -> None:
     for word, since in RESERVED_FROM.items():
-        for version in _BEFORE[since]:
+        for version in ORDER[: ORDER.index(since)]:
             if word in _grammar.keywords[version]:
                 # a new set: 1.1 shares 1.0's set object in miniwdl
                 _grammar.keywords[version] = _grammar.keywords[version] - {word}

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ironside.wdl.versions import at_least
+
 #: spec spelling -> engine name (from WDL 1.1 on; draft-2 and 1.0 keep theirs)
 ALIASES = {
     "container": "docker",
     "max_retries": "maxRetries",
     "return_codes": "returnCodes",
 }
-_BEFORE_1_1 = ("draft-2", "1.0")
 
 
 def engine_key(key: str, version: str) -> str:
     """The engine's name of a task's runtime/requirements key."""
-    return key if version in _BEFORE_1_1 else ALIASES.get(key, key)
+    return ALIASES.get(key, key) if at_least(version, "1.1") else key
 
 
 def engine_value(key: str, value: Any) -> Any:

@@ -21,9 +21,9 @@ from WDL import Tree
 
 from ironside.errors import BadInputs
 from ironside.wdl.target import InputNames
+from ironside.wdl.versions import at_least
 
 SEGMENT = ".runtime."
-STANDARD_FROM = ("1.1", "1.2", "development")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def split_runtime_overrides(
                 f"{where}: {key!r}: a runtime attribute must be a string, number, boolean or list"
             )
         by_call.setdefault(path, {})[attr] = value
-        if version not in STANDARD_FROM:
+        if not at_least(version, "1.1"):
             warnings.append(
                 f"{where}: {key!r}: runtime attributes in the inputs are not standard in WDL"
                 f" {version} (defined from WDL 1.1); applied as Cromwell's extension"
